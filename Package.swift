@@ -1,0 +1,64 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Settings shared by every Swift target: Swift 6 mode with strict concurrency, no implicit Foundation leaks.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Quiver",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "quiver", targets: ["quiver"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", .upToNextMajor(from: "3.12.3")),
+    ],
+    targets: [
+        // C libraries, reached through pkg-config (see scripts/bootstrap.sh for the apt packages).
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(
+            name: "CCurl",
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
+        .systemLibrary(name: "CLinearAlgebra", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+
+        // Pure Swift leaves: no network, no database.
+        .target(name: "QuiverCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        .target(name: "SafeTensors", dependencies: ["QuiverCore"], swiftSettings: swiftSettings),
+        .target(name: "LoRA", dependencies: ["SafeTensors", "QuiverCore"], swiftSettings: swiftSettings),
+        .target(name: "Merge", dependencies: ["LoRA", "SafeTensors", "QuiverCore", "CLinearAlgebra"], swiftSettings: swiftSettings),
+
+        // Side effects: the database and the blob store.
+        .target(name: "Postgres", dependencies: ["CLibPQ", "QuiverCore"], swiftSettings: swiftSettings),
+        .target(name: "ObjectStore", dependencies: ["CCurl", "QuiverCore"], swiftSettings: swiftSettings),
+        .target(name: "Catalog", dependencies: ["Postgres", "QuiverCore"], swiftSettings: swiftSettings),
+        .target(name: "Registry", dependencies: ["Catalog", "ObjectStore", "Merge", "LoRA", "QuiverCore"], swiftSettings: swiftSettings),
+
+        // The command line: a library of commands (testable) and a thin executable.
+        .target(
+            name: "QuiverCLI",
+            dependencies: [
+                "Registry", "Catalog", "ObjectStore", "Merge", "LoRA", "SafeTensors", "Postgres", "QuiverCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "quiver", dependencies: ["QuiverCLI"], swiftSettings: swiftSettings),
+
+        // Test support shared by the suites: fixtures and the real servers started by scripts/services.sh.
+        .target(name: "QuiverTesting", dependencies: ["QuiverCore"], swiftSettings: swiftSettings),
+
+        .testTarget(name: "QuiverCoreTests", dependencies: ["QuiverCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "QuiverTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "QuiverTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "MergeTests", dependencies: ["Merge", "LoRA", "QuiverTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "QuiverTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "QuiverTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Postgres", "QuiverTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "QuiverCLI", "QuiverTesting"], swiftSettings: swiftSettings),
+    ],
+    swiftLanguageModes: [.v6]
+)

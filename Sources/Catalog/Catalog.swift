@@ -1,0 +1,1 @@
+// The Catalog module. See README.md ("Architecture") for what it owns.

@@ -1,0 +1,1 @@
+// The LoRA module. See README.md ("Architecture") for what it owns.

@@ -1,0 +1,1 @@
+// The Merge module. See README.md ("Architecture") for what it owns.

@@ -1,0 +1,1 @@
+// The Postgres module. See README.md ("Architecture") for what it owns.

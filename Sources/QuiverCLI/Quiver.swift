@@ -1,0 +1,14 @@
+import ArgumentParser
+import QuiverCore
+
+/// The root `quiver` command: it only lists the subcommands.
+public struct Quiver: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "quiver",
+        abstract: "A registry for LoRA adapters: register, merge with enforced compatibility, and audit lineage.",
+        version: QuiverVersion.current,
+        subcommands: []
+    )
+
+    public init() {}
+}

@@ -1,0 +1,62 @@
+import Crypto
+import Foundation
+
+/// A SHA-256 digest, the content address of every blob Quiver stores (`sha256/<hex>`).
+public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible, Codable {
+    /// The 64 lower-case hex characters.
+    public let hex: String
+
+    /// Wraps a hex string; returns nil unless it is exactly 64 hex characters (upper case is folded).
+    public init?(hex: String) {
+        let lower = hex.lowercased()
+        guard lower.utf8.count == 64, lower.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
+            return nil
+        }
+        self.hex = lower
+    }
+
+    init(_ digest: SHA256.Digest) {
+        self.hex = digest.map { byte in
+            let s = String(byte, radix: 16)
+            return byte < 16 ? "0" + s : s
+        }.joined()
+    }
+
+    public var description: String { hex }
+
+    /// The digest of bytes in memory.
+    public static func of(_ bytes: some DataProtocol) -> SHA256Digest {
+        SHA256Digest(SHA256.hash(data: bytes))
+    }
+
+    /// The digest of raw memory, such as a memory-mapped file.
+    public static func of(_ buffer: UnsafeRawBufferPointer) -> SHA256Digest {
+        var hasher = SHA256Hasher()
+        hasher.update(buffer)
+        return hasher.finalize()
+    }
+
+    /// The digest of a file, read in 4 MiB chunks so memory stays flat whatever the file's size.
+    public static func ofFile(at url: URL) throws -> SHA256Digest {
+        let handle = try FileHandle(forReadingFrom: url)
+        defer { try? handle.close() }
+        var hasher = SHA256Hasher()
+        while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty {
+            hasher.update(chunk)
+        }
+        return hasher.finalize()
+    }
+}
+
+/// Incremental SHA-256, for hashing data as it streams (uploads, downloads).
+public struct SHA256Hasher {
+    private var state = SHA256()
+
+    public init() {}
+
+    public mutating func update(_ bytes: some DataProtocol) { state.update(data: bytes) }
+
+    public mutating func update(_ buffer: UnsafeRawBufferPointer) { state.update(bufferPointer: buffer) }
+
+    public func finalize() -> SHA256Digest { SHA256Digest(state.finalize()) }
+}

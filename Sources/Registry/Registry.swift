@@ -1,0 +1,1 @@
+// The Registry module. See README.md ("Architecture") for what it owns.

@@ -1,0 +1,1 @@
+// The SafeTensors module. See README.md ("Architecture") for what it owns.
