@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs Quiver's whole test suite: unit tests, and integration tests against a real PostgreSQL and a real
+# SeaweedFS S3 server that this script starts on loopback (free ports) and stops again, also when tests fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/bootstrap.sh
+
+stop_services() {
+    bash scripts/services/seaweedfs.sh stop || true
+    bash scripts/services/postgres.sh stop || true
+}
+trap stop_services EXIT
+
+bash scripts/services/postgres.sh start
+bash scripts/services/seaweedfs.sh start
+# shellcheck disable=SC1091
+source .services/postgres.env
+# shellcheck disable=SC1091
+source .services/s3.env
+
+swift build --build-tests
+swift test "$@"
