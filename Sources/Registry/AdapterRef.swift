@@ -1,0 +1,70 @@
+import Foundation
+import QuiverCore
+
+/// How a user names an adapter version on the command line or in the API.
+///
+/// `NAME` is the latest version, `NAME@3` a version number, `NAME@production` an alias, and a bare
+/// 64-hex digest (optionally `sha256:`-prefixed) any version whose config, weights or canonical digest it is.
+public enum AdapterRef: Hashable, Sendable, CustomStringConvertible {
+    case latest(name: String)
+    case version(name: String, number: Int)
+    case alias(name: String, alias: String)
+    case digest(SHA256Digest)
+
+    /// Parses a reference, throwing `RegistryError.invalidReference` with the rule it broke.
+    public static func parse(_ text: String) throws -> AdapterRef {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let bare = trimmed.hasPrefix("sha256:") ? String(trimmed.dropFirst("sha256:".count)) : trimmed
+        if let digest = SHA256Digest(hex: bare) { return .digest(digest) }
+        if trimmed.hasPrefix("sha256:") {
+            throw RegistryError.invalidReference(text, why: "a sha256: reference needs exactly 64 hex characters")
+        }
+        let parts = trimmed.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let name = parts[0]
+        try validateName(name)
+        guard parts.count == 2 else { return .latest(name: name) }
+        let selector = parts[1]
+        if let number = Int(selector) {
+            guard number >= 1 else { throw RegistryError.invalidReference(text, why: "version numbers start at 1") }
+            return .version(name: name, number: number)
+        }
+        try validateAlias(selector, in: text)
+        return .alias(name: name, alias: selector)
+    }
+
+    /// Adapter names: 1 to 128 characters of letters, digits, `.`, `_`, `-` and `/`, starting with a letter or digit.
+    public static func validateName(_ name: String) throws {
+        guard let first = name.unicodeScalars.first, isAlphanumeric(first) else {
+            throw RegistryError.invalidName(name, why: "a name starts with a letter or a digit")
+        }
+        guard name.unicodeScalars.count <= 128 else {
+            throw RegistryError.invalidName(name, why: "a name has at most 128 characters")
+        }
+        guard name.unicodeScalars.allSatisfy({ isAlphanumeric($0) || "._-/".unicodeScalars.contains($0) }) else {
+            throw RegistryError.invalidName(name, why: "a name may contain only letters, digits, '.', '_', '-' and '/'")
+        }
+    }
+
+    static func validateAlias(_ alias: String, in text: String) throws {
+        guard let first = alias.unicodeScalars.first, first.isASCII, first.properties.isAlphabetic,
+            alias.unicodeScalars.count <= 64,
+            alias.unicodeScalars.allSatisfy({ isAlphanumeric($0) || "_-".unicodeScalars.contains($0) })
+        else {
+            throw RegistryError.invalidReference(
+                text, why: "an alias is up to 64 letters, digits, '_' or '-', starting with a letter")
+        }
+    }
+
+    private static func isAlphanumeric(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar))
+    }
+
+    public var description: String {
+        switch self {
+        case .latest(let name): name
+        case .version(let name, let number): "\(name)@\(number)"
+        case .alias(let name, let alias): "\(name)@\(alias)"
+        case .digest(let digest): "sha256:\(digest.hex)"
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+
+/// One adapter version in a lineage walk.
+public struct LineageNode: Hashable, Sendable, Codable {
+    public let versionID: Int64
+    public let name: String
+    public let version: Int
+    /// `trained` for registered adapters, `merged` for the outputs of merges.
+    public let kind: String
+    /// Distance from the version the walk started at.
+    public let depth: Int
+
+    public init(versionID: Int64, name: String, version: Int, kind: String, depth: Int) {
+        self.versionID = versionID
+        self.name = name
+        self.version = version
+        self.kind = kind
+        self.depth = depth
+    }
+
+    public var label: String { "\(name)@\(version)" }
+}
+
+/// A weighted parent → child edge, produced by one merge.
+public struct LineageEdge: Hashable, Sendable, Codable {
+    public let parentID: Int64
+    public let childID: Int64
+    public let weight: Double
+    public let mergeID: Int64
+    public let method: String
+
+    public init(parentID: Int64, childID: Int64, weight: Double, mergeID: Int64, method: String) {
+        self.parentID = parentID
+        self.childID = childID
+        self.weight = weight
+        self.mergeID = mergeID
+        self.method = method
+    }
+}
+
+/// The ancestors (or descendants) of one version, and how to print them.
+public struct LineageGraph: Sendable, Codable, Equatable {
+    public enum Direction: String, Sendable, Codable { case ancestors, descendants }
+
+    public let start: Int64
+    public let direction: Direction
+    public let nodes: [LineageNode]
+    public let edges: [LineageEdge]
+
+    public init(start: Int64, direction: Direction, nodes: [LineageNode], edges: [LineageEdge]) {
+        self.start = start
+        self.direction = direction
+        self.nodes = nodes.sorted { ($0.depth, $0.name, $0.version) < ($1.depth, $1.name, $1.version) }
+        self.edges = edges.sorted { ($0.childID, $0.parentID, $0.mergeID) < ($1.childID, $1.parentID, $1.mergeID) }
+    }
+
+    /// The trained adapters at the roots: nodes with no parent inside the graph.
+    public var roots: [LineageNode] {
+        let children = Set(edges.map(\.childID))
+        return nodes.filter { !children.contains($0.versionID) }
+    }
+
+    public enum Format: String, Sendable, CaseIterable { case text, json, dot, mermaid }
+
+    public func render(_ format: Format) throws -> String {
+        switch format {
+        case .text: renderText()
+        case .json: try renderJSON()
+        case .dot: renderDot()
+        case .mermaid: renderMermaid()
+        }
+    }
+
+    private var byID: [Int64: LineageNode] { Dictionary(nodes.map { ($0.versionID, $0) }, uniquingKeysWith: { a, _ in a }) }
+
+    /// An indented tree from the start version; a version reached twice is printed once and then referred to.
+    private func renderText() -> String {
+        let nodesByID = byID
+        var next: [Int64: [LineageEdge]] = [:]
+        for edge in edges {
+            let from = direction == .ancestors ? edge.childID : edge.parentID
+            next[from, default: []].append(edge)
+        }
+        var lines: [String] = []
+        var printed: Set<Int64> = []
+        func visit(_ id: Int64, indent: String, via edge: LineageEdge?) {
+            guard let node = nodesByID[id] else { return }
+            var line = indent + node.label + " (\(node.kind))"
+            if let edge { line += "  weight \(formatWeight(edge.weight)) via \(edge.method) merge #\(edge.mergeID)" }
+            if printed.contains(id), next[id] != nil {
+                lines.append(line + "  [see above]")
+                return
+            }
+            lines.append(line)
+            printed.insert(id)
+            for child in next[id] ?? [] {
+                let target = direction == .ancestors ? child.parentID : child.childID
+                visit(target, indent: indent + "  ", via: child)
+            }
+        }
+        visit(start, indent: "", via: nil)
+        return lines.joined(separator: "\n")
+    }
+
+    private func renderJSON() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    private func renderDot() -> String {
+        var lines = ["digraph lineage {", "  rankdir=BT;"]
+        for node in nodes {
+            let shape = node.kind == "merged" ? "box" : "ellipse"
+            lines.append("  v\(node.versionID) [label=\"\(dotEscape(node.label))\", shape=\(shape)];")
+        }
+        for edge in edges {
+            lines.append(
+                "  v\(edge.parentID) -> v\(edge.childID) [label=\"\(dotEscape(edge.method)) \(formatWeight(edge.weight))\"];")
+        }
+        lines.append("}")
+        return lines.joined(separator: "\n")
+    }
+
+    private func renderMermaid() -> String {
+        var lines = ["graph BT"]
+        for node in nodes {
+            let text = mermaidEscape(node.label)
+            lines.append(node.kind == "merged" ? "  v\(node.versionID)[\"\(text)\"]" : "  v\(node.versionID)([\"\(text)\"])")
+        }
+        for edge in edges {
+            lines.append("  v\(edge.parentID) -->|\"\(mermaidEscape(edge.method)) \(formatWeight(edge.weight))\"| v\(edge.childID)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func dotEscape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+    }
+
+    private func mermaidEscape(_ s: String) -> String { s.replacingOccurrences(of: "\"", with: "#quot;") }
+
+    private func formatWeight(_ w: Double) -> String {
+        w == w.rounded() && abs(w) < 1e15 ? String(Int64(w)) : String(w)
+    }
+}

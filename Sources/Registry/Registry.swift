@@ -1,1 +1,0 @@
-// The Registry module. See README.md ("Architecture") for what it owns.
