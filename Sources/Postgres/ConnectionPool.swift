@@ -37,6 +37,7 @@ public final class ConnectionPool: Sendable {
     }
 
     /// Lends a connection to `body` on the calling thread, blocking while none is free.
+    @discardableResult
     public func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         let connection = try checkout()
         do {
@@ -50,16 +51,19 @@ public final class ConnectionPool: Sendable {
     }
 
     /// Runs `body` with a connection on one of the pool's own threads, never on Swift's cooperative pool.
+    @discardableResult
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         try await executor.run { [self] in try withConnection(body) }
     }
 
     /// Runs `body` in a transaction on a pooled connection (blocking).
+    @discardableResult
     public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try withConnection { try $0.transaction(body) }
     }
 
     /// Runs `body` in a transaction on a pooled connection, off the cooperative pool.
+    @discardableResult
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         try await executor.run { [self] in try withConnection { try $0.transaction(body) } }
     }

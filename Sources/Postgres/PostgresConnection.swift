@@ -104,6 +104,7 @@ public final class PostgresConnection: Sendable {
     }
 
     /// Runs `body` inside BEGIN … COMMIT; any error thrown (by the body or the server) rolls back and is rethrown.
+    @discardableResult
     public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try executeScript("BEGIN")
         do {

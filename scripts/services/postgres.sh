@@ -72,7 +72,7 @@ is_running() {
     load_env || return 1
     local bin
     bin="$(find_bin)"
-    "$bin/pg_isready" -q -h 127.0.0.1 -p "$QUIVER_TEST_PGPORT" -t 2 2>/dev/null || pg_isready -q -h 127.0.0.1 -p "$QUIVER_TEST_PGPORT" -t 2
+    "$bin/pg_isready" -q -U quiver -d postgres -h 127.0.0.1 -p "$QUIVER_TEST_PGPORT" -t 2 2>/dev/null || pg_isready -q -U quiver -d postgres -h 127.0.0.1 -p "$QUIVER_TEST_PGPORT" -t 2
 }
 
 cmd_start() {
@@ -103,10 +103,10 @@ cmd_start() {
     done
     local i
     for i in $(seq 1 60); do
-        pg_isready -q -h 127.0.0.1 -p "$port" -t 1 && break
+        pg_isready -q -U quiver -d postgres -h 127.0.0.1 -p "$port" -t 1 && break
         sleep 0.5
     done
-    pg_isready -q -h 127.0.0.1 -p "$port" -t 1 || die "server on port $port does not answer; log: $data/server.log"
+    pg_isready -q -U quiver -d postgres -h 127.0.0.1 -p "$port" -t 1 || die "server on port $port does not answer; log: $data/server.log"
     cat >"$ENV_FILE" <<ENV
 export QUIVER_TEST_DATABASE_URL=postgresql://quiver@127.0.0.1:$port/postgres
 export QUIVER_TEST_PGDATA=$data
