@@ -12,6 +12,7 @@ public final class BlockingExecutor: Sendable {
         var jobs: [@Sendable () -> Void] = []
         var threads = 0
         var idleThreads = 0
+        var isShutdown = false
     }
 
     /// - Parameter threads: how many blocking calls may run at once; threads start lazily.
@@ -29,8 +30,9 @@ public final class BlockingExecutor: Sendable {
     }
 
     private func submit(_ job: @escaping @Sendable () -> Void) {
-        enum Action { case wakeIdle, startThread, queued }
+        enum Action { case wakeIdle, startThread, queued, detached }
         let action = state.withLock { s -> Action in
+            if s.isShutdown { return .detached }
             s.jobs.append(job)
             if s.idleThreads > 0 {
                 // Claim the idle thread now so two submits never count on the same one.
@@ -47,28 +49,46 @@ public final class BlockingExecutor: Sendable {
         case .wakeIdle:
             wakeup.signal()
         case .startThread:
-            let thread = Thread { [self] in self.workLoop() }
-            thread.name = "quiver-blocking"
-            thread.start()
+            Thread.detachNewThread { [self] in
+                Thread.current.name = "quiver-blocking"
+                self.workLoop()
+            }
         case .queued:
             break
+        case .detached:
+            // Late work after shutdown (it will fail fast on the closed pool) gets a one-off thread.
+            Thread.detachNewThread { job() }
         }
+    }
+
+    /// Lets the threads finish queued work and exit; later submissions run on one-off threads.
+    public func shutdown() {
+        let idle = state.withLock { s -> Int in
+            s.isShutdown = true
+            let idle = s.idleThreads
+            s.idleThreads = 0
+            return idle
+        }
+        for _ in 0..<idle { wakeup.signal() }
     }
 
     private func workLoop() {
         while true {
-            let job = state.withLock { s -> (@Sendable () -> Void)? in
-                if s.jobs.isEmpty {
-                    s.idleThreads += 1
-                    return nil
+            enum Next { case run(@Sendable () -> Void), sleep, exit }
+            let next = state.withLock { s -> Next in
+                if !s.jobs.isEmpty { return .run(s.jobs.removeFirst()) }
+                if s.isShutdown {
+                    s.threads -= 1
+                    return .exit
                 }
-                return s.jobs.removeFirst()
+                s.idleThreads += 1
+                return .sleep
             }
-            if let job {
-                job()
-                continue
+            switch next {
+            case .run(let job): job()
+            case .sleep: wakeup.wait()
+            case .exit: return
             }
-            wakeup.wait()
         }
     }
 }

@@ -85,6 +85,7 @@ public final class ConnectionPool: Sendable {
         let (idle, waiters) = state.withLock { $0.close() }
         idle.forEach { $0.close() }
         waiters.forEach { $0.signal() }
+        executor.shutdown()
     }
 
     /// Connections open right now (idle or lent), for diagnostics and tests.
