@@ -1,1 +1,0 @@
-// The Postgres module. See README.md ("Architecture") for what it owns.

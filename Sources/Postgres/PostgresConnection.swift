@@ -1,0 +1,252 @@
+import CLibPQ
+import Foundation
+import Synchronization
+
+/// One libpq connection. Statements run one at a time: the handle sits behind a mutex, so the connection may be
+/// passed between threads but never used by two at once.
+///
+/// Every call blocks the calling thread until the server answers; from async code go through
+/// `ConnectionPool`'s async methods, which run this work on threads of their own.
+public final class PostgresConnection: Sendable {
+    private let handle: Mutex<Handle>
+
+    /// The libpq handle; nil once closed.
+    struct Handle {
+        var conn: OpaquePointer?
+    }
+
+    /// Connects to the server named by a `postgresql://` URL, or by the standard PG* environment variables
+    /// (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, …) when `url` is nil.
+    ///
+    /// The URL goes to libpq as a parameter (`PQconnectdbParams` with `expand_dbname`), never spliced into a
+    /// conninfo string. Settings in the URL win over the defaults given here.
+    /// - Parameter connectTimeout: seconds to wait for the server before failing with `.connectionFailed`.
+    public init(url: String?, connectTimeout: Int = 10, applicationName: String = "quiver") throws {
+        var keywords = ["connect_timeout", "fallback_application_name", "client_encoding"]
+        var values = [String(max(connectTimeout, 2)), applicationName, "UTF8"]
+        if let url {
+            keywords.append("dbname")
+            values.append(url)
+        }
+        let conn: OpaquePointer? = withCStrings(keywords) { keywordPointers in
+            withCStrings(values) { valuePointers in
+                PQconnectdbParams(keywordPointers, valuePointers, 1)
+            }
+        }
+        guard let conn else {
+            throw PostgresError(.connectionFailed, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = Self.lastMessage(conn)
+            let needsPassword = PQconnectionNeedsPassword(conn) == 1
+            PQfinish(conn)
+            let lowered = message.lowercased()
+            let isAuth = needsPassword || lowered.contains("authentication failed") || lowered.contains("no password supplied")
+                || lowered.contains("role \"") && lowered.contains("does not exist")
+            throw PostgresError(isAuth ? .authenticationFailed : .connectionFailed, message: message)
+        }
+        handle = Mutex(Handle(conn: conn))
+        // Fixed session settings make the text formats this module parses predictable.
+        try executeScript("SET DateStyle TO ISO; SET TimeZone TO 'UTC'; SET extra_float_digits TO 3; SET client_min_messages TO warning")
+    }
+
+    deinit {
+        handle.withLock { h in
+            if let conn = h.conn { PQfinish(conn) }
+            h.conn = nil
+        }
+    }
+
+    /// Closes the connection; later calls fail with `.connectionLost`.
+    public func close() {
+        handle.withLock { h in
+            if let conn = h.conn { PQfinish(conn) }
+            h.conn = nil
+        }
+    }
+
+    /// Runs one statement with its parameters (`PQexecParams`) and returns all its rows.
+    @discardableResult
+    public func query(_ query: SQLQuery) throws -> PostgresRows {
+        try handle.withLock { h throws(PostgresError) -> PostgresRows in
+            let conn = try Self.live(h)
+            let count = query.binds.count
+            var types = query.binds.map { $0.typeOID }
+            var formats = query.binds.map { Int32($0.isBinary ? 1 : 0) }
+            var lengths = query.binds.map { Int32($0.bytes?.count ?? 0) }
+            let buffers: [UnsafeMutablePointer<CChar>?] = query.binds.map { bind in
+                guard let bytes = bind.bytes else { return nil }
+                let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+                bytes.withUnsafeBytes { raw in
+                    UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress ?? UnsafeRawPointer(buffer), byteCount: bytes.count)
+                }
+                buffer[bytes.count] = 0
+                return buffer
+            }
+            defer { buffers.forEach { $0?.deallocate() } }
+            var values: [UnsafePointer<CChar>?] = buffers.map { $0.map { UnsafePointer($0) } }
+            let result = PQexecParams(conn, query.sql, Int32(count), &types, &values, &lengths, &formats, 0)
+            return try Self.consume(result, conn: conn, sql: query.sql)
+        }
+    }
+
+    /// Runs trusted SQL text that may hold several statements (`PQexec`), such as a migration file.
+    /// Refuses queries with parameters: those must go through `query(_:)`.
+    @discardableResult
+    public func executeScript(_ script: SQLQuery) throws -> PostgresRows {
+        guard script.binds.isEmpty else {
+            throw PostgresError(.invalidRequest, message: "executeScript takes no parameters; use query(_:) for \(script.binds.count) bind(s)")
+        }
+        return try handle.withLock { h throws(PostgresError) -> PostgresRows in
+            let conn = try Self.live(h)
+            return try Self.consume(PQexec(conn, script.sql), conn: conn, sql: script.sql)
+        }
+    }
+
+    /// Runs `body` inside BEGIN … COMMIT; any error thrown (by the body or the server) rolls back and is rethrown.
+    @discardableResult
+    public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try executeScript("BEGIN")
+        do {
+            let value = try body(self)
+            if transactionStatus == .failed {
+                // COMMIT of a failed transaction silently rolls back; say so instead.
+                throw PostgresError(.invalidRequest, message: "transaction was aborted by an earlier error that the body caught; rolled back")
+            }
+            try executeScript("COMMIT")
+            return value
+        } catch {
+            if transactionStatus != .idle { _ = try? executeScript("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Where the connection stands with respect to transactions, from `PQtransactionStatus`.
+    public enum TransactionStatus: Sendable {
+        case idle, active, inTransaction, failed, unknown
+    }
+
+    public var transactionStatus: TransactionStatus {
+        handle.withLock { h in
+            guard let conn = h.conn else { return .unknown }
+            switch PQtransactionStatus(conn) {
+            case PQTRANS_IDLE: return .idle
+            case PQTRANS_ACTIVE: return .active
+            case PQTRANS_INTRANS: return .inTransaction
+            case PQTRANS_INERROR: return .failed
+            default: return .unknown
+            }
+        }
+    }
+
+    /// True while libpq believes the connection is up (`PQstatus`); a dead peer is noticed on the next statement.
+    public var isConnected: Bool {
+        handle.withLock { h in h.conn.map { PQstatus($0) == CONNECTION_OK } ?? false }
+    }
+
+    /// The backend process id, handy to tell connections apart in tests and logs.
+    public var backendPID: Int32 {
+        handle.withLock { h in h.conn.map { PQbackendPID($0) } ?? 0 }
+    }
+
+    /// Makes the connection fit to go back into a pool: rolls back an open transaction.
+    /// Returns false when the connection is broken or stuck and should be discarded.
+    func prepareForReuse() -> Bool {
+        switch transactionStatus {
+        case .idle: return isConnected
+        case .inTransaction, .failed:
+            guard (try? executeScript("ROLLBACK")) != nil else { return false }
+            return transactionStatus == .idle && isConnected
+        case .active, .unknown: return false
+        }
+    }
+
+    // MARK: - libpq plumbing
+
+    private static func live(_ h: Handle) throws(PostgresError) -> OpaquePointer {
+        guard let conn = h.conn else { throw PostgresError(.connectionLost, message: "the connection is closed") }
+        return conn
+    }
+
+    private static func lastMessage(_ conn: OpaquePointer) -> String {
+        guard let cString = PQerrorMessage(conn) else { return "unknown libpq error" }
+        return String(cString: cString).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func consume(_ result: OpaquePointer?, conn: OpaquePointer, sql: String) throws(PostgresError) -> PostgresRows {
+        guard let result else {
+            let kind: PostgresError.Kind = PQstatus(conn) == CONNECTION_OK ? .server : .connectionLost
+            throw PostgresError(kind, message: lastMessage(conn))
+        }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        switch status {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return rows(of: result)
+        default:
+            let field = { (code: Character) -> String? in
+                guard let ascii = code.asciiValue, let value = PQresultErrorField(result, Int32(ascii)) else { return nil }
+                return String(cString: value)
+            }
+            let sqlState = field("C")
+            let shutdown = [SQLState.adminShutdown, "57P02", "57P03"].contains(sqlState ?? "")
+            if PQstatus(conn) != CONNECTION_OK || shutdown {
+                var message = field("M") ?? lastMessage(conn)
+                if message.isEmpty { message = "server closed the connection" }
+                throw PostgresError(.connectionLost, message: message, sqlState: sqlState)
+            }
+            var message = field("M") ?? lastMessage(conn)
+            if let position = field("P"), let offset = Int(position) {
+                message += " (at character \(offset) of: \(sql.prefix(200)))"
+            }
+            throw PostgresError(
+                .server, message: message, sqlState: sqlState, detail: field("D"),
+                serverHint: field("H"), constraint: field("n"), table: field("t")
+            )
+        }
+    }
+
+    private static func rows(of result: OpaquePointer) -> PostgresRows {
+        let columnCount = Int(PQnfields(result))
+        let rowCount = Int(PQntuples(result))
+        var columns: [String] = []
+        var types: [UInt32] = []
+        for c in 0..<columnCount {
+            columns.append(PQfname(result, Int32(c)).map { String(cString: $0) } ?? "?column?")
+            types.append(UInt32(PQftype(result, Int32(c))))
+        }
+        var cells: [[String?]] = []
+        cells.reserveCapacity(rowCount)
+        for r in 0..<rowCount {
+            var row: [String?] = []
+            row.reserveCapacity(columnCount)
+            for c in 0..<columnCount {
+                if PQgetisnull(result, Int32(r), Int32(c)) == 1 {
+                    row.append(nil)
+                } else {
+                    let length = Int(PQgetlength(result, Int32(r), Int32(c)))
+                    let pointer = PQgetvalue(result, Int32(r), Int32(c))
+                    let text = pointer.map { p in
+                        String(decoding: UnsafeRawBufferPointer(start: p, count: length), as: UTF8.self)
+                    } ?? ""
+                    row.append(text)
+                }
+            }
+            cells.append(row)
+        }
+        let tuples = PQcmdTuples(result).map { String(cString: $0) } ?? ""
+        return PostgresRows(columns: columns, columnTypes: types, affectedRows: Int(tuples) ?? rowCount, cells: cells)
+    }
+}
+
+/// Calls `body` with a NULL-terminated array of C strings, freed afterwards.
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    defer { pointers.forEach { free($0) } }
+    var constPointers: [UnsafePointer<CChar>?] = pointers.map { $0.map { UnsafePointer($0) } }
+    constPointers.append(nil)
+    return constPointers.withUnsafeBufferPointer { buffer in
+        // The array is non-empty (it ends with the terminator), so baseAddress exists.
+        body(buffer.baseAddress!)
+    }
+}

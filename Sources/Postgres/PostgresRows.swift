@@ -1,0 +1,83 @@
+/// The complete result of one statement, copied out of libpq so it can cross threads and outlive the connection.
+public struct PostgresRows: Sendable, RandomAccessCollection {
+    /// Column names in result order.
+    public let columns: [String]
+    /// Column type OIDs in result order.
+    public let columnTypes: [UInt32]
+    /// Rows affected by INSERT/UPDATE/DELETE (or returned by SELECT), as the server's command tag says.
+    public let affectedRows: Int
+    let cells: [[String?]]
+
+    init(columns: [String], columnTypes: [UInt32], affectedRows: Int, cells: [[String?]]) {
+        self.columns = columns
+        self.columnTypes = columnTypes
+        self.affectedRows = affectedRows
+        self.cells = cells
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { cells.count }
+
+    public subscript(position: Int) -> PostgresRow {
+        PostgresRow(columns: columns, columnTypes: columnTypes, values: cells[position])
+    }
+
+    /// The only row; an error when there is none or more than one.
+    public func single() throws(PostgresError) -> PostgresRow {
+        guard count == 1 else {
+            throw PostgresError(.decoding, message: "expected exactly one row, got \(count)")
+        }
+        return self[0]
+    }
+
+    /// Decodes every row as a tuple of the given types, one per column in order.
+    public func decode<each T: PostgresDecodable>(_ types: (repeat each T).Type) throws -> [(repeat each T)] {
+        try map { try $0.decode(types) }
+    }
+}
+
+/// One result row: values in text form, decoded on demand into typed Swift values.
+public struct PostgresRow: Sendable {
+    public let columns: [String]
+    let columnTypes: [UInt32]
+    let values: [String?]
+
+    /// The cell at a column index.
+    public func cell(at index: Int) throws(PostgresError) -> PostgresCell {
+        guard values.indices.contains(index) else {
+            throw PostgresError(.decoding, message: "column index \(index) out of range (row has \(values.count))")
+        }
+        return PostgresCell(text: values[index], typeOID: columnTypes[index], column: columns[index])
+    }
+
+    /// The cell of the first column with this name.
+    public func cell(named column: String) throws(PostgresError) -> PostgresCell {
+        guard let index = columns.firstIndex(of: column) else {
+            throw PostgresError(.decoding, message: "no column \"\(column)\" in result (columns: \(columns.joined(separator: ", ")))")
+        }
+        return try cell(at: index)
+    }
+
+    /// True when the named column is SQL NULL.
+    public func isNull(_ column: String) throws -> Bool { try cell(named: column).text == nil }
+
+    /// Decodes the named column; use an Optional type to accept NULL.
+    public func decode<T: PostgresDecodable>(_ type: T.Type, column: String) throws -> T {
+        try T.decode(from: cell(named: column))
+    }
+
+    /// Decodes the column at an index; use an Optional type to accept NULL.
+    public func decode<T: PostgresDecodable>(_ type: T.Type, at index: Int) throws -> T {
+        try T.decode(from: cell(at: index))
+    }
+
+    /// Decodes the first columns as a tuple: `let (name, rank, at) = try row.decode((String, Int, Date?).self)`.
+    public func decode<each T: PostgresDecodable>(_ types: (repeat each T).Type) throws -> (repeat each T) {
+        var index = 0
+        func next<U: PostgresDecodable>(_ type: U.Type) throws -> U {
+            defer { index += 1 }
+            return try U.decode(from: cell(at: index))
+        }
+        return (repeat try next((each T).self))
+    }
+}

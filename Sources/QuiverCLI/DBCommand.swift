@@ -1,0 +1,41 @@
+import Foundation
+import ArgumentParser
+import Catalog
+import Postgres
+
+/// `quiver db …`: database maintenance.
+public struct DBCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "db",
+        abstract: "Manage the catalog database.",
+        subcommands: [Migrate.self]
+    )
+
+    public init() {}
+
+    /// `quiver db migrate`: apply pending schema migrations and list what was applied.
+    public struct Migrate: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Apply pending catalog migrations (embedded in this binary); a no-op when up to date."
+        )
+
+        @Option(name: .long, help: "PostgreSQL URL (default: QUIVER_DATABASE_URL, DATABASE_URL, else the embedded server under QUIVER_HOME).")
+        var databaseURL: String?
+
+        public init() {}
+
+        public func run() throws {
+            let url = try DatabaseLocation.resolve(explicit: databaseURL)
+            let pool = ConnectionPool(url: url, maxSize: 1)
+            defer { pool.close() }
+            let applied = try Catalog.migrate(pool: pool)
+            if applied.isEmpty {
+                print("catalog is up to date (\(Migration.embedded.count) migration(s))")
+            } else {
+                for migration in applied {
+                    print("applied \(String(format: "%04d", migration.version))_\(migration.name) (\(migration.durationMilliseconds) ms)")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+@testable import Postgres
+
+@Suite("SQLQuery and text formats")
+struct SQLQueryTests {
+    @Test func interpolatedValuesBecomeNumberedBinds() {
+        let name = "x'; DROP TABLE t; --"
+        let rank = 8
+        let missing: String? = nil
+        let query: SQLQuery = "SELECT * FROM t WHERE name = \(name) AND r = \(rank) AND note IS NOT DISTINCT FROM \(missing)"
+        #expect(query.sql == "SELECT * FROM t WHERE name = $1 AND r = $2 AND note IS NOT DISTINCT FROM $3")
+        #expect(query.binds.count == 3)
+        #expect(query.binds[0].bytes == Array(name.utf8))
+        #expect(query.binds[1].typeOID == PostgresType.int8)
+        #expect(query.binds[2].bytes == nil)
+    }
+
+    @Test func appendRenumbersParameters() {
+        var query: SQLQuery = "SELECT 1 WHERE a = \(1)"
+        let tail: SQLQuery = " AND b = \(2) AND c = \(3)"
+        query.append(tail)
+        #expect(query.sql == "SELECT 1 WHERE a = $1 AND b = $2 AND c = $3")
+        #expect(query.binds.map { $0.bytes.map { String(decoding: $0, as: UTF8.self) } } == ["1", "2", "3"])
+    }
+
+    @Test func bytesAreBinaryBytea() {
+        let bytes: [UInt8] = [0, 1, 255]
+        let query: SQLQuery = "SELECT \(bytes), \(Data(bytes))"
+        #expect(query.binds.allSatisfy { $0.isBinary && $0.typeOID == PostgresType.bytea && $0.bytes == bytes })
+    }
+
+    @Test func stringArraysAreQuoted() {
+        let bind = ["a", "b,c", "q\"x", "back\\slash", "NULL"].postgresBind
+        #expect(bind.typeOID == PostgresType.textArray)
+        #expect(bind.bytes.map { String(decoding: $0, as: UTF8.self) } == #"{"a","b,c","q\"x","back\\slash","NULL"}"#)
+    }
+
+    @Test(arguments: [
+        (#"{a,"b,c",NULL,"q\"x"}"#, ["a", "b,c", nil, "q\"x"] as [String?]),
+        ("{}", []),
+        ("{1,2,3}", ["1", "2", "3"]),
+    ])
+    func arrayLiteralParses(text: String, expected: [String?]) {
+        #expect(PostgresArrayLiteral.parse(text) == expected)
+    }
+
+    @Test(arguments: ["", "{", "a,b", "{{1,2},{3,4}}", #"{"unterminated}"#])
+    func malformedArrayLiteralIsRejected(text: String) {
+        #expect(PostgresArrayLiteral.parse(text) == nil)
+    }
+
+    @Test func timestampRoundTripsAtMicrosecondPrecision() throws {
+        let date = Date(timeIntervalSince1970: 1_714_567_890.123456)
+        let text = PostgresTimestamp.format(date)
+        #expect(text == "2024-05-01 12:51:30.123456+00")
+        let parsed = try #require(PostgresTimestamp.parse(text))
+        #expect(abs(parsed.timeIntervalSince1970 - date.timeIntervalSince1970) < 1e-6)
+    }
+
+    @Test func timestampWithOffsetAndNoFraction() throws {
+        let parsed = try #require(PostgresTimestamp.parse("2024-05-01 14:51:30+02"))
+        #expect(parsed.timeIntervalSince1970 == 1_714_567_890)
+        let halfHour = try #require(PostgresTimestamp.parse("2024-05-01 13:21:30.5+00:30"))
+        #expect(halfHour.timeIntervalSince1970 == 1_714_567_890.5)
+        #expect(PostgresTimestamp.parse("infinity") == nil)
+    }
+
+    @Test func byteaHexDecodes() {
+        #expect(Hex.decodeBytea(#"\x00ff10"#) == [0, 255, 16])
+        #expect(Hex.decodeBytea("00ff") == nil)
+        #expect(Hex.decodeBytea(#"\x0g"#) == nil)
+    }
+
+    @Test func nullIntoNonOptionalIsANamedError() {
+        let cell = PostgresCell(text: nil, typeOID: PostgresType.text, column: "note")
+        #expect(throws: PostgresError.self) { try String.decode(from: cell) }
+        #expect((try? String?.decode(from: cell)) == .some(nil))
+    }
+}
