@@ -84,10 +84,11 @@ JSON
     help="$("$weed" server -h 2>&1 || true)"
     if grep -q -- '-s3.port.iceberg' <<<"$help"; then extra+=("-s3.port.iceberg=$ICEBERG"); fi
     if grep -q -- '-s3.port.lance' <<<"$help"; then extra+=("-s3.port.lance=$LANCE"); fi
-    # Small volumes and a bounded count keep memory and preallocated disk modest on a shared CI machine.
+    # Small volumes (not preallocated) keep disk and memory modest; every bucket is a collection that takes ~7
+    # volumes at once, hence a generous count.
     nohup "$weed" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$RUN/data" \
-        -master.port="$MASTER" -master.port.grpc=$((MASTER + 10000)) -master.volumeSizeLimitMB=256 \
-        -volume.port="$VOLUME" -volume.port.grpc=$((VOLUME + 10000)) -volume.max=16 \
+        -master.port="$MASTER" -master.port.grpc=$((MASTER + 10000)) -master.volumeSizeLimitMB=64 \
+        -volume.port="$VOLUME" -volume.port.grpc=$((VOLUME + 10000)) -volume.max=200 \
         -filer -filer.port="$FILER" -filer.port.grpc=$((FILER + 10000)) \
         -s3 -s3.port="$S3" -s3.port.grpc=$((S3 + 10000)) -s3.config="$RUN/identities.json" "${extra[@]}" \
         </dev/null >"$RUN/weed.log" 2>&1 &

@@ -163,6 +163,14 @@ public final class S3Client: Sendable {
         if response.status == 409, code == "BucketAlreadyOwnedByYou" || code == "BucketAlreadyExists" { return }
         throw failure(response, key: nil, method: "PUT bucket")
     }
+
+    /// Deletes the (empty) bucket; used by tests to clean up buckets they created.
+    public func deleteBucket() throws {
+        let response = try send("DELETE", objectKey: nil)
+        guard (200..<300).contains(response.status) || response.status == 404 else {
+            throw failure(response, key: nil, method: "DELETE bucket")
+        }
+    }
 }
 
 /// Collects a response body in memory.
