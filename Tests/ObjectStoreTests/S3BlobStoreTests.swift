@@ -114,7 +114,7 @@ struct S3BlobStoreTests {
         try await store.delete(digest: digest)
     }
 
-    @Test("a session token and keys with odd characters in the prefix still sign correctly")
+    @Test("a prefix with spaces, plus, equals and non-ASCII characters signs correctly")
     func oddPrefix() async throws {
         let server = try TestS3.require()
         let store = S3BlobStore(settings: try Stores.s3Settings(server, prefix: "odd prefix+é/x=y"))
