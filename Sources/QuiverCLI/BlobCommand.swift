@@ -18,10 +18,10 @@ public struct BlobCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Blob store: s3://bucket/prefix (AWS_* variables give endpoint and keys), file:///dir or a directory. Default: $QUIVER_BLOB_STORE.")
         var store: String?
 
-        @Option(name: .long, help: "S3 only: files larger than this many MiB are uploaded in parts.")
+        @Option(name: .customLong("multipart-threshold-mib"), help: "S3 only: files larger than this many MiB are uploaded in parts.")
         var multipartThresholdMiB: Int = 64
 
-        @Option(name: .long, help: "S3 only: multipart part size in MiB (at least 5).")
+        @Option(name: .customLong("part-size-mib"), help: "S3 only: multipart part size in MiB (at least 5).")
         var partSizeMiB: Int = 16
 
         @Option(name: .long, help: "S3 only: parts uploaded at once.")
