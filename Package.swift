@@ -33,7 +33,7 @@ let package = Package(
 
         // Side effects: the database and the blob store.
         .target(name: "Postgres", dependencies: ["CLibPQ", "QuiverCore"], swiftSettings: swiftSettings),
-        .target(name: "ObjectStore", dependencies: ["CCurl", "QuiverCore"], swiftSettings: swiftSettings),
+        .target(name: "ObjectStore", dependencies: ["CCurl", "QuiverCore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .target(name: "Catalog", dependencies: ["Postgres", "QuiverCore"], swiftSettings: swiftSettings),
         .target(name: "Registry", dependencies: ["Catalog", "ObjectStore", "Merge", "LoRA", "QuiverCore"], swiftSettings: swiftSettings),
 

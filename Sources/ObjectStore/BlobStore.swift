@@ -1,0 +1,111 @@
+import Foundation
+import QuiverCore
+
+/// A store of content-addressed blobs: each blob lives under the key `sha256/<hex>` of its own bytes.
+///
+/// Every method **blocks the calling thread** (file and network I/O through libcurl or POSIX calls). From async
+/// code use the `async` overloads in `BlobStore+Async.swift`, which run the call on ``BlockingPool/shared`` so
+/// Swift's cooperative threads (about one per core) are never held by I/O. Conforming types are safe to use
+/// from many threads at once.
+public protocol BlobStore: Sendable {
+    /// Where the store lives, for messages (`s3://bucket/prefix`, `file:///var/quiver/blobs`).
+    var location: String { get }
+
+    /// Stores the file's bytes under their digest, streaming from disk (the file is never loaded into memory).
+    ///
+    /// When `digest` is nil it is computed by reading the file first. Storing a blob that is already present
+    /// (same digest, same size) writes nothing and reports `alreadyPresent`.
+    func put(fileAt url: URL, digest: SHA256Digest?) throws -> PutResult
+
+    /// Stores bytes already in memory (small blobs: configs, manifests).
+    func put(data: Data) throws -> PutResult
+
+    /// Streams the blob into `fileURL` (created or truncated), hashing as it arrives.
+    ///
+    /// Throws `ObjectStoreError` with kind `.corruptBlob` when the bytes do not hash to `digest`, and removes the
+    /// partial file on any failure. Returns the blob's size.
+    @discardableResult
+    func get(digest: SHA256Digest, to fileURL: URL) throws -> Int64
+
+    /// The blob's bytes, verified against `digest` (`.corruptBlob` on mismatch).
+    func getData(digest: SHA256Digest) throws -> Data
+
+    /// Bytes `range` of the blob (half-open, in bytes).
+    ///
+    /// **Unverified by nature**: a part of a blob cannot be checked against the whole blob's digest. Use it for
+    /// headers (a safetensors header) or resumable reads, and verify the whole blob elsewhere when it matters.
+    func getRange(digest: SHA256Digest, range: Range<Int64>) throws -> Data
+
+    /// The blob's size and modification time, or nil when it is absent.
+    func head(digest: SHA256Digest) throws -> BlobInfo?
+
+    /// Removes the blob; removing an absent blob is not an error (deletes are idempotent, as in S3).
+    func delete(digest: SHA256Digest) throws
+
+    /// One page of blobs whose hex digest starts with `hexPrefix`, in key order.
+    ///
+    /// Pass the previous page's `continuation` to get the next; `maxKeys` bounds the page size (S3 caps it at 1000).
+    func listPage(hexPrefix: String, continuation: String?, maxKeys: Int) throws -> BlobPage
+}
+
+/// What `put` did.
+public struct PutResult: Sendable, Equatable {
+    /// The blob's content address.
+    public var digest: SHA256Digest
+    /// Its size in bytes.
+    public var size: Int64
+    /// True when the blob was already stored and nothing was written.
+    public var alreadyPresent: Bool
+
+    public init(digest: SHA256Digest, size: Int64, alreadyPresent: Bool) {
+        self.digest = digest
+        self.size = size
+        self.alreadyPresent = alreadyPresent
+    }
+}
+
+/// A stored blob as listed or HEADed: its digest, size and last modification (the GC's age test uses it).
+public struct BlobInfo: Sendable, Equatable {
+    public var digest: SHA256Digest
+    public var size: Int64
+    public var lastModified: Date
+
+    public init(digest: SHA256Digest, size: Int64, lastModified: Date) {
+        self.digest = digest
+        self.size = size
+        self.lastModified = lastModified
+    }
+}
+
+/// One page of a listing.
+public struct BlobPage: Sendable, Equatable {
+    /// The blobs on this page, in key order.
+    public var blobs: [BlobInfo]
+    /// The token for the next page; nil on the last page.
+    public var continuation: String?
+
+    public init(blobs: [BlobInfo], continuation: String?) {
+        self.blobs = blobs
+        self.continuation = continuation
+    }
+}
+
+extension BlobStore {
+    /// Stores the file, computing its digest first.
+    public func put(fileAt url: URL) throws -> PutResult { try put(fileAt: url, digest: nil) }
+
+    /// True when the blob is present.
+    public func exists(digest: SHA256Digest) throws -> Bool { try head(digest: digest) != nil }
+
+    /// Every blob whose hex digest starts with `hexPrefix`, following continuation tokens page by page.
+    public func list(hexPrefix: String = "", pageSize: Int = 1000) throws -> [BlobInfo] {
+        var all: [BlobInfo] = []
+        var token: String?
+        repeat {
+            let page = try listPage(hexPrefix: hexPrefix, continuation: token, maxKeys: pageSize)
+            all += page.blobs
+            token = page.continuation
+        } while token != nil
+        return all
+    }
+}

@@ -1,0 +1,215 @@
+import CCurl
+import Foundation
+
+/// A request as libcurl sends it: everything already signed.
+struct HTTPRequest {
+    enum Body {
+        case none
+        case data(Data)
+        /// `length` bytes of the file at `path` starting at `offset`, read with pread while sending.
+        case file(path: String, offset: Int64, length: Int64)
+
+        var length: Int64 {
+            switch self {
+            case .none: return 0
+            case .data(let data): return Int64(data.count)
+            case .file(_, _, let length): return length
+            }
+        }
+    }
+
+    var method: String
+    var url: String
+    var headers: [(String, String)]
+    var body: Body = .none
+}
+
+/// Receives the body of a successful (2xx) response as it arrives.
+protocol ResponseSink: AnyObject {
+    /// Called before each attempt, so a retried download starts from a clean state.
+    func reset() throws
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+}
+
+/// What came back: the status, headers (names lower-cased) and, for error statuses or when no sink was
+/// given, the body (capped at `HTTPTransfer.memoryBodyLimit`).
+struct HTTPResponse {
+    var status: Int
+    var headers: [String: String]
+    var body: Data
+}
+
+/// A failure below HTTP: no response at all, or a local failure while streaming.
+struct TransportFailure: Error {
+    var code: CURLcode
+    var message: String
+    /// Set when our own callback failed (disk full, unreadable file); retrying would not help.
+    var localError: (any Error)?
+}
+
+/// Runs one HTTP exchange on an easy handle, streaming the request body from memory or a file and the response
+/// body into a sink.
+enum HTTPTransfer {
+    /// Bodies kept in memory (error documents, listings, multipart replies) are capped at this size.
+    static let memoryBodyLimit = 16 << 20
+
+    struct Options {
+        var connectTimeout: Double
+        /// Abort when fewer than 1 byte/s flows for this many seconds (a hung server), instead of a total timeout
+        /// that a large blob would trip.
+        var stallTimeout: Int
+    }
+
+    static func perform(_ request: HTTPRequest, on handle: CurlHandle, sink: (any ResponseSink)?, options: Options)
+        -> Result<HTTPResponse, TransportFailure>
+    {
+        let context = TransferContext(body: request.body, sink: sink)
+        if case .file(let path, _, _) = request.body {
+            context.fd = open(path, O_RDONLY | O_CLOEXEC)
+            if context.fd < 0 {
+                let error = ObjectStoreError.io("cannot open", path, errno: errno)
+                return .failure(TransportFailure(code: CURLE_READ_ERROR, message: error.reason, localError: error))
+            }
+        }
+        defer { if context.fd >= 0 { close(context.fd) } }
+
+        var list: UnsafeMutablePointer<curl_slist>?
+        for (name, value) in request.headers { list = curl_slist_append(list, "\(name): \(value)") }
+        // We sign ourselves, so removing curl's automatic Expect/Accept headers is safe (see SigV4Signer).
+        list = curl_slist_append(list, "Expect:")
+        list = curl_slist_append(list, "Accept:")
+        defer { curl_slist_free_all(list) }
+
+        let h = handle.raw
+        _ = quiver_curl_setopt_ptr(h, CURLOPT_ERRORBUFFER, handle.errorBuffer)
+        _ = quiver_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
+        _ = request.url.withCString { quiver_curl_setopt_ptr(h, CURLOPT_URL, $0) }  // curl copies strings
+        _ = quiver_curl_setopt_slist(h, CURLOPT_HTTPHEADER, list)
+        _ = quiver_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout * 1000))
+        _ = quiver_curl_setopt_long(h, CURLOPT_LOW_SPEED_LIMIT, 1)
+        _ = quiver_curl_setopt_long(h, CURLOPT_LOW_SPEED_TIME, options.stallTimeout)
+        _ = quiver_curl_setopt_long(h, CURLOPT_BUFFERSIZE, 512 << 10)
+        _ = quiver_curl_setopt_long(h, CURLOPT_UPLOAD_BUFFERSIZE, 2 << 20)
+        _ = quiver_curl_setopt_long(h, CURLOPT_TCP_NODELAY, 1)
+
+        let opaque = Unmanaged.passUnretained(context).toOpaque()
+        _ = quiver_curl_setopt_header(h, headerCallback)
+        _ = quiver_curl_setopt_ptr(h, CURLOPT_HEADERDATA, opaque)
+        _ = quiver_curl_setopt_write(h, writeCallback)
+        _ = quiver_curl_setopt_ptr(h, CURLOPT_WRITEDATA, opaque)
+
+        switch request.method {
+        case "GET": break
+        case "HEAD": _ = quiver_curl_setopt_long(h, CURLOPT_NOBODY, 1)
+        default:
+            if case .none = request.body, request.method == "DELETE" {
+                _ = request.method.withCString { quiver_curl_setopt_ptr(h, CURLOPT_CUSTOMREQUEST, $0) }
+            } else {
+                // PUT and POST both go out as an upload of a known size: never chunked (S3 rejects unsigned
+                // chunked bodies) and always streamed through the read callback.
+                _ = quiver_curl_setopt_long(h, CURLOPT_UPLOAD, 1)
+                _ = quiver_curl_setopt_off_t(h, CURLOPT_INFILESIZE_LARGE, curl_off_t(request.body.length))
+                _ = quiver_curl_setopt_read(h, readCallback)
+                _ = quiver_curl_setopt_ptr(h, CURLOPT_READDATA, opaque)
+                _ = request.method.withCString { quiver_curl_setopt_ptr(h, CURLOPT_CUSTOMREQUEST, $0) }
+            }
+        }
+
+        let code = withExtendedLifetime(context) { curl_easy_perform(h) }
+        if let failure = context.localError {
+            return .failure(TransportFailure(code: code, message: "\(failure)", localError: failure))
+        }
+        guard code == CURLE_OK else {
+            return .failure(TransportFailure(code: code, message: handle.message(for: code), localError: nil))
+        }
+        var status = 0
+        _ = quiver_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
+        return .success(HTTPResponse(status: status, headers: context.headers, body: context.responseBody))
+    }
+}
+
+/// State shared with the C callbacks of one transfer (passed as an unretained pointer, kept alive by
+/// `withExtendedLifetime` around `curl_easy_perform`).
+final class TransferContext {
+    let requestBody: HTTPRequest.Body
+    let sink: (any ResponseSink)?
+    var fd: Int32 = -1
+    var sent: Int64 = 0
+    var status = 0
+    var headers: [String: String] = [:]
+    var responseBody = Data()
+    var localError: (any Error)?
+
+    init(body: HTTPRequest.Body, sink: (any ResponseSink)?) {
+        self.requestBody = body
+        self.sink = sink
+    }
+
+    static func from(_ pointer: UnsafeMutableRawPointer?) -> TransferContext? {
+        pointer.map { Unmanaged<TransferContext>.fromOpaque($0).takeUnretainedValue() }
+    }
+}
+
+private let headerCallback: curl_write_callback = { buffer, size, count, userdata in
+    let total = size * count
+    guard let context = TransferContext.from(userdata), let buffer else { return total }
+    let line = String(decoding: UnsafeRawBufferPointer(start: buffer, count: total), as: UTF8.self)
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+    if line.hasPrefix("HTTP/") {
+        // A new status line (after `100 Continue` or a redirect) starts a new header block.
+        let fields = line.split(separator: " ")
+        context.status = fields.count > 1 ? Int(fields[1]) ?? 0 : 0
+        context.headers = [:]
+    } else if let colon = line.firstIndex(of: ":") {
+        let name = line[..<colon].lowercased()
+        context.headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+    return total
+}
+
+private let writeCallback: curl_write_callback = { buffer, size, count, userdata in
+    let total = size * count
+    guard let context = TransferContext.from(userdata), let buffer else { return 0 }
+    let bytes = UnsafeRawBufferPointer(start: buffer, count: total)
+    if let sink = context.sink, (200..<300).contains(context.status) {
+        do {
+            try sink.write(bytes)
+        } catch {
+            context.localError = error
+            return 0  // makes curl stop with CURLE_WRITE_ERROR
+        }
+    } else if context.responseBody.count < HTTPTransfer.memoryBodyLimit {
+        context.responseBody.append(contentsOf: bytes)
+    }
+    return total
+}
+
+private let readCallback: curl_read_callback = { buffer, size, count, userdata in
+    guard let context = TransferContext.from(userdata), let buffer else { return Int(CURL_READFUNC_ABORT) }
+    let capacity = size * count
+    switch context.requestBody {
+    case .none:
+        return 0
+    case .data(let data):
+        let start = Int(context.sent)
+        let n = min(capacity, data.count - start)
+        guard n > 0 else { return 0 }
+        data.withUnsafeBytes { raw in
+            UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress! + start, byteCount: n)
+        }
+        context.sent += Int64(n)
+        return n
+    case .file(let path, let offset, let length):
+        let want = Int(min(Int64(capacity), length - context.sent))
+        guard want > 0 else { return 0 }
+        let n = pread(context.fd, buffer, want, off_t(offset + context.sent))
+        if n <= 0 {
+            context.localError = n < 0
+                ? ObjectStoreError.io("cannot read", path, errno: errno)
+                : ObjectStoreError(.io, "\(path) shrank while it was being uploaded", hint: "do not modify files while storing them")
+            return Int(CURL_READFUNC_ABORT)
+        }
+        context.sent += Int64(n)
+        return n
+    }
+}

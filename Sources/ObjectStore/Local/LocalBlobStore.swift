@@ -1,0 +1,213 @@
+import Foundation
+import QuiverCore
+
+/// Content-addressed blobs in a local directory (the embedded default): `<root>/sha256/<hex>`.
+///
+/// Writes go to a temporary file in the same directory, are fsynced, then renamed into place, so a crash never
+/// leaves a partial blob under a real key. Reads are verified like S3's. All methods block; see ``BlobStore``.
+public final class LocalBlobStore: BlobStore {
+    public let root: URL
+    private let folder: String
+
+    /// Opens (and creates when missing) the store at `root`.
+    public init(root: URL) throws {
+        self.root = root.standardizedFileURL
+        folder = self.root.appendingPathComponent("sha256", isDirectory: true).path
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw ObjectStoreError(.io, "cannot create blob directory \(folder): \(error.localizedDescription)",
+                                   hint: "check the path and its permissions")
+        }
+    }
+
+    public var location: String { root.absoluteString }
+
+    func path(_ digest: SHA256Digest) -> String { folder + "/" + digest.hex }
+
+    public func put(fileAt url: URL, digest: SHA256Digest?) throws -> PutResult {
+        if let digest, let existing = try head(digest: digest), existing.size == (try? fileSize(url.path)) {
+            return PutResult(digest: digest, size: existing.size, alreadyPresent: true)
+        }
+        let source = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else { throw ObjectStoreError.io("cannot open", url.path, errno: errno) }
+        defer { close(source) }
+        // Hash while copying: one pass over the source whether or not the digest was given.
+        return try writeAtomically(expected: digest) { sink in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 16)
+            defer { buffer.deallocate() }
+            while true {
+                let n = read(source, buffer.baseAddress, buffer.count)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw ObjectStoreError.io("cannot read", url.path, errno: errno)
+                }
+                if n == 0 { break }
+                try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            }
+        }
+    }
+
+    public func put(data: Data) throws -> PutResult {
+        let digest = SHA256Digest.of(data)
+        if let existing = try head(digest: digest), existing.size == Int64(data.count) {
+            return PutResult(digest: digest, size: existing.size, alreadyPresent: true)
+        }
+        return try writeAtomically(expected: digest) { sink in
+            try data.withUnsafeBytes { try sink.write($0) }
+        }
+    }
+
+    /// Streams bytes into a temporary file, checks the digest, fsyncs and renames it to its key.
+    private func writeAtomically(expected: SHA256Digest?, _ fill: (HashingFileSink) throws -> Void) throws -> PutResult {
+        let temporary = folder + "/.tmp-" + UUID().uuidString
+        do {
+            let sink = try HashingFileSink(path: temporary)
+            try fill(sink)
+            let actual = sink.hasher.finalize()
+            if let expected, expected != actual {
+                throw ObjectStoreError(.corruptBlob, "the bytes given for sha256/\(expected.hex) hash to \(actual.hex)",
+                                       hint: "the source changed while being stored, or the digest passed in is wrong")
+            }
+            if FileManager.default.fileExists(atPath: path(actual)), (try? fileSize(path(actual))) == sink.count {
+                unlink(temporary)
+                return PutResult(digest: actual, size: sink.count, alreadyPresent: true)
+            }
+            try sink.sync()
+            guard rename(temporary, path(actual)) == 0 else {
+                throw ObjectStoreError.io("cannot rename into", path(actual), errno: errno)
+            }
+            syncDirectory()
+            return PutResult(digest: actual, size: sink.count, alreadyPresent: false)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    /// Makes the rename durable; a failure here only weakens crash safety, so it is not reported.
+    private func syncDirectory() {
+        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+
+    @discardableResult
+    public func get(digest: SHA256Digest, to fileURL: URL) throws -> Int64 {
+        do {
+            let sink = try HashingFileSink(path: fileURL.path)
+            try copy(digest, into: sink)
+            let actual = sink.hasher.finalize()
+            guard actual == digest else { throw ObjectStoreError.corrupt(digest, actual: actual, at: location) }
+            try sink.sync()
+            return sink.count
+        } catch {
+            unlink(fileURL.path)
+            throw error
+        }
+    }
+
+    public func getData(digest: SHA256Digest) throws -> Data {
+        let sink = HashingDataSink()
+        try copy(digest, into: sink)
+        let actual = sink.hasher.finalize()
+        guard actual == digest else { throw ObjectStoreError.corrupt(digest, actual: actual, at: location) }
+        return sink.data
+    }
+
+    private func copy(_ digest: SHA256Digest, into sink: any ResponseSink) throws {
+        let source = try openBlob(digest)
+        defer { close(source) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(source, buffer.baseAddress, buffer.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ObjectStoreError.io("cannot read", path(digest), errno: errno)
+            }
+            if n == 0 { return }
+            try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+    }
+
+    private func openBlob(_ digest: SHA256Digest) throws -> Int32 {
+        let fd = open(path(digest), O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT {
+                throw ObjectStoreError(.notFound, "blob sha256/\(digest.hex) is not in \(location)")
+            }
+            throw ObjectStoreError.io("cannot open", path(digest), errno: errno)
+        }
+        return fd
+    }
+
+    public func getRange(digest: SHA256Digest, range: Range<Int64>) throws -> Data {
+        let source = try openBlob(digest)
+        defer { close(source) }
+        guard !range.isEmpty else { return Data() }
+        var data = Data(count: Int(range.count))
+        var filled = 0
+        try data.withUnsafeMutableBytes { raw in
+            while filled < raw.count {
+                let n = pread(source, raw.baseAddress! + filled, raw.count - filled, off_t(range.lowerBound) + off_t(filled))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw ObjectStoreError.io("cannot read", path(digest), errno: errno)
+                }
+                if n == 0 { break }
+                filled += n
+            }
+        }
+        return data.prefix(filled)
+    }
+
+    public func head(digest: SHA256Digest) throws -> BlobInfo? {
+        var info = stat()
+        guard stat(path(digest), &info) == 0 else {
+            if errno == ENOENT { return nil }
+            throw ObjectStoreError.io("cannot stat", path(digest), errno: errno)
+        }
+        return BlobInfo(digest: digest, size: Int64(info.st_size), lastModified: Self.modified(info))
+    }
+
+    public func delete(digest: SHA256Digest) throws {
+        guard unlink(path(digest)) == 0 || errno == ENOENT else {
+            throw ObjectStoreError.io("cannot delete", path(digest), errno: errno)
+        }
+    }
+
+    /// Lists in hex order; the continuation token is the last digest of the previous page.
+    public func listPage(hexPrefix: String, continuation: String?, maxKeys: Int) throws -> BlobPage {
+        let hexPrefix = hexPrefix.lowercased()
+        guard BlobKey.isValidHexPrefix(hexPrefix) else {
+            throw ObjectStoreError(.configuration, "\(hexPrefix) is not a hex digest prefix")
+        }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: folder)
+        } catch {
+            throw ObjectStoreError(.io, "cannot list \(folder): \(error.localizedDescription)")
+        }
+        let after = continuation ?? ""
+        let candidates = names.filter { $0.hasPrefix(hexPrefix) && $0 > after }.compactMap(SHA256Digest.init(hex:)).sorted { $0.hex < $1.hex }
+        var blobs: [BlobInfo] = []
+        for digest in candidates {
+            guard blobs.count < max(1, maxKeys) else { break }
+            if let info = try head(digest: digest) { blobs.append(info) }  // deleted since listing: skip
+        }
+        let more = blobs.count == max(1, maxKeys) && candidates.last != blobs.last?.digest
+        return BlobPage(blobs: blobs, continuation: more ? blobs.last?.digest.hex : nil)
+    }
+
+    private func fileSize(_ path: String) throws -> Int64 {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw ObjectStoreError.io("cannot stat", path, errno: errno) }
+        return Int64(info.st_size)
+    }
+
+    private static func modified(_ info: stat) -> Date {
+        Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
+    }
+}

@@ -1,1 +1,0 @@
-// The ObjectStore module. See README.md ("Architecture") for what it owns.

@@ -1,0 +1,58 @@
+import QuiverCore
+
+/// A failure of a blob store: what went wrong, on which blob or endpoint, and what to do.
+///
+/// Compare errors by `kind`; `reason` carries the details (key, endpoint, HTTP status, curl's message).
+public struct ObjectStoreError: NamedError, Equatable {
+    /// The stable categories callers branch on.
+    public enum Kind: String, Sendable, Equatable {
+        /// The server refused the credentials or the signature (403 InvalidAccessKeyId, SignatureDoesNotMatch,
+        /// AccessDenied).
+        case credentials
+        /// The object is absent (404).
+        case notFound = "not_found"
+        /// No answer from the endpoint after every retry (connection refused, timeouts).
+        case unreachable
+        /// The bytes read do not hash to the blob's digest.
+        case corruptBlob = "corrupt_blob"
+        /// The bucket does not exist (NoSuchBucket).
+        case bucketMissing = "bucket_missing"
+        /// The server failed (5xx after retries) or answered something we cannot use.
+        case serverError = "server_error"
+        /// A blob-store URL or setting is malformed or missing.
+        case configuration
+        /// A local file could not be read or written.
+        case io
+    }
+
+    public var kind: Kind
+    public var reason: String
+    public var hint: String
+
+    public init(_ kind: Kind, _ reason: String, hint: String = "") {
+        self.kind = kind
+        self.reason = reason
+        self.hint = hint
+    }
+
+    public var code: String { "objectstore.\(kind.rawValue)" }
+
+    static func corrupt(_ digest: SHA256Digest, actual: SHA256Digest, at location: String) -> ObjectStoreError {
+        ObjectStoreError(
+            .corruptBlob,
+            "blob sha256/\(digest.hex) at \(location) hashes to \(actual.hex)",
+            hint: "the stored object was altered or truncated; re-upload it from a good copy (quiver verify finds others)"
+        )
+    }
+
+    static func io(_ what: String, _ path: String, errno code: Int32) -> ObjectStoreError {
+        ObjectStoreError(.io, "\(what) \(path): \(String(cString: strerror(code)))",
+                         hint: "check the path, its permissions and free disk space")
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,125 @@
+import Foundation
+import ObjectStore
+import QuiverCore
+import QuiverTesting
+import Testing
+
+/// Behaviour specific to S3 against the real SeaweedFS: errors, multipart, bucket set-up.
+@Suite("S3BlobStore against SeaweedFS")
+struct S3BlobStoreTests {
+    @Test("a wrong secret key gives the credentials error with the AWS variables hint")
+    func wrongSecret() async throws {
+        let server = try TestS3.require()
+        var settings = try Stores.s3Settings(server)
+        settings.secretKey = "not-the-secret"
+        let store = S3BlobStore(settings: settings)
+        let error = await #expect(throws: ObjectStoreError.self) { try await store.put(data: Data("x".utf8)) }
+        #expect(error?.kind == .credentials)
+        #expect(error?.hint.contains("AWS_SECRET_ACCESS_KEY") == true)
+    }
+
+    @Test("nothing listening gives unreachable after the bounded number of attempts")
+    func unreachable() async throws {
+        // Port 1 on loopback: nothing listens there, so every connection is refused at once.
+        var settings = S3Settings(endpoint: URL(string: "http://127.0.0.1:1")!, region: "us-east-1",
+                                  accessKey: "a", secretKey: "b", bucket: "nowhere")
+        settings.retry = RetryPolicy(maxAttempts: 3, baseDelay: 0.01, maxDelay: 0.02, maxTotal: 2)
+        let store = S3BlobStore(settings: settings)
+        let error = await #expect(throws: ObjectStoreError.self) { try await store.getData(digest: SHA256Digest.of(Data())) }
+        #expect(error?.kind == .unreachable)
+        #expect(error?.reason.contains("127.0.0.1:1") == true)
+        #expect(error?.reason.contains("3 attempt(s)") == true)
+    }
+
+    @Test("a missing bucket is named as such; createBucketIfMissing makes it and is idempotent")
+    func missingBucket() async throws {
+        let server = try TestS3.require()
+        let name = "quiver-missing-\(UUID().uuidString.prefix(8).lowercased())"
+        var settings = try S3Settings.fromEnvironment(url: "s3://\(name)/p", environment: server.awsEnvironment)
+        // SeaweedFS answers 500 for a few seconds while it grows volumes for a new bucket: production retries cover it.
+        settings.retry = .standard
+        let store = S3BlobStore(settings: settings)
+        let error = await #expect(throws: ObjectStoreError.self) { try await store.list() }
+        #expect(error?.kind == .bucketMissing)
+
+        try await BlockingPool.shared.run { try store.createBucketIfMissing() }
+        try await BlockingPool.shared.run { try store.createBucketIfMissing() }
+        let put = try await store.put(data: Data("now it exists".utf8))
+        #expect(try await store.getData(digest: put.digest) == Data("now it exists".utf8))
+        try await store.delete(digest: put.digest)
+        try await BlockingPool.shared.run { try store.client.deleteBucket() }
+    }
+
+    @Test("multipart: a 200 MiB file round-trips with its digest, memory stays flat, parts are cleaned up")
+    func multipart200MiB() async throws {
+        let server = try TestS3.require()
+        var settings = try Stores.s3Settings(server)
+        settings.multipartThreshold = 32 << 20
+        settings.partSize = 8 << 20
+        let store = S3BlobStore(settings: settings)
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = directory.appendingPathComponent("big.bin")
+        var generator = ByteGenerator(seed: 2024)
+        let size = 200 << 20
+        let digest = try generator.writeFile(at: source, size: size)
+
+        let before = peakResidentBytes()
+        let put = try await store.put(fileAt: source, digest: nil)
+        #expect(put == PutResult(digest: digest, size: Int64(size), alreadyPresent: false))
+        #expect(try await store.head(digest: digest)?.size == Int64(size))
+
+        let copy = directory.appendingPathComponent("copy.bin")
+        #expect(try await store.get(digest: digest, to: copy) == Int64(size))
+        #expect(try SHA256Digest.ofFile(at: copy) == digest)
+        if let before, let after = peakResidentBytes() {
+            // A memory property, not timing: streaming 200 MiB each way must not hold the blob in memory.
+            #expect(after - before < 100 << 20, "peak RSS grew by \((after - before) >> 20) MiB")
+        }
+        try await store.delete(digest: digest)
+    }
+
+    @Test("multipart with a part that fails aborts the upload and reports the error")
+    func multipartFailureAborts() async throws {
+        let server = try TestS3.require()
+        var settings = try Stores.s3Settings(server)
+        settings.multipartThreshold = 5 << 20
+        settings.partSize = 5 << 20
+        settings.secretKey = "wrong"  // every request fails: initiate must not leave anything behind
+        let store = S3BlobStore(settings: settings)
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("f.bin")
+        var generator = ByteGenerator(seed: 5)
+        _ = try generator.writeFile(at: file, size: 11 << 20)
+        let error = await #expect(throws: ObjectStoreError.self) { try await store.put(fileAt: file, digest: nil) }
+        #expect(error?.kind == .credentials)
+    }
+
+    @Test("multipart just above the threshold with a short last part")
+    func multipartSmall() async throws {
+        let server = try TestS3.require()
+        var settings = try Stores.s3Settings(server)
+        settings.multipartThreshold = 6 << 20
+        settings.partSize = 5 << 20
+        let store = S3BlobStore(settings: settings)
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("f.bin")
+        var generator = ByteGenerator(seed: 9)
+        let digest = try generator.writeFile(at: file, size: (11 << 20) + 17)
+        #expect(try await store.put(fileAt: file, digest: digest).alreadyPresent == false)
+        #expect(try await store.put(fileAt: file, digest: digest).alreadyPresent == true)
+        #expect(try await store.getData(digest: digest) == (try Data(contentsOf: file)))
+        try await store.delete(digest: digest)
+    }
+
+    @Test("a prefix with spaces, plus, equals and non-ASCII characters signs correctly")
+    func oddPrefix() async throws {
+        let server = try TestS3.require()
+        let store = S3BlobStore(settings: try Stores.s3Settings(server, prefix: "odd prefix+é/x=y"))
+        let put = try await store.put(data: Data("odd".utf8))
+        #expect(try await store.list().map(\.digest) == [put.digest])
+        try await store.delete(digest: put.digest)
+    }
+}

