@@ -19,29 +19,12 @@ public final class SafeTensorsFile: Sendable {
     public init(contentsOf url: URL) throws {
         let name = url.lastPathComponent
         let mapping = try MappedFile(path: url.path, name: name)
-        let bytes = mapping.bytes
-        guard bytes.count >= 8 else {
-            throw SafeTensorsError(.fileTooSmall, file: name, "the file has \(bytes.count) bytes, fewer than the 8-byte header length")
-        }
-        var length: UInt64 = 0
-        for offset in (0..<8).reversed() { length = length << 8 | UInt64(bytes[offset]) }
-        guard length <= UInt64(SafeTensorsHeader.maximumHeaderLength) else {
-            throw SafeTensorsError(.headerTooLarge, file: name, "header length \(length) exceeds the limit of \(SafeTensorsHeader.maximumHeaderLength) bytes")
-        }
-        let headerLength = Int(length)
-        guard headerLength <= bytes.count - 8 else {
-            throw SafeTensorsError(.headerBeyondFile, file: name, "header length \(headerLength) runs past the end of the \(bytes.count)-byte file")
-        }
-        let header = try SafeTensorsHeader.parse(
-            UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + headerLength)]),
-            dataLength: bytes.count - 8 - headerLength,
-            file: name
-        )
+        let (header, dataStart) = try SafeTensorsHeader.parseFile(mapping.bytes, file: name)
         self.url = url
         self.mapping = mapping
         self.metadata = header.metadata
         self.tensors = header.tensors
-        self.dataStart = 8 + headerLength
+        self.dataStart = dataStart
         self.index = Dictionary(header.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 

@@ -44,6 +44,26 @@ public struct SafeTensorsHeader: Sendable, Equatable {
         return SafeTensorsHeader(metadata: metadata, tensors: tensors)
     }
 
+    /// Validates a whole file's bytes: the 8-byte little-endian header length, the header, and the tensor layout.
+    /// - Returns: the header and the offset where tensor data starts.
+    public static func parseFile(_ bytes: UnsafeRawBufferPointer, file: String) throws(SafeTensorsError) -> (SafeTensorsHeader, dataStart: Int) {
+        guard bytes.count >= 8 else {
+            throw SafeTensorsError(.fileTooSmall, file: file, "the file has \(bytes.count) bytes, fewer than the 8-byte header length")
+        }
+        var length: UInt64 = 0
+        for offset in (0..<8).reversed() { length = length << 8 | UInt64(bytes[offset]) }
+        guard length <= UInt64(maximumHeaderLength) else {
+            throw SafeTensorsError(.headerTooLarge, file: file, "header length \(length) exceeds the limit of \(maximumHeaderLength) bytes")
+        }
+        let headerLength = Int(length)
+        guard headerLength <= bytes.count - 8 else {
+            throw SafeTensorsError(.headerBeyondFile, file: file, "header length \(headerLength) runs past the end of the \(bytes.count)-byte file")
+        }
+        let header = try parse(
+            UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + headerLength)]), dataLength: bytes.count - 8 - headerLength, file: file)
+        return (header, 8 + headerLength)
+    }
+
     private static func parseMetadata(_ value: JSONValue, file: String) throws(SafeTensorsError) -> [String: String] {
         guard case let .object(members) = value else {
             throw SafeTensorsError(.invalidMetadata, file: file, "__metadata__ must be an object of strings, found \(value.typeName)")
