@@ -1,0 +1,3 @@
+import QuiverCLI
+
+await Quiver.runFromCommandLine()
