@@ -57,7 +57,8 @@ struct ModuleMerger: Sendable {
                 ).build()
                 let rng = CounterRNG(seed: request.seed, modulePath: module.path, input: -1, tensor: .gaussian)
                 let t = try Truncation.randomized(
-                    dense: dense, rows: module.outFeatures, cols: module.inFeatures, k: module.outputRank, rng: rng)
+                    dense: dense, rows: module.outFeatures, cols: module.inFeatures, k: module.outputRank,
+                    signalRank: inputs.map(\.rank).reduce(0, +), rng: rng)
                 return output(t)
             }
             return factorSpace(inputs, rule: rule)
