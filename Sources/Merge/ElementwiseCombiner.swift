@@ -6,37 +6,51 @@ struct ElementwiseCombiner: Sendable {
     let majoritySign: MajoritySignMethod
 
     /// Writes the combination of `inputs` (each `output.count` long) into `output`.
+    ///
+    /// Loops run input by input over contiguous memory (so they vectorize); the sums still add the inputs in
+    /// order 0..<n for every entry, as an entry-by-entry loop would.
     func combine(_ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>) {
-        let n = inputs.count
+        let length = output.count
+        guard let out = output.baseAddress, length > 0 else { return }
+        out.update(repeating: 0, count: length)
+        let bases = inputs.compactMap(\.baseAddress)
+        guard bases.count == inputs.count else { return }
         if !rule.electsSign {
-            for j in output.indices {
-                var sum: Float = 0
-                for i in 0..<n { sum += weights[i] * inputs[i][j] }
-                output[j] = sum
+            for (i, x) in bases.enumerated() {
+                let w = weights[i]
+                for j in 0..<length { out[j] += w * x[j] }
             }
             return
         }
-        for j in output.indices {
-            var vote: Float = 0
-            for i in 0..<n {
-                let x = inputs[i][j]
-                switch majoritySign {
-                case .total: vote += x
-                case .frequency: vote += x > 0 ? 1 : (x < 0 ? -1 : 0)
-                }
-            }
-            let positive = vote >= 0
-            var sum: Float = 0
-            var count: Float = 0
-            for i in 0..<n {
-                let x = inputs[i][j]
-                if (positive && x > 0) || (!positive && x < 0) {
-                    sum += weights[i] * x
-                    count += 1
-                }
-            }
-            output[j] = sum / max(count, 1)
+        let vote = UnsafeMutablePointer<Float>.allocate(capacity: length)
+        let count = UnsafeMutablePointer<Float>.allocate(capacity: length)
+        defer {
+            vote.deallocate()
+            count.deallocate()
         }
+        vote.initialize(repeating: 0, count: length)
+        count.initialize(repeating: 0, count: length)
+        for x in bases {
+            switch majoritySign {
+            case .total:
+                for j in 0..<length { vote[j] += x[j] }
+            case .frequency:
+                for j in 0..<length {
+                    let v = x[j]
+                    vote[j] += v > 0 ? 1 : (v < 0 ? -1 : 0)
+                }
+            }
+        }
+        for (i, x) in bases.enumerated() {
+            let w = weights[i]
+            for j in 0..<length {
+                let v = x[j]
+                let agrees: Float = (vote[j] >= 0 ? v > 0 : v < 0) ? 1 : 0
+                out[j] += agrees * (w * v)
+                count[j] += agrees
+            }
+        }
+        for j in 0..<length { out[j] /= max(count[j], 1) }
     }
 }
 
@@ -53,8 +67,12 @@ struct DAREMask: Sendable {
             return
         }
         let scale = 1 / density
+        // uniform(i) < density  ⟺  its 24 random bits < density · 2^24 (both exact in Float).
+        let limit = density * 0x1p24
+        let key = rng.key
         for j in block.indices {
-            block[j] = rng.uniform(start + j) < density ? block[j] * scale : 0
+            let bits = CounterRNG.mix(key &+ (UInt64(truncatingIfNeeded: start + j) &+ 1) &* 0x9E37_79B9_7F4A_7C15) &>> 40
+            block[j] = Float(bits) < limit ? block[j] * scale : 0
         }
     }
 }

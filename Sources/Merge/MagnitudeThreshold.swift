@@ -20,8 +20,10 @@ struct MagnitudeThreshold: Sendable, Equatable {
         if k >= numel { return MagnitudeThreshold(mode: .keepAll) }
         if k <= 0 { return MagnitudeThreshold(mode: .keepNone) }
         var high = [Int](repeating: 0, count: 1 << 16)
-        forEachBlock { block in
-            for x in block { high[Int(x.bitPattern & 0x7FFF_FFFF) >> 16] += 1 }
+        high.withUnsafeMutableBufferPointer { histogram in
+            forEachBlock { block in
+                for x in block { histogram[Int(x.bitPattern & 0x7FFF_FFFF) &>> 16] &+= 1 }
+            }
         }
         var above = 0
         var highBucket = (1 << 16) - 1
@@ -31,10 +33,12 @@ struct MagnitudeThreshold: Sendable, Equatable {
         }
         var low = [Int](repeating: 0, count: 1 << 16)
         let target = UInt32(highBucket)
-        forEachBlock { block in
-            for x in block {
-                let bits = x.bitPattern & 0x7FFF_FFFF
-                if bits >> 16 == target { low[Int(bits & 0xFFFF)] += 1 }
+        low.withUnsafeMutableBufferPointer { histogram in
+            forEachBlock { block in
+                for x in block {
+                    let bits = x.bitPattern & 0x7FFF_FFFF
+                    if bits &>> 16 == target { histogram[Int(bits & 0xFFFF)] &+= 1 }
+                }
             }
         }
         var lowBucket = (1 << 16) - 1
@@ -68,6 +72,13 @@ struct MagnitudeMask {
         case .keepNone:
             block.update(repeating: 0)
         case let .threshold(bits, tiesToKeep):
+            if tiesKept >= tiesToKeep {
+                // No ties left to keep: a branch-free pass that vectorizes.
+                for j in block.indices {
+                    block[j] = block[j].bitPattern & 0x7FFF_FFFF > bits ? block[j] : 0
+                }
+                return
+            }
             for j in block.indices {
                 let b = block[j].bitPattern & 0x7FFF_FFFF
                 if b > bits { continue }
