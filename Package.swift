@@ -62,3 +62,15 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Fuzzing (scripts/fuzz.sh): a libFuzzer executable, declared only when QUIVER_FUZZ=1 because it must be built
+// with `-sanitize=fuzzer` and has no `main` of its own.
+if Context.environment["QUIVER_FUZZ"] == "1" {
+    package.targets.append(
+        .executableTarget(
+            name: "QuiverFuzz",
+            dependencies: ["SafeTensors", "LoRA"],
+            swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
+        )
+    )
+}

@@ -1,3 +1,3 @@
 import QuiverCLI
 
-await Quiver.main()
+await Quiver.runFromCommandLine()

@@ -1,1 +1,0 @@
-// The LoRA module. See README.md ("Architecture") for what it owns.

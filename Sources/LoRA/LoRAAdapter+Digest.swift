@@ -1,0 +1,102 @@
+import QuiverCore
+import SafeTensors
+
+extension LoRAAdapter {
+    /// How ``canonicalDigest`` is defined (version 1). Two adapters have the same canonical digest exactly when
+    /// they have the same semantically relevant config and the same tensors, however the files are formatted.
+    ///
+    /// sha256 over the concatenation of:
+    /// 1. the ASCII line `quiver-lora-canonical-v1\n`;
+    /// 2. a compact JSON object (keys sorted by code point, no whitespace, strings escaped as in safetensors
+    ///    headers, numbers as integers when integral else Swift's shortest round-trip form) holding only
+    ///    `base_model_name_or_path`, `revision`, `peft_type`, `r`, `lora_alpha`, `use_rslora`, `use_dora`,
+    ///    `target_modules` (a list sorted and de-duplicated, or `{"regex": pattern}`), `exclude_modules` (same),
+    ///    `rank_pattern`, `alpha_pattern`, `fan_in_fan_out`, `bias`, `lora_bias`, `modules_to_save` (sorted),
+    ///    `layers_to_transform` (sorted), `layers_pattern`; absent optionals are `null`. Training-only and
+    ///    bookkeeping fields (`lora_dropout`, `inference_mode`, `peft_version`, `task_type`, `init_lora_weights`, …)
+    ///    are left out, and so is the safetensors `__metadata__`;
+    /// 3. `\n`, then for each tensor in code-point order of its name: the name, `\n`, the dtype, `\n`, the shape as
+    ///    comma-separated decimals, `\n`, the byte count in decimal, `\n`, then the raw little-endian bytes.
+    public static let canonicalDigestDefinition = "quiver-lora-canonical-v1"
+
+    func computeCanonicalDigest() -> SHA256Digest {
+        var hasher = SHA256Hasher()
+        hasher.update(Array("\(Self.canonicalDigestDefinition)\n".utf8))
+        hasher.update(config.canonicalJSON())
+        hasher.update(Array("\n".utf8))
+        let sorted = weights.tensors.sorted { $0.name.unicodeScalars.lexicographicallyPrecedes($1.name.unicodeScalars) }
+        for tensor in sorted {
+            let shape = tensor.shape.map(String.init).joined(separator: ",")
+            hasher.update(Array("\(tensor.name)\n\(tensor.dtype.rawValue)\n\(shape)\n\(tensor.byteCount)\n".utf8))
+            // The name comes from the file's own header, so the lookup cannot fail.
+            _ = try? weights.withRawBytes(tensor.name) { hasher.update($0) }
+        }
+        return hasher.finalize()
+    }
+}
+
+extension AdapterConfig {
+    /// The semantically relevant fields as compact canonical JSON (see ``LoRAAdapter/canonicalDigestDefinition``).
+    public func canonicalJSON() -> [UInt8] {
+        func targets(_ value: TargetModules?) -> JSONValue {
+            switch value {
+            case nil: .null
+            case let .list(names)?: .array(Array(Set(names)).sorted(by: codePointOrder).map(JSONValue.string))
+            case let .regex(pattern)?: .object([(key: "regex", value: .string(pattern))])
+            }
+        }
+        func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
+        let members: [(key: String, value: JSONValue)] = [
+            ("alpha_pattern", .object(alphaPattern.map { (key: $0.key, value: .number(PythonJSON.format($0.value))) })),
+            ("base_model_name_or_path", optional(baseModelNameOrPath)),
+            ("bias", .string(bias)),
+            ("exclude_modules", targets(excludeModules)),
+            ("fan_in_fan_out", .bool(fanInFanOut)),
+            ("layers_pattern", layersPattern.map { .array($0.map(JSONValue.string)) } ?? .null),
+            ("layers_to_transform", layersToTransform.map { .array($0.sorted().map { .number(String($0)) }) } ?? .null),
+            ("lora_alpha", .number(PythonJSON.format(loraAlpha))),
+            ("lora_bias", .bool(loraBias)),
+            ("modules_to_save", modulesToSave.map { .array($0.sorted(by: codePointOrder).map(JSONValue.string)) } ?? .null),
+            ("peft_type", .string(peftType)),
+            ("r", .number(String(r))),
+            ("rank_pattern", .object(rankPattern.map { (key: $0.key, value: .number(String($0.value))) })),
+            ("revision", optional(revision)),
+            ("target_modules", targets(targetModules)),
+            ("use_dora", .bool(useDora)),
+            ("use_rslora", .bool(useRslora)),
+        ]
+        var output: [UInt8] = []
+        CompactJSON.write(.object(members), to: &output)
+        return output
+    }
+}
+
+func codePointOrder(_ a: String, _ b: String) -> Bool { a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars) }
+
+/// Compact JSON with object keys sorted by code point, for digests.
+enum CompactJSON {
+    static func write(_ value: JSONValue, to output: inout [UInt8]) {
+        switch value {
+        case .null: output += Array("null".utf8)
+        case let .bool(flag): output += Array((flag ? "true" : "false").utf8)
+        case let .number(text): output += Array(text.utf8)
+        case let .string(text): SafeTensorsWriter.appendJSONString(text, to: &output)
+        case let .array(items):
+            output.append(UInt8(ascii: "["))
+            for (position, item) in items.enumerated() {
+                if position > 0 { output.append(UInt8(ascii: ",")) }
+                write(item, to: &output)
+            }
+            output.append(UInt8(ascii: "]"))
+        case let .object(members):
+            output.append(UInt8(ascii: "{"))
+            for (position, member) in members.sorted(by: { codePointOrder($0.key, $1.key) }).enumerated() {
+                if position > 0 { output.append(UInt8(ascii: ",")) }
+                SafeTensorsWriter.appendJSONString(member.key, to: &output)
+                output.append(UInt8(ascii: ":"))
+                write(member.value, to: &output)
+            }
+            output.append(UInt8(ascii: "}"))
+        }
+    }
+}

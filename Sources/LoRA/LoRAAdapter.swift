@@ -1,0 +1,82 @@
+import Foundation
+import QuiverCore
+import SafeTensors
+import Synchronization
+
+/// A validated PEFT adapter directory. Factors are read from the memory-mapped file on demand, so a 7B-scale
+/// adapter never sits in memory all at once.
+public final class LoRAAdapter: Sendable {
+    /// The directory holding `adapter_config.json` and `adapter_model.safetensors`.
+    public let directory: URL
+    public let config: AdapterConfig
+    /// Every adapted module, sorted by path.
+    public let modules: [LoRAModuleInfo]
+    /// Tensors kept whole rather than as factors (`modules_to_save` copies), by key.
+    public let savedModuleTensors: [String]
+    /// The weights file, memory-mapped.
+    public let weights: SafeTensorsFile
+    /// The exact bytes of `adapter_config.json`.
+    public let configBytes: Data
+    /// sha256 of `adapter_config.json` as stored.
+    public let configDigest: SHA256Digest
+    private let moduleIndex: [String: Int]
+    private let digestCache = Mutex<(weights: SHA256Digest?, canonical: SHA256Digest?)>((nil, nil))
+
+    init(directory: URL, config: AdapterConfig, configBytes: Data, weights: SafeTensorsFile, modules: [LoRAModuleInfo], savedModuleTensors: [String]) {
+        self.directory = directory
+        self.config = config
+        self.configBytes = configBytes
+        self.configDigest = SHA256Digest.of(configBytes)
+        self.weights = weights
+        self.modules = modules
+        self.savedModuleTensors = savedModuleTensors
+        self.moduleIndex = Dictionary(modules.enumerated().map { ($1.path, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The module at `path` (e.g. `model.layers.0.self_attn.q_proj`), if adapted.
+    public func module(_ path: String) -> LoRAModuleInfo? {
+        moduleIndex[path].map { modules[$0] }
+    }
+
+    /// A as `rank × inFeatures` row-major and B as `outFeatures × rank` row-major, Float32, so that
+    /// `scaling · B·A` is always the `out × in` delta (for embeddings and `fan_in_fan_out` layers the base weight
+    /// is stored transposed; see ``LoRAModuleInfo/baseWeightTransposed``).
+    public func factors(_ path: String) throws -> (a: [Float], b: [Float]) {
+        guard let module = module(path) else {
+            throw LoRAError(.moduleNotFound, at: directory.lastPathComponent, "no LoRA module '\(path)' in this adapter")
+        }
+        return (try weights.floats(module.keyA), try weights.floats(module.keyB))
+    }
+
+    /// DoRA's magnitude vector for the module (length `outFeatures`), or nil without DoRA.
+    public func magnitude(_ path: String) throws -> [Float]? {
+        guard let module = module(path) else {
+            throw LoRAError(.moduleNotFound, at: directory.lastPathComponent, "no LoRA module '\(path)' in this adapter")
+        }
+        return try module.magnitudeKey.map { try weights.floats($0) }
+    }
+
+    /// sha256 of `adapter_model.safetensors` as stored. Computed on first use (hashing reads the whole file).
+    public var weightsDigest: SHA256Digest {
+        digestCache.withLock { cache in
+            if let digest = cache.weights { return digest }
+            let digest = weights.withFileBytes { SHA256Digest.of($0) }
+            cache.weights = digest
+            return digest
+        }
+    }
+
+    /// The adapter's identity independent of file formatting; see ``canonicalDigestDefinition``. Computed on first
+    /// use (it hashes every tensor's bytes).
+    public var canonicalDigest: SHA256Digest {
+        digestCache.withLock { cache in
+            if let digest = cache.canonical { return digest }
+            let digest = computeCanonicalDigest()
+            cache.canonical = digest
+            return digest
+        }
+    }
+
+    /// Total trainable parameters stored in the weights file.
+    public var parameterCount: Int { weights.tensors.reduce(0) { $0 + $1.elementCount } }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import SafeTensors
+
+/// Writes PEFT adapter directories that PEFT's `PeftModel.from_pretrained` loads.
+public enum LoRAWriter {
+    /// Writes `adapter_model.safetensors` then `adapter_config.json` into `directory` (created if needed), each
+    /// atomically (temporary file + rename).
+    ///
+    /// Tensors are laid out in the reference safetensors order (dtype, then name), as PEFT's `save_pretrained`
+    /// does, so a directory with the same tensors is byte-identical to PEFT's. `"format": "pt"` is added to the
+    /// metadata when absent, because transformers refuses safetensors files without a known format.
+    public static func write(config: AdapterConfig, tensors: [TensorToWrite], metadata: [String: String], to directory: URL) throws {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw LoRAError(.writeFailed, at: directory.path, "cannot create the directory: \(error)")
+        }
+        var metadata = metadata
+        if metadata["format"] == nil { metadata["format"] = "pt" }
+        try SafeTensorsWriter.write(
+            SafeTensorsWriter.referenceOrder(tensors), metadata: metadata,
+            to: directory.appendingPathComponent(LoRAAdapter.weightsFileName))
+        let target = directory.appendingPathComponent(LoRAAdapter.configFileName)
+        let temporary = directory.appendingPathComponent(".\(LoRAAdapter.configFileName).tmp-\(UUID().uuidString)")
+        do {
+            try config.jsonData().write(to: temporary)
+            try AtomicFile.rename(temporary, over: target)
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw LoRAError(.writeFailed, at: target.path, "cannot write the config: \(error)")
+        }
+    }
+}

@@ -1,0 +1,24 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Atomic replacement of a file by a fully written temporary one in the same directory.
+public enum AtomicFile {
+    /// `rename(2)` `temporary` over `destination`: readers see the old file or the new one, never a mix.
+    /// (Foundation's `replaceItemAt` is not atomic on Linux and fails when the destination exists.)
+    public static func rename(_ temporary: URL, over destination: URL) throws {
+        guard systemRename(temporary.path, destination.path) == 0 else {
+            throw SafeTensorsError(.writeFailed, file: destination.lastPathComponent, "rename to \(destination.path) failed: \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+#if canImport(Glibc)
+private let systemRename = Glibc.rename
+#elseif canImport(Darwin)
+private let systemRename = Darwin.rename
+#endif

@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory mapping of a whole file, unmapped when the last reference goes away.
+///
+/// `@unchecked Sendable` is safe: every stored property is a `let` set once in `init`, the mapping is
+/// `PROT_READ` so no thread can write through it, and `deinit` runs only after the last reference (hence the
+/// last reader) is gone. Mapped files must not be truncated by other processes while open (SIGBUS); Quiver only
+/// maps files it owns or content-addressed blobs.
+final class MappedFile: @unchecked Sendable {
+    let base: UnsafeRawPointer?
+    let count: Int
+
+    /// Maps `path`; errors name the file and the failing system call.
+    init(path: String, name: String) throws(SafeTensorsError) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw SafeTensorsError(.fileUnreadable, file: name, "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw SafeTensorsError(.fileUnreadable, file: name, "cannot stat \(path): \(String(cString: strerror(errno)))")
+        }
+        guard (status.st_mode & S_IFMT) == S_IFREG else {
+            throw SafeTensorsError(.fileUnreadable, file: name, "\(path) is not a regular file")
+        }
+        let size = Int(status.st_size)
+        if size == 0 {
+            // mmap refuses length 0; an empty file has no mapping (and is then refused as too small).
+            base = nil
+            count = 0
+            return
+        }
+        let mapping = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0)
+        guard let mapping, mapping != MAP_FAILED else {
+            throw SafeTensorsError(.fileUnreadable, file: name, "cannot map \(path): \(String(cString: strerror(errno)))")
+        }
+        base = UnsafeRawPointer(mapping)
+        count = size
+    }
+
+    /// The mapped bytes.
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    deinit {
+        if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+    }
+}

@@ -1,1 +1,0 @@
-// The SafeTensors module. See README.md ("Architecture") for what it owns.

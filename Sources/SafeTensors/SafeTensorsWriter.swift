@@ -1,0 +1,151 @@
+import Foundation
+
+/// Writes safetensors files the way the reference `safetensors` library does, so files Quiver writes are
+/// byte-identical to PEFT's when the tensors and order are the same.
+public enum SafeTensorsWriter {
+    /// Writes `tensors` to `url`: header padded with spaces to a multiple of 8 bytes, tensors laid out in the order
+    /// given, atomically (a temporary file in the same directory, renamed over `url`).
+    ///
+    /// `__metadata__` is written first with keys sorted, and omitted when `metadata` is empty.
+    public static func write(_ tensors: [TensorToWrite], metadata: [String: String], to url: URL) throws {
+        let file = url.lastPathComponent
+        let header = try headerBytes(tensors, metadata: metadata, file: file)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(file).tmp-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+            throw SafeTensorsError(.writeFailed, file: file, "cannot create \(temporary.path)")
+        }
+        do {
+            let handle = try FileHandle(forWritingTo: temporary)
+            defer { try? handle.close() }
+            try handle.write(contentsOf: header)
+            var buffer: [UInt8] = []
+            for tensor in tensors {
+                switch tensor.payload {
+                case let .raw(bytes):
+                    try handle.write(contentsOf: bytes)
+                case let .floats(values):
+                    // Converted in slices so a large tensor never needs a second full-size buffer.
+                    var start = 0
+                    let chunk = 1 << 20
+                    while start < values.count {
+                        let end = min(start + chunk, values.count)
+                        buffer.removeAll(keepingCapacity: true)
+                        FloatConversion.append(values[start..<end], as: tensor.dtype, to: &buffer)
+                        try handle.write(contentsOf: buffer)
+                        start = end
+                    }
+                }
+            }
+            try handle.synchronize()
+            try handle.close()
+            try AtomicFile.rename(temporary, over: url)
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            if let error = error as? SafeTensorsError { throw error }
+            throw SafeTensorsError(.writeFailed, file: file, "writing \(url.path) failed: \(error)")
+        }
+    }
+
+    /// The 8-byte length prefix plus the padded JSON header for `tensors`, after validating them.
+    public static func headerBytes(_ tensors: [TensorToWrite], metadata: [String: String], file: String = "<memory>") throws -> [UInt8] {
+        var json: [UInt8] = [UInt8(ascii: "{")]
+        var first = true
+        if !metadata.isEmpty {
+            json.append(contentsOf: Array(#""__metadata__":{"#.utf8))
+            for (position, key) in metadata.keys.sorted(by: { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }).enumerated() {
+                if position > 0 { json.append(UInt8(ascii: ",")) }
+                appendJSONString(key, to: &json)
+                json.append(UInt8(ascii: ":"))
+                appendJSONString(metadata[key] ?? "", to: &json)
+            }
+            json.append(UInt8(ascii: "}"))
+            first = false
+        }
+        var seen = Set<String>()
+        var offset = 0
+        for tensor in tensors {
+            try validate(tensor, file: file)
+            guard seen.insert(tensor.name).inserted else {
+                throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: tensor.name, "two tensors have this name")
+            }
+            if !first { json.append(UInt8(ascii: ",")) }
+            first = false
+            appendJSONString(tensor.name, to: &json)
+            let end = offset + tensor.byteCount
+            let shape = tensor.shape.map(String.init).joined(separator: ",")
+            json.append(contentsOf: Array(#":{"dtype":"\#(tensor.dtype.rawValue)","shape":[\#(shape)],"data_offsets":[\#(offset),\#(end)]}"#.utf8))
+            offset = end
+        }
+        json.append(UInt8(ascii: "}"))
+        let padding = (8 - json.count % 8) % 8
+        json.append(contentsOf: repeatElement(UInt8(ascii: " "), count: padding))
+        var output: [UInt8] = []
+        output.reserveCapacity(8 + json.count)
+        FloatConversion.appendLittleEndian(UInt64(json.count), to: &output)
+        output.append(contentsOf: json)
+        return output
+    }
+
+    /// `tensors` in the reference writer's layout order: descending dtype (its enum order), then name.
+    /// PEFT's `save_pretrained` goes through that writer, so this is the order of every PEFT-written file.
+    public static func referenceOrder(_ tensors: [TensorToWrite]) -> [TensorToWrite] {
+        tensors.sorted { a, b in
+            if a.dtype.referenceRank != b.dtype.referenceRank { return a.dtype.referenceRank > b.dtype.referenceRank }
+            return Array(a.name.utf8).lexicographicallyPrecedes(Array(b.name.utf8))
+        }
+    }
+
+    private static func validate(_ tensor: TensorToWrite, file: String) throws {
+        guard tensor.name != "__metadata__", !tensor.name.isEmpty else {
+            throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: tensor.name, "the name is empty or reserved")
+        }
+        var elements = 1
+        for size in tensor.shape {
+            guard size >= 0 else {
+                throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: tensor.name, "shape \(tensor.shape) has a negative dimension")
+            }
+            let (product, overflow) = elements.multipliedReportingOverflow(by: size)
+            guard !overflow else {
+                throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: tensor.name, "shape \(tensor.shape) overflows")
+            }
+            elements = product
+        }
+        switch tensor.payload {
+        case let .floats(values):
+            guard tensor.dtype.isConvertibleToFloat else {
+                throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: tensor.name, "Float32 values cannot be stored as \(tensor.dtype); pass raw bytes")
+            }
+            guard values.count == elements else {
+                throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: tensor.name, "shape \(tensor.shape) has \(elements) elements but \(values.count) values were given")
+            }
+        case let .raw(bytes):
+            guard bytes.count == elements * tensor.dtype.byteSize else {
+                throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: tensor.name, "shape \(tensor.shape) of \(tensor.dtype) needs \(elements * tensor.dtype.byteSize) bytes but \(bytes.count) were given")
+            }
+        }
+    }
+
+    /// Appends `text` as a JSON string escaped like serde_json (the reference writer): `"`, `\`, and control
+    /// characters only; everything else is raw UTF-8.
+    public static func appendJSONString(_ text: String, to json: inout [UInt8]) {
+        json.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): json.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): json.append(contentsOf: [0x5C, 0x5C])
+            case 0x08: json.append(contentsOf: Array(#"\b"#.utf8))
+            case 0x0C: json.append(contentsOf: Array(#"\f"#.utf8))
+            case 0x0A: json.append(contentsOf: Array(#"\n"#.utf8))
+            case 0x0D: json.append(contentsOf: Array(#"\r"#.utf8))
+            case 0x09: json.append(contentsOf: Array(#"\t"#.utf8))
+            case 0x00..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                json.append(contentsOf: Array(#"\u00"#.utf8))
+                json.append(hex[Int(byte >> 4)])
+                json.append(hex[Int(byte & 0xF)])
+            default: json.append(byte)
+            }
+        }
+        json.append(UInt8(ascii: "\""))
+    }
+}
