@@ -47,6 +47,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "quiver", dependencies: ["QuiverCLI"], swiftSettings: swiftSettings),
+        // Merge benchmark on 7B-shaped adapters (bench/run-quiver.sh); not part of the tests.
+        .executableTarget(
+            name: "QuiverBench",
+            dependencies: ["Merge", "LoRA", "SafeTensors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
 
         // Test support shared by the suites: fixtures and the real servers started by scripts/services.sh.
         .target(name: "QuiverTesting", dependencies: ["QuiverCore"], swiftSettings: swiftSettings),

@@ -7,7 +7,7 @@ public struct Quiver: AsyncParsableCommand {
         commandName: "quiver",
         abstract: "A registry for LoRA adapters: register, merge with enforced compatibility, and audit lineage.",
         version: QuiverVersion.current,
-        subcommands: [DBCommand.self, BlobCommand.self, Inspect.self]
+        subcommands: [DBCommand.self, BlobCommand.self, Inspect.self, MergeFilesCommand.self, CheckCommand.self]
     )
 
     public init() {}

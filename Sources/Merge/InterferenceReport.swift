@@ -1,0 +1,53 @@
+/// How much a set of adapters would interfere if merged: sign conflicts, cosine similarity of their updates
+/// and overlap of their column subspaces, per module and overall, with a plain verdict.
+public struct InterferenceReport: Codable, Sendable {
+    /// The fraction of each dense delta kept before counting sign conflicts (TIES' trim).
+    public let trimDensity: Double
+    public let inputs: [String]
+    public let modules: [ModuleInterference]
+    /// Over all modules: conflicting entries / entries with two or more kept contributions.
+    public let signConflictRate: Double?
+    /// One entry per pair of inputs, over the modules both adapt.
+    public let pairs: [PairInterference]
+    public let risk: Risk
+    public let verdict: String
+
+    public enum Risk: String, Codable, Sendable { case low, moderate, high }
+}
+
+/// Interference within one module.
+public struct ModuleInterference: Codable, Sendable {
+    public let path: String
+    /// Indices of the inputs that adapt this module.
+    public let inputs: [Int]
+    public let signConflictRate: Double?
+    /// Entries where two or more inputs keep a non-zero value after trimming.
+    public let comparedEntries: Int
+    public let conflictingEntries: Int
+    public let pairs: [PairInterference]
+}
+
+/// Two inputs compared: cos(Δ_i, Δ_j) and the overlap of col(B_i) and col(B_j).
+public struct PairInterference: Codable, Sendable {
+    public let first: Int
+    public let second: Int
+    /// <Δ_i, Δ_j>_F / (|Δ_i|_F |Δ_j|_F).
+    public let cosine: Double
+    /// Mean squared cosine of the principal angles between the column spaces of B_i and B_j, in [0, 1].
+    public let subspaceOverlap: Double
+    /// Largest cosine of a principal angle (1 = the subspaces share a direction).
+    public let maxPrincipalCosine: Double
+    /// Internal sums used to aggregate pairs over modules.
+    let dot: Double
+    let normSquaredFirst: Double
+    let normSquaredSecond: Double
+
+    enum CodingKeys: String, CodingKey {
+        case first, second, cosine
+        case subspaceOverlap = "subspace_overlap"
+        case maxPrincipalCosine = "max_principal_cosine"
+        case dot
+        case normSquaredFirst = "norm_squared_first"
+        case normSquaredSecond = "norm_squared_second"
+    }
+}

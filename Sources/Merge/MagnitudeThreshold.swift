@@ -1,0 +1,93 @@
+/// The k-th largest |x| of a tensor, found by radix selection on the float bit patterns in two streaming
+/// passes, so a tensor produced block by block (a dense 4096x11008 delta) never has to exist whole.
+///
+/// Keeping exactly k entries, as PEFT's `topk` does: entries above the threshold are kept, and of the entries
+/// equal to it only the first `tiesToKeep` in row-major order.
+struct MagnitudeThreshold: Sendable, Equatable {
+    enum Mode: Sendable, Equatable { case keepAll, keepNone, threshold(bits: UInt32, tiesToKeep: Int) }
+    let mode: Mode
+
+    /// `k = floor(density · numel)` as PEFT computes it.
+    static func keepCount(density: Double, numel: Int) -> Int {
+        density >= 1 ? numel : max(0, Int(density * Double(numel)))
+    }
+
+    /// Finds the threshold for keeping `k` of `numel` entries; `forEachBlock` must present the same values in
+    /// the same order every time it is called (it is called twice).
+    static func find(
+        k: Int, numel: Int, forEachBlock: ((UnsafeBufferPointer<Float>) -> Void) -> Void
+    ) -> MagnitudeThreshold {
+        if k >= numel { return MagnitudeThreshold(mode: .keepAll) }
+        if k <= 0 { return MagnitudeThreshold(mode: .keepNone) }
+        var high = [Int](repeating: 0, count: 1 << 16)
+        high.withUnsafeMutableBufferPointer { histogram in
+            forEachBlock { block in
+                for x in block { histogram[Int(x.bitPattern & 0x7FFF_FFFF) &>> 16] &+= 1 }
+            }
+        }
+        var above = 0
+        var highBucket = (1 << 16) - 1
+        while highBucket > 0 && above + high[highBucket] < k {
+            above += high[highBucket]
+            highBucket -= 1
+        }
+        var low = [Int](repeating: 0, count: 1 << 16)
+        let target = UInt32(highBucket)
+        low.withUnsafeMutableBufferPointer { histogram in
+            forEachBlock { block in
+                for x in block {
+                    let bits = x.bitPattern & 0x7FFF_FFFF
+                    if bits &>> 16 == target { histogram[Int(bits & 0xFFFF)] &+= 1 }
+                }
+            }
+        }
+        var lowBucket = (1 << 16) - 1
+        while lowBucket > 0 && above + low[lowBucket] < k {
+            above += low[lowBucket]
+            lowBucket -= 1
+        }
+        let bits = (target << 16) | UInt32(lowBucket)
+        return MagnitudeThreshold(mode: .threshold(bits: bits, tiesToKeep: k - above))
+    }
+
+    /// Convenience for a tensor held whole.
+    static func find(k: Int, in values: [Float]) -> MagnitudeThreshold {
+        values.withUnsafeBufferPointer { buffer in
+            find(k: k, numel: values.count) { body in body(buffer) }
+        }
+    }
+}
+
+/// Applies a threshold block by block in row-major order, counting the ties kept so far.
+struct MagnitudeMask {
+    let threshold: MagnitudeThreshold
+    private var tiesKept = 0
+
+    init(_ threshold: MagnitudeThreshold) { self.threshold = threshold }
+
+    /// Zeroes the entries the threshold drops.
+    mutating func apply(_ block: UnsafeMutableBufferPointer<Float>) {
+        switch threshold.mode {
+        case .keepAll: return
+        case .keepNone:
+            block.update(repeating: 0)
+        case let .threshold(bits, tiesToKeep):
+            if tiesKept >= tiesToKeep {
+                // No ties left to keep: a branch-free pass that vectorizes.
+                for j in block.indices {
+                    block[j] = block[j].bitPattern & 0x7FFF_FFFF > bits ? block[j] : 0
+                }
+                return
+            }
+            for j in block.indices {
+                let b = block[j].bitPattern & 0x7FFF_FFFF
+                if b > bits { continue }
+                if b == bits && tiesKept < tiesToKeep {
+                    tiesKept += 1
+                    continue
+                }
+                block[j] = 0
+            }
+        }
+    }
+}

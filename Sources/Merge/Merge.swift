@@ -1,1 +1,0 @@
-// The Merge module. See README.md ("Architecture") for what it owns.

@@ -1,0 +1,118 @@
+import Foundation
+import LoRA
+import QuiverCore
+import SafeTensors
+
+extension MergeEngine {
+    /// Merges PEFT adapters: checks compatibility, merges module by module, and builds the merged adapter.
+    ///
+    /// - Parameters:
+    ///   - inputs: loaded adapters, in the order of `request.weights`.
+    ///   - request: method and parameters; stored with the result.
+    ///   - threads: modules merged at once (default: all cores); the output does not depend on it.
+    /// - Throws: `MergeError` for a refusal (nothing is computed), `LoRAError`/`SafeTensorsError` for bad files.
+    public static func merge(inputs: [LoRAAdapter], request: MergeRequest, threads: Int? = nil) throws -> MergeResult {
+        let descriptors = try inputs.map(descriptor(for:))
+        let plan = try MergeCompatibility.plan(inputs: descriptors, request: request)
+        let merged = try mergeModules(plan: plan, inputs: descriptors, threads: threads) { index, path in
+            try inputs[index].factors(path)
+        }
+        return try result(inputs: inputs, plan: plan, merged: merged)
+    }
+
+    /// The compatibility view of an adapter; refuses what Quiver cannot merge faithfully (lora_bias).
+    public static func descriptor(for adapter: LoRAAdapter) throws -> MergeInputDescriptor {
+        let name = adapter.directory.lastPathComponent
+        if let module = adapter.modules.first(where: { $0.biasKey != nil }) {
+            throw MergeError(
+                .input, "\(name) trains a LoRA bias (lora_bias) in \(module.path); merging would drop it",
+                hint: "merge adapters trained without lora_bias")
+        }
+        return MergeInputDescriptor(
+            name: name, baseModel: adapter.config.baseModelNameOrPath, revision: adapter.config.revision,
+            useDora: adapter.config.useDora, modulesToSave: adapter.config.modulesToSave ?? [],
+            modules: adapter.modules.map {
+                ModuleDescriptor(
+                    path: $0.path, rank: $0.rank, scaling: $0.scaling, inFeatures: $0.inFeatures,
+                    outFeatures: $0.outFeatures, hasMagnitude: $0.magnitudeKey != nil)
+            })
+    }
+
+    static func result(inputs: [LoRAAdapter], plan: MergePlan, merged: [MergedModule]) throws -> MergeResult {
+        let request = plan.request
+        var tensors: [TensorToWrite] = []
+        var reports: [ModuleReport] = []
+        var worst: Double?
+        for (module, planned) in zip(merged, plan.modules) {
+            let kind = inputs[planned.inputs[0]].module(module.path)?.kind ?? .linear
+            let keys = kind == .embedding
+                ? ("base_model.model.\(module.path).lora_embedding_A", "base_model.model.\(module.path).lora_embedding_B")
+                : loraTensorKeys(modulePath: module.path)
+            tensors.append(TensorToWrite(name: keys.0, shape: [module.rank, module.inFeatures], values: module.a))
+            tensors.append(TensorToWrite(name: keys.1, shape: [module.outFeatures, module.rank], values: module.b))
+            if let error = module.truncationError, let norm = module.deltaNorm, norm > 0 {
+                worst = max(worst ?? 0, error / norm)
+            }
+            reports.append(ModuleReport(
+                path: module.path, rank: module.rank, inputs: planned.inputs,
+                truncationError: module.truncationError, deltaNorm: module.deltaNorm))
+        }
+        let report = MergeReport(
+            method: request.method, request: request, modules: reports, maxRelativeTruncationError: worst)
+        let config = mergedConfig(inputs: inputs.map(\.config), merged: merged, method: request.method)
+        var metadata: [String: String] = [
+            "format": "pt",
+            "quiver.version": QuiverVersion.current,
+            "quiver.method": request.method.rawValue,
+            "quiver.request": String(decoding: try request.canonicalJSON(), as: UTF8.self),
+            "quiver.seed": String(request.seed),
+            "quiver.inputs": inputs.map { $0.canonicalDigest.hex }.joined(separator: ","),
+            "quiver.input_weights_sha256": inputs.map { $0.weightsDigest.hex }.joined(separator: ","),
+        ]
+        if let worst { metadata["quiver.max_relative_truncation_error"] = String(format: "%.6g", worst) }
+        return MergeResult(config: config, tensors: tensors, metadata: metadata, report: report)
+    }
+
+    /// The merged adapter's config: input 0's, with r and lora_alpha equal to the new rank (scaling 1),
+    /// use_rslora off, rank/alpha patterns only where module ranks differ, target_modules the union.
+    /// slerp keeps the inputs' rank, alpha and rsLoRA (their scaling is not folded into the factors).
+    static func mergedConfig(inputs: [AdapterConfig], merged: [MergedModule], method: MergeMethod) -> AdapterConfig {
+        var config = inputs[0]
+        config.targetModules = unionTargets(inputs.map(\.targetModules))
+        config.useDora = false
+        if method == .slerp { return config }
+        let ranks = merged.map(\.rank)
+        var counts: [Int: Int] = [:]
+        for rank in ranks { counts[rank, default: 0] += 1 }
+        // The most common rank becomes r, so the patterns stay short; ties go to the larger rank.
+        let r = counts.max { ($0.value, $0.key) < ($1.value, $1.key) }?.key ?? 1
+        config.r = r
+        config.loraAlpha = Double(r)
+        config.useRslora = false
+        config.rankPattern = [:]
+        config.alphaPattern = [:]
+        for module in merged where module.rank != r {
+            config.rankPattern[module.path] = module.rank
+            config.alphaPattern[module.path] = Double(module.rank)
+        }
+        return config
+    }
+
+    /// PEFT's union: lists merge into one sorted list; regexes (or a regex and a list) join as `(a)|(b)`.
+    static func unionTargets(_ targets: [TargetModules]) -> TargetModules {
+        var names = Set<String>()
+        var patterns: [String] = []
+        for target in targets {
+            switch target {
+            case let .list(list): names.formUnion(list)
+            case let .regex(pattern): if !patterns.contains(pattern) { patterns.append(pattern) }
+            }
+        }
+        if patterns.isEmpty { return .list(names.sorted()) }
+        if names.isEmpty && patterns.count == 1 { return .regex(patterns[0]) }
+        if !names.isEmpty {
+            patterns.append(".*\\.(" + names.sorted().map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|") + ")")
+        }
+        return .regex(patterns.map { "(\($0))" }.joined(separator: "|"))
+    }
+}

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import LoRA
+import Merge
+import SafeTensors
+
+/// `quiver-bench`: generates Llama-2-7B-shaped adapters and times Quiver's merge methods on them.
+@main
+struct QuiverBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quiver-bench",
+        abstract: "Generate 7B-shaped LoRA adapters and time Quiver's merges.",
+        subcommands: [Generate.self, Run.self, IO.self])
+}
+
+/// Llama-2-7B's adapted projections: (path suffix, out, in).
+let llamaModules: [(String, Int, Int)] = [
+    ("self_attn.q_proj", 4096, 4096), ("self_attn.k_proj", 4096, 4096), ("self_attn.v_proj", 4096, 4096),
+    ("self_attn.o_proj", 4096, 4096), ("mlp.gate_proj", 11008, 4096), ("mlp.up_proj", 11008, 4096),
+    ("mlp.down_proj", 4096, 11008),
+]
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write seeded PEFT adapter directories (F32) to --out.")
+
+    @Option(help: "Output directory; adapters go to OUT/adapter-<i>.")
+    var out: String
+    @Option var adapters = 3
+    @Option var layers = 32
+    @Option var rank = 16
+    @Option var seed: UInt64 = 1
+
+    func run() throws {
+        let root = URL(fileURLWithPath: out)
+        for index in 0..<adapters {
+            var tensors: [TensorToWrite] = []
+            var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(index)
+            for layer in 0..<layers {
+                for (suffix, rows, cols) in llamaModules {
+                    let path = "model.layers.\(layer).\(suffix)"
+                    let keys = loraTensorKeys(modulePath: path)
+                    tensors.append(TensorToWrite(name: keys.a, shape: [rank, cols], values: normals(rank * cols, 0.02, &state)))
+                    tensors.append(TensorToWrite(name: keys.b, shape: [rows, rank], values: normals(rows * rank, 0.02, &state)))
+                }
+            }
+            var config = AdapterConfig(
+                baseModelNameOrPath: "meta-llama/Llama-2-7b-hf", r: rank, loraAlpha: Double(2 * rank),
+                targetModules: .list(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
+            config.taskType = "CAUSAL_LM"
+            let directory = root.appendingPathComponent("adapter-\(index)")
+            try LoRAWriter.write(config: config, tensors: tensors, metadata: [:], to: directory)
+            print(directory.path)
+        }
+    }
+
+    /// Gaussian values from SplitMix64 + Box-Muller (deterministic for a seed).
+    func normals(_ count: Int, _ sigma: Float, _ state: inout UInt64) -> [Float] {
+        var values = [Float](repeating: 0, count: count)
+        for i in 0..<count {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            let u1 = (Double(z >> 32) + 1) * 0x1p-32, u2 = Double(z & 0xFFFF_FFFF) * 0x1p-32
+            values[i] = Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)) * sigma
+        }
+        return values
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Merge --inputs with --method, write the result, print {method, seconds, peak_rss_mb, per_layer_seconds}.")
+
+    @Option(parsing: .upToNextOption) var inputs: [String]
+    @Option var method: String
+    @Option var density = 0.5
+    @Option(name: .customLong("svd-rank")) var svdRank: Int?
+    @Option var threads: Int?
+    @Option var layers = 32
+    @Option(help: "Where to write the merged adapter (default: a temporary directory, removed after).")
+    var output: String?
+
+    func run() throws {
+        guard let parsed = MergeMethod(rawValue: method) else { throw ValidationError("unknown method \(method)") }
+        let start = Date()
+        let adapters = try inputs.map { try LoRAAdapter.load(directory: URL(fileURLWithPath: $0)) }
+        let request = MergeRequest(
+            method: parsed, weights: Array(repeating: 1.0 / Double(adapters.count), count: adapters.count),
+            density: parsed.usesDensity ? density : nil, svdRank: svdRank, t: parsed == .slerp ? 0.5 : nil, seed: 7)
+        let result = try MergeEngine.merge(inputs: adapters, request: request, threads: threads)
+        let destination = output.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("quiver-bench-\(UUID().uuidString)")
+        try LoRAWriter.write(config: result.config, tensors: result.tensors, metadata: result.metadata, to: destination)
+        let seconds = Date().timeIntervalSince(start)
+        if output == nil { try? FileManager.default.removeItem(at: destination) }
+        var line: [String: Any] = [
+            "method": method, "seconds": seconds, "peak_rss_mb": peakRSSMegabytes(),
+            "per_layer_seconds": seconds / Double(layers),
+        ]
+        if let worst = result.report.maxRelativeTruncationError { line["max_relative_truncation_error"] = worst }
+        print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
+    }
+}
+
+struct IO: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Baseline: read every factor of --inputs and write one output of the same size as a cat merge.")
+
+    @Option(parsing: .upToNextOption) var inputs: [String]
+
+    func run() throws {
+        let start = Date()
+        let adapters = try inputs.map { try LoRAAdapter.load(directory: URL(fileURLWithPath: $0)) }
+        var tensors: [TensorToWrite] = []
+        for (index, adapter) in adapters.enumerated() {
+            for module in adapter.modules {
+                let (a, b) = try adapter.factors(module.path)
+                tensors.append(TensorToWrite(name: "\(index).\(module.keyA)", shape: [module.rank, module.inFeatures], values: a))
+                tensors.append(TensorToWrite(name: "\(index).\(module.keyB)", shape: [module.outFeatures, module.rank], values: b))
+            }
+        }
+        let destination = FileManager.default.temporaryDirectory.appendingPathComponent("quiver-bench-io-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
+        try SafeTensorsWriter.write(tensors, metadata: [:], to: destination.appendingPathComponent("out.safetensors"))
+        let seconds = Date().timeIntervalSince(start)
+        try? FileManager.default.removeItem(at: destination)
+        let line: [String: Any] = ["method": "io_baseline", "seconds": seconds, "peak_rss_mb": peakRSSMegabytes()]
+        print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
+    }
+}
+
+/// VmHWM from /proc/self/status, in MiB.
+func peakRSSMegabytes() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return -1 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? -1
+        return kb / 1024
+    }
+    return -1
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import LoRA
+import Merge
+import QuiverCore
+
+/// `quiver check`: how much adapters would interfere if merged, before merging them.
+public struct CheckCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Report sign conflicts, cosine similarity and subspace overlap between adapters, with a verdict.",
+        discussion: """
+            Sign conflicts are counted after trimming each module's dense update to its largest --density fraction
+            (0.2, like TIES), among entries where two or more inputs keep a value. Cosines and subspace overlaps are
+            computed from the factors without forming dense updates.
+            """)
+
+    @Flag(help: "Print the full report as JSON.")
+    var json = false
+
+    @Option(help: "Fraction of each update kept before counting sign conflicts.")
+    var density: Double = 0.2
+
+    @Option(help: "Modules analysed at once (default: all cores).")
+    var threads: Int?
+
+    @Argument(help: "Adapter directories to compare.")
+    var inputs: [String]
+
+    public init() {}
+
+    public func run() throws {
+        do {
+            let adapters = try inputs.map { try LoRAAdapter.load(directory: URL(fileURLWithPath: $0)) }
+            let descriptors = try adapters.map(MergeEngine.descriptor(for:))
+            let report = try InterferenceAnalyzer.analyze(
+                inputs: descriptors, trimDensity: density, threads: threads) { index, path in
+                    try adapters[index].factors(path)
+                }
+            print(json ? try Self.json(report) : Self.text(report))
+        } catch let error as any NamedError {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    static func json(_ report: InterferenceReport) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(report), as: UTF8.self)
+    }
+
+    static func text(_ report: InterferenceReport) -> String {
+        func percent(_ value: Double?) -> String { value.map { String(format: "%5.1f%%", $0 * 100) } ?? "    -" }
+        var lines = ["inputs: " + report.inputs.enumerated().map { "[\($0)] \($1)" }.joined(separator: "  ")]
+        lines.append("sign conflicts counted after trimming each update to its top \(Int(report.trimDensity * 100))%")
+        lines.append("module                                              conflicts  pair  cosine  overlap")
+        for module in report.modules {
+            let name = module.path.padding(toLength: 50, withPad: " ", startingAt: 0)
+            if module.pairs.isEmpty {
+                lines.append("\(name)  \(percent(module.signConflictRate))   (one input)")
+            }
+            for (index, pair) in module.pairs.enumerated() {
+                let head = index == 0 ? "\(name)  \(percent(module.signConflictRate))" : String(repeating: " ", count: 59)
+                lines.append(head + String(format: "  %d-%d  %+.3f  %.3f", pair.first, pair.second, pair.cosine, pair.subspaceOverlap))
+            }
+        }
+        lines.append("overall sign-conflict rate: \(percent(report.signConflictRate))")
+        for pair in report.pairs {
+            lines.append(String(format: "overall [%d]-[%d]: cosine %+.3f, subspace overlap %.3f", pair.first, pair.second, pair.cosine, pair.subspaceOverlap))
+        }
+        lines.append("verdict: \(report.verdict)")
+        return lines.joined(separator: "\n")
+    }
+}

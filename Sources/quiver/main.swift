@@ -1,3 +1,0 @@
-import QuiverCLI
-
-await Quiver.runFromCommandLine()
