@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 target="${1:-safetensors}"
 runs="${2:-1000000}"
 QUIVER_FUZZ=1 swift build -c release --build-path .build-fuzz --product QuiverFuzz \
-    -Xswiftc -sanitize=fuzzer -Xswiftc -sanitize=address >&2
+    -Xswiftc -sanitize=fuzzer -Xswiftc -sanitize=address \
+    -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp >&2
 work=".fuzz/$target"
 mkdir -p "$work/corpus" "$work/crashes"
 if [ "$target" = config ]; then

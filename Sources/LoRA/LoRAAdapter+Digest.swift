@@ -28,8 +28,7 @@ extension LoRAAdapter {
         for tensor in sorted {
             let shape = tensor.shape.map(String.init).joined(separator: ",")
             hasher.update(Array("\(tensor.name)\n\(tensor.dtype.rawValue)\n\(shape)\n\(tensor.byteCount)\n".utf8))
-            // The name comes from the file's own header, so the lookup cannot fail.
-            _ = try? weights.withRawBytes(tensor.name) { hasher.update($0) }
+            weights.streamBytes(weights.fileRange(of: tensor)) { hasher.update($0) }
         }
         return hasher.finalize()
     }

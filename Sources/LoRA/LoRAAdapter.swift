@@ -60,7 +60,9 @@ public final class LoRAAdapter: Sendable {
     public var weightsDigest: SHA256Digest {
         digestCache.withLock { cache in
             if let digest = cache.weights { return digest }
-            let digest = weights.withFileBytes { SHA256Digest.of($0) }
+            var hasher = SHA256Hasher()
+            weights.streamBytes(0..<weights.fileSize) { hasher.update($0) }
+            let digest = hasher.finalize()
             cache.weights = digest
             return digest
         }

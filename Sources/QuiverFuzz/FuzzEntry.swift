@@ -45,3 +45,20 @@ private func fuzzAdapterConfig(_ data: Data) {
         _ = config.targets(path)
     }
 }
+
+/// libFuzzer's documented driver entry (`LLVMFuzzerRunDriver`, in libclang_rt.fuzzer).
+@_silgen_name("LLVMFuzzerRunDriver")
+private func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+/// SwiftPM links executables with `main` aliased to `<Target>_main`, which keeps libFuzzer's own `main` out of the
+/// link; this is that symbol, and it hands control to libFuzzer's driver.
+@_cdecl("QuiverFuzz_main")
+public func quiverFuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var arguments = argv
+    return runFuzzerDriver(&count, &arguments) { fuzzOneInput($0, $1) }
+}

@@ -50,6 +50,25 @@ public final class SafeTensorsFile: Sendable {
         try body(mapping.bytes)
     }
 
+    /// Feeds the bytes of `range` (file offsets) to `body` in chunks, releasing each chunk's pages afterwards so
+    /// hashing a multi-gigabyte file does not grow resident memory by the file's size.
+    public func streamBytes(_ range: Range<Int>, chunkSize: Int = 32 << 20, _ body: (UnsafeRawBufferPointer) -> Void) {
+        let all = mapping.bytes
+        let clamped = range.clamped(to: 0..<all.count)
+        var start = clamped.lowerBound
+        while start < clamped.upperBound {
+            let end = min(start + max(chunkSize, 1), clamped.upperBound)
+            body(UnsafeRawBufferPointer(rebasing: all[start..<end]))
+            mapping.releasePages(start..<end)
+            start = end
+        }
+    }
+
+    /// The file offsets of a tensor's bytes (``dataStart`` plus its data offsets).
+    public func fileRange(of tensor: TensorInfo) -> Range<Int> {
+        (dataStart + tensor.dataOffsets.lowerBound)..<(dataStart + tensor.dataOffsets.upperBound)
+    }
+
     /// The tensor's values converted to Float32 (F32 copied, F16/BF16 widened exactly, F64 rounded to nearest).
     public func floats(_ name: String) throws -> [Float] {
         guard let tensor = info(name) else {
