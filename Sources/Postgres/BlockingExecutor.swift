@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// A few dedicated threads that run blocking work (libpq calls) for async callers, so Swift's cooperative
@@ -13,6 +16,7 @@ public final class BlockingExecutor: Sendable {
         var threads = 0
         var idleThreads = 0
         var isShutdown = false
+        var threadIDs: Set<UInt> = []
     }
 
     /// - Parameter threads: how many blocking calls may run at once; threads start lazily.
@@ -50,7 +54,7 @@ public final class BlockingExecutor: Sendable {
             wakeup.signal()
         case .startThread:
             Thread.detachNewThread { [self] in
-                Thread.current.name = "quiver-blocking"
+                self.state.withLock { _ = $0.threadIDs.insert(UInt(bitPattern: Int(bitPattern: pthread_self()))) }
                 self.workLoop()
             }
         case .queued:
@@ -59,6 +63,11 @@ public final class BlockingExecutor: Sendable {
             // Late work after shutdown (it will fail fast on the closed pool) gets a one-off thread.
             Thread.detachNewThread { job() }
         }
+    }
+
+    /// True when called from one of this executor's threads (how tests check work left the cooperative pool).
+    public var ownsCurrentThread: Bool {
+        state.withLock { $0.threadIDs.contains(UInt(bitPattern: Int(bitPattern: pthread_self()))) }
     }
 
     /// Lets the threads finish queued work and exit; later submissions run on one-off threads.
@@ -79,6 +88,7 @@ public final class BlockingExecutor: Sendable {
                 if !s.jobs.isEmpty { return .run(s.jobs.removeFirst()) }
                 if s.isShutdown {
                     s.threads -= 1
+                    s.threadIDs.remove(UInt(bitPattern: Int(bitPattern: pthread_self())))
                     return .exit
                 }
                 s.idleThreads += 1

@@ -22,8 +22,10 @@ public final class PostgresConnection: Sendable {
     /// conninfo string. Settings in the URL win over the defaults given here.
     /// - Parameter connectTimeout: seconds to wait for the server before failing with `.connectionFailed`.
     public init(url: String?, connectTimeout: Int = 10, applicationName: String = "quiver") throws {
-        var keywords = ["connect_timeout", "fallback_application_name", "client_encoding"]
-        var values = [String(max(connectTimeout, 2)), applicationName, "UTF8"]
+        // Keepalives let a cut TCP connection fail within about a minute instead of hanging on a dead peer.
+        var keywords = ["connect_timeout", "fallback_application_name", "client_encoding",
+                        "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"]
+        var values = [String(max(connectTimeout, 2)), applicationName, "UTF8", "1", "30", "10", "3"]
         if let url {
             keywords.append("dbname")
             values.append(url)
@@ -103,10 +105,17 @@ public final class PostgresConnection: Sendable {
         }
     }
 
+    /// The isolation level of a transaction (PostgreSQL's default is read committed).
+    public enum IsolationLevel: String, Sendable {
+        case readCommitted = "READ COMMITTED"
+        case repeatableRead = "REPEATABLE READ"
+        case serializable = "SERIALIZABLE"
+    }
+
     /// Runs `body` inside BEGIN … COMMIT; any error thrown (by the body or the server) rolls back and is rethrown.
     @discardableResult
-    public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        try executeScript("BEGIN")
+    public func transaction<T>(isolation: IsolationLevel = .readCommitted, _ body: (PostgresConnection) throws -> T) throws -> T {
+        try executeScript(SQLQuery(unsafeSQL: "BEGIN ISOLATION LEVEL " + isolation.rawValue))
         do {
             let value = try body(self)
             if transactionStatus == .failed {

@@ -1,4 +1,5 @@
 import Foundation
+import QuiverCore
 
 /// One column value of one row, in PostgreSQL's text format, with the column's name and type.
 public struct PostgresCell: Sendable, Hashable {
@@ -155,5 +156,13 @@ enum Hex {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
         default: return nil
         }
+    }
+}
+
+extension SHA256Digest: PostgresDecodable {
+    /// Reads the 64 hex characters stored by the `PostgresEncodable` conformance.
+    public static func decode(from cell: PostgresCell) throws -> SHA256Digest {
+        guard let digest = SHA256Digest(hex: try cell.requireText()) else { throw cell.mismatch(SHA256Digest.self) }
+        return digest
     }
 }

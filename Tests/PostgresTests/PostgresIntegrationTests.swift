@@ -1,4 +1,5 @@
 import Foundation
+import QuiverCore
 import QuiverTesting
 import Testing
 @testable import Postgres
@@ -123,6 +124,19 @@ struct PostgresIntegrationTests {
             #expect(rows[0].2 != nil && rows[1].2 == nil)
             let ranks = try conn.query("SELECT name FROM m WHERE rank = ANY(\([8, 16])) ORDER BY name").decode((String).self)
             #expect(ranks == ["b", "c"])
+        }
+    }
+
+    @Test func serializableTransactionAndDigestRoundTrip() throws {
+        try withScratch { url in
+            let conn = try PostgresConnection(url: url)
+            let digest = SHA256Digest.of(Data("quiver".utf8))
+            let level = try conn.transaction(isolation: .serializable) { tx in
+                try tx.query("SHOW transaction_isolation").single().decode(String.self, at: 0)
+            }
+            #expect(level == "serializable")
+            let back = try conn.query("SELECT \(digest)::text").single().decode(SHA256Digest.self, at: 0)
+            #expect(back == digest)
         }
     }
 
