@@ -39,7 +39,7 @@ struct BlobStoreContractTests {
         #expect(missing?.kind == .notFound)
     }
 
-    @Test("put(fileAt:) with and without a digest; a wrong digest is refused or stored under its own key", arguments: StoreKind.allCases)
+    @Test("put(fileAt:) with and without a known digest", arguments: StoreKind.allCases)
     func putFile(kind: StoreKind) async throws {
         let sut = try Stores.make(kind)
         defer { sut.cleanUp() }

@@ -50,7 +50,7 @@ struct S3BlobStoreTests {
         try await BlockingPool.shared.run { try store.client.deleteBucket() }
     }
 
-    @Test("multipart: a 200 MiB file round-trips with its digest, memory stays flat, parts are cleaned up")
+    @Test("multipart: a 200 MiB file round-trips with its digest and memory stays flat")
     func multipart200MiB() async throws {
         let server = try TestS3.require()
         var settings = try Stores.s3Settings(server)
@@ -79,13 +79,13 @@ struct S3BlobStoreTests {
         try await store.delete(digest: digest)
     }
 
-    @Test("multipart with a part that fails aborts the upload and reports the error")
+    @Test("a multipart upload refused by the server reports the credentials error")
     func multipartFailureAborts() async throws {
         let server = try TestS3.require()
         var settings = try Stores.s3Settings(server)
         settings.multipartThreshold = 5 << 20
         settings.partSize = 5 << 20
-        settings.secretKey = "wrong"  // every request fails: initiate must not leave anything behind
+        settings.secretKey = "wrong"  // refused at initiate, before any part
         let store = S3BlobStore(settings: settings)
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -84,9 +84,16 @@ JSON
     help="$("$weed" server -h 2>&1 || true)"
     if grep -q -- '-s3.port.iceberg' <<<"$help"; then extra+=("-s3.port.iceberg=$ICEBERG"); fi
     if grep -q -- '-s3.port.lance' <<<"$help"; then extra+=("-s3.port.lance=$LANCE"); fi
+    # Bound upload buffers (unlimited by default: a 1 GiB upload pushed weed past 3 GiB RSS) where supported.
+    # Not -s3.readerCacheSizeMB or download limits: they cut single-stream GETs of 1 GiB to ~12 MB/s here.
+    local flag
+    for flag in s3.cacheCapacityMB=64 s3.concurrentUploadLimitMB=256 \
+                filer.concurrentUploadLimitMB=256 volume.concurrentUploadLimitMB=256; do
+        if grep -q -- "-${flag%%=*} " <<<"$help"; then extra+=("-$flag"); fi
+    done
     # Small volumes (not preallocated) keep disk and memory modest; every bucket is a collection that takes ~7
     # volumes at once, hence a generous count.
-    nohup "$weed" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$RUN/data" \
+    GOMEMLIMIT="${QUIVER_SEAWEEDFS_GOMEMLIMIT:-1GiB}" nohup "$weed" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$RUN/data" \
         -master.port="$MASTER" -master.port.grpc=$((MASTER + 10000)) -master.volumeSizeLimitMB=64 \
         -volume.port="$VOLUME" -volume.port.grpc=$((VOLUME + 10000)) -volume.max=200 \
         -filer -filer.port="$FILER" -filer.port.grpc=$((FILER + 10000)) \
