@@ -26,7 +26,7 @@ if ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
 fi
 
 # Pin the rest after torch so pip does not replace the CPU build.
-$PIP install peft transformers safetensors numpy accelerate
+$PIP install --quiet peft transformers safetensors numpy accelerate
 
 "$VENV/bin/python" - <<'PY'
 import torch, peft, transformers, safetensors, numpy
