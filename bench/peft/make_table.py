@@ -14,6 +14,34 @@ def fmt(x, digits=2):
     return f"{x:.{digits}f}" if x >= 0.01 else f"{x:.4f}"
 
 
+SUMMED = ["merge_s_per_layer", "merge_cpu_s_per_layer", "merge_s_32_layers", "io_s_32_layers"]
+
+
+def combine(rows):
+    """Sums the attn and mlp shares of sampled (--modules) runs into one whole-layer row."""
+    out, partial = [], {}
+    for r in rows:
+        if r.get("partial_group"):
+            partial.setdefault(r["method"], {})[r["partial_group"]] = r
+        else:
+            out.append(dict(r, timed="all 7 modules"))
+    for method, groups in partial.items():
+        if set(groups) != {"attn", "mlp"}:
+            print(f"{method}: sampled rows for {sorted(groups)} only; need attn and mlp",
+                  file=sys.stderr)
+            continue
+        a, m = groups["attn"], groups["mlp"]
+        row = dict(m)
+        for k in SUMMED:
+            row[k] = None if a[k] is None else a[k] + m[k]
+        row["peak_rss_mib"] = max(a["peak_rss_mib"], m["peak_rss_mib"])
+        row["loadavg_1m_at_end"] = max(a["loadavg_1m_at_end"], m["loadavg_1m_at_end"])
+        row["timed"] = (f"{'+'.join(a['modules'])} x{a['module_factor']:g} + "
+                        f"{'+'.join(m['modules'])} x{m['module_factor']:g}")
+        out.append(row)
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("jsonl")
@@ -42,13 +70,14 @@ def main(argv=None) -> int:
                "extrapolation), not a measured 32-layer run.** A 32-layer fp32 base model would "
                "need 27 GB, so `time_peft.py` builds a K-layer base and cuts the adapters to "
                "layers < K.\n")
-    out.append("| method | layers timed (K) | merge wall s / layer | merge CPU s / layer "
+    table = combine(rows)
+    out.append("| method | layers timed (K) | modules timed | merge wall s / layer | merge CPU s / layer "
                "| merge wall s, 32 layers (extrapolated) | load+save wall s, 32 layers (extrapolated) "
                "| output rank | peak RSS MiB | load avg (1 min) |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
+    out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in table:
         name = "io (load 3 + save 1, no merge)" if r["method"] == "io" else r["method"]
-        out.append(f"| {name} | {r['layers_timed']} | {fmt(r['merge_s_per_layer'], 3)} | "
+        out.append(f"| {name} | {r['layers_timed']} | {r['timed']} | {fmt(r['merge_s_per_layer'], 3)} | "
                    f"{fmt(r['merge_cpu_s_per_layer'], 3)} | "
                    f"{fmt(r['merge_s_32_layers'])} | {fmt(r['io_s_32_layers'])} | "
                    f"{r['output_rank']} | {r['peak_rss_mib']:,.0f} | "
@@ -61,6 +90,11 @@ def main(argv=None) -> int:
     out.append("Wall time is perf_counter; CPU time is process_time summed over torch's threads "
                "(up to 2x wall when both threads are busy). When the load average is above the "
                "core count, wall time is inflated by other jobs and CPU time is the fairer figure.\n")
+    if any(r.get("partial_group") for r in rows):
+        out.append("Rows with modules timed `q_proj x4 + gate_proj x3` were sampled: one attention "
+                   "and one MLP module per layer were timed (in separate processes) and scaled to "
+                   "the 4 attention and 3 MLP modules; down_proj's delta is the transpose of "
+                   "gate/up's, the same size. Per-process figures are in results.json.\n")
     for n in args.note:
         out.append(n + "\n")
     with open(args.md_out, "w") as f:

@@ -11,6 +11,10 @@ also scales per layer. Times are reported for K layers and scaled linearly to 32
 Wall time (perf_counter) and process CPU time (process_time, summed over torch's threads)
 are both reported: on a shared machine the wall time is inflated by other jobs.
 
+With --modules, only some modules of one group are timed and the per-layer figures are
+that group's share of a layer (times group size / modules timed); sum the attn and mlp
+rows of a method for a whole layer (make_table.py does).
+
 One method per process, so peak RSS (getrusage ru_maxrss) belongs to that method.
 The pseudo-method `io` loads the inputs and saves the first adapter, without merging.
 """
@@ -32,6 +36,11 @@ METHODS = ["io", "linear", "cat", "svd", "ties", "ties_svd", "dare_linear", "dar
 DENSITY_METHODS = {"ties", "ties_svd", "dare_linear", "dare_ties", "magnitude_prune",
                    "magnitude_prune_svd", "dare_linear_svd", "dare_ties_svd"}
 LAYER_RE = re.compile(r"\.layers\.(\d+)\.")
+# Modules of one group have deltas of the same size (down_proj is the transpose of gate/up),
+# so timing some of a group's modules and scaling to the group's size estimates the group.
+GROUPS = {"attn": ["q_proj", "k_proj", "v_proj", "o_proj"],
+          "mlp": ["gate_proj", "up_proj", "down_proj"]}
+ALL_MODULES = GROUPS["attn"] + GROUPS["mlp"]
 
 
 def cpu_model() -> str:
@@ -56,13 +65,18 @@ def current_rss_mib() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / (1024.0 * 1024.0)
 
 
-def cut_to_layers(src: str, dst: str, layers: int) -> int:
-    """Copies adapter dir `src` to `dst` keeping only tensors of layers < `layers`."""
+def cut_to_layers(src: str, dst: str, layers: int, modules: list) -> int:
+    """Copies adapter dir `src` to `dst` keeping only tensors of layers < `layers` and of
+    the given modules (target_modules in the config is narrowed to match)."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
     os.makedirs(dst, exist_ok=True)
-    shutil.copy(os.path.join(src, "adapter_config.json"), dst)
+    with open(os.path.join(src, "adapter_config.json")) as f:
+        config = json.load(f)
+    config["target_modules"] = sorted(modules)
+    with open(os.path.join(dst, "adapter_config.json"), "w") as f:
+        json.dump(config, f, indent=2)
     kept, present = {}, set()
     with safe_open(os.path.join(src, "adapter_model.safetensors"), framework="pt") as f:
         metadata = f.metadata()
@@ -71,7 +85,7 @@ def cut_to_layers(src: str, dst: str, layers: int) -> int:
             if m is None:
                 raise SystemExit(f"{src}: tensor {key} has no layer index")
             present.add(int(m.group(1)))
-            if int(m.group(1)) < layers:
+            if int(m.group(1)) < layers and key.split(".")[-3] in modules:
                 kept[key] = f.get_tensor(key)
     if max(present) + 1 < layers:
         raise SystemExit(f"{src} has {max(present) + 1} layers, fewer than --layers {layers}")
@@ -99,6 +113,10 @@ def main(argv=None) -> int:
     p.add_argument("--density", type=float, default=0.5)
     p.add_argument("--svd-rank", type=int, default=16)
     p.add_argument("--weights", type=float, nargs="+", help="default: 1.0 per adapter")
+    p.add_argument("--modules", nargs="+", choices=ALL_MODULES,
+                   help="time only these modules, all from one group (attn: q/k/v/o, mlp: "
+                        "gate/up/down); the per-layer figure is then that group's share, scaled "
+                        "to the group's size")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0, help="torch seed (DARE draws random masks)")
     p.add_argument("--workdir", help="scratch dir for cut inputs and output (default: a temp dir)")
@@ -106,6 +124,14 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if not 1 <= args.layers <= FULL_LAYERS:
         p.error(f"--layers must be in 1..{FULL_LAYERS}")
+    modules = sorted(set(args.modules or ALL_MODULES))
+    partial = None
+    if len(modules) < len(ALL_MODULES):
+        partial = next((g for g, ms in GROUPS.items() if set(modules) <= set(ms)), None)
+        if partial is None:
+            p.error("--modules must all come from one group (attn or mlp)")
+    # Factor from the timed modules to a whole layer (or to the whole group when partial).
+    module_factor = len(GROUPS[partial]) / len(modules) if partial else 1.0
     weights = args.weights or [1.0] * len(args.inputs)
     if len(weights) != len(args.inputs):
         p.error("--weights needs one value per input")
@@ -125,7 +151,7 @@ def main(argv=None) -> int:
     cut_dirs, input_layers = [], None
     for j, src in enumerate(args.inputs):
         dst = os.path.join(scratch, f"in_{j}")
-        input_layers = cut_to_layers(src, dst, args.layers)
+        input_layers = cut_to_layers(src, dst, args.layers, modules)
         cut_dirs.append(dst)
 
     t = time.perf_counter()
@@ -165,12 +191,15 @@ def main(argv=None) -> int:
         out_keys = list(f.keys())
         out_rank = f.get_slice(next(k for k in out_keys if "lora_A" in k)).get_shape()[0]
 
-    per_layer = lambda s: None if s is None else s / args.layers
-    scaled = lambda s: None if s is None else s / args.layers * FULL_LAYERS
+    per_layer = lambda s: None if s is None else s / args.layers * module_factor
+    scaled = lambda s: None if s is None else s / args.layers * module_factor * FULL_LAYERS
     result = {
         "method": args.method,
         "layers_timed": args.layers,
         "input_layers": input_layers,
+        "modules": modules,
+        "partial_group": partial,
+        "module_factor": module_factor,
         "adapters": len(cut_dirs),
         "weights": weights,
         "density": args.density if args.method in DENSITY_METHODS else None,
