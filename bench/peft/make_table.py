@@ -34,6 +34,8 @@ def combine(rows):
         row = dict(m)
         for k in SUMMED:
             row[k] = None if a[k] is None else a[k] + m[k]
+        # Load/save of a one-module cut is mostly fixed per-process cost: not a layer's share.
+        row["io_s_32_layers"] = None
         row["peak_rss_mib"] = max(a["peak_rss_mib"], m["peak_rss_mib"])
         row["loadavg_1m_at_end"] = max(a["loadavg_1m_at_end"], m["loadavg_1m_at_end"])
         row["timed"] = (f"{'+'.join(a['modules'])} x{a['module_factor']:g} + "
@@ -90,6 +92,9 @@ def main(argv=None) -> int:
     out.append("Wall time is perf_counter; CPU time is process_time summed over torch's threads "
                "(up to 2x wall when both threads are busy). When the load average is above the "
                "core count, wall time is inflated by other jobs and CPU time is the fairer figure.\n")
+    out.append("The load+save column is per-layer time x 32 for the row's own load and save; at "
+               "K=1 it is dominated by fixed per-process cost, so the `io` row (K=8) is the "
+               "reference for reading 3 inputs and writing 1 output.\n")
     if any(r.get("partial_group") for r in rows):
         out.append("Rows with modules timed `q_proj x4 + gate_proj x3` were sampled: one attention "
                    "and one MLP module per layer were timed (in separate processes) and scaled to "
