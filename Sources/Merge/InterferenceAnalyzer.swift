@@ -45,10 +45,13 @@ public enum InterferenceAnalyzer {
         if inputs.count >= 2 {
             (compared, conflicting) = signConflicts(path: path, rows: rows, cols: cols, inputs: inputs, density: trimDensity)
         }
+        let fidelity = FactorSpaceFidelity.measure(inputs, rows: rows, cols: cols)
         return ModuleInterference(
             path: path, inputs: inputs.map(\.index),
             signConflictRate: compared > 0 ? Double(conflicting) / Double(compared) : nil,
-            comparedEntries: compared, conflictingEntries: conflicting, pairs: pairs)
+            comparedEntries: compared, conflictingEntries: conflicting, pairs: pairs,
+            factorMergeRelativeError: fidelity?.relativeError, factorSignConflictRate: fidelity?.signConflictRate,
+            exactNormSquared: fidelity?.exactNormSquared ?? 0)
     }
 
     /// <Δ_i, Δ_j> = s_i s_j tr((B_iᵀB_j)(A_jA_iᵀ)) from r×r products, and principal angles via QR + SVD.
@@ -141,19 +144,40 @@ public enum InterferenceAnalyzer {
                     dot: dot, normSquaredFirst: nx, normSquaredSecond: ny))
             }
         }
-        let (risk, verdict) = judge(pairs: pairs, conflictRate: rate, inputs: inputs.map(\.name))
+        let measured = modules.filter { $0.factorMergeRelativeError != nil }
+        let exactTotal = measured.map(\.exactNormSquared).reduce(0, +)
+        let factorError: Double? = measured.isEmpty || exactTotal <= 0 ? nil : (measured.map {
+            let e = $0.factorMergeRelativeError ?? 0
+            return e * e * $0.exactNormSquared
+        }.reduce(0, +) / exactTotal).squareRoot()
+        let factorConflicts: Double? = measured.isEmpty ? nil
+            : measured.map { $0.factorSignConflictRate ?? 0 }.reduce(0, +) / Double(measured.count)
+        let (risk, verdict) = judge(
+            pairs: pairs, conflictRate: rate, factorError: factorError, factorConflicts: factorConflicts,
+            inputs: inputs.map(\.name))
         return InterferenceReport(
             trimDensity: trimDensity, inputs: inputs.map(\.name), modules: modules, signConflictRate: rate,
-            pairs: pairs, risk: risk, verdict: verdict)
+            pairs: pairs, factorMergeRelativeError: factorError, factorSignConflictRate: factorConflicts,
+            risk: risk, verdict: verdict)
     }
 
     /// Linear merges cancel where updates point in opposite directions: a negative cosine is the direct sign;
-    /// a sign-conflict rate above one half (chance for unrelated updates) is the elementwise one.
+    /// a sign-conflict rate above one half (chance for unrelated updates) is the elementwise one. Factor-space
+    /// merges (PEFT's linear, ties, dare, magnitude_prune) also cancel when the factors oppose each other, even
+    /// where the dense updates agree: judged by how far the factor merge lands from the exact sum.
     static func judge(
-        pairs: [PairInterference], conflictRate: Double?, inputs: [String]
+        pairs: [PairInterference], conflictRate: Double?, factorError: Double?, factorConflicts: Double?,
+        inputs: [String]
     ) -> (InterferenceReport.Risk, String) {
         guard let worst = pairs.min(by: { $0.cosine < $1.cosine }) else {
             return (.low, "nothing to compare: the inputs share no adapted module")
+        }
+        if worst.cosine >= -0.3, let factorError, factorError > 0.5 {
+            let lost = Int((factorError * 100).rounded())
+            let flipped = factorConflicts.map { ", \(Int(($0 * 100).rounded()))% of factor entries disagree in sign" } ?? ""
+            return (.high, "high risk for factor-space merges: merging the A and B factors separately (linear, ties, "
+                + "dare_*, magnitude_prune) lands \(lost)% away from the exact sum of the updates\(flipped). "
+                + "Use a delta-space method (cat, svd or the *_svd variants), which merges B·A itself")
         }
         let names = "\(inputs[worst.first]) and \(inputs[worst.second])"
         let cosine = (worst.cosine * 1000).rounded() / 1000

@@ -9,6 +9,12 @@ public struct InterferenceReport: Codable, Sendable {
     public let signConflictRate: Double?
     /// One entry per pair of inputs, over the modules both adapt.
     public let pairs: [PairInterference]
+    /// Over the modules where all inputs share a rank: ‖factor-space linear merge − exact sum‖ / ‖exact sum‖,
+    /// the loss a PEFT-style factor merge (linear, ties, dare, magnitude_prune) suffers from cross terms and
+    /// opposed factor signs. nil when no module qualifies.
+    public let factorMergeRelativeError: Double?
+    /// Fraction of factor entries (A and B) whose signs disagree between inputs, over the same modules.
+    public let factorSignConflictRate: Double?
     public let risk: Risk
     public let verdict: String
 
@@ -25,6 +31,11 @@ public struct ModuleInterference: Codable, Sendable {
     public let comparedEntries: Int
     public let conflictingEntries: Int
     public let pairs: [PairInterference]
+    /// See `InterferenceReport.factorMergeRelativeError`; nil when ranks differ or there is one input.
+    public let factorMergeRelativeError: Double?
+    public let factorSignConflictRate: Double?
+    /// ‖Σ c_i Δ_i‖² with equal weights (0 where not measured), to aggregate the relative error over modules.
+    let exactNormSquared: Double
 }
 
 /// Two inputs compared: cos(Δ_i, Δ_j) and the overlap of col(B_i) and col(B_j).

@@ -159,4 +159,24 @@ struct InterferenceTests {
         #expect(same.risk == .low)
         #expect(same.signConflictRate == 0)
     }
+
+    /// (−B)(−A) = BA: the dense updates agree, but merging A's and B's separately cancels them.
+    @Test func opposedFactorsWithAlignedDeltasAreHighRiskForFactorMerges() throws {
+        let x = SyntheticAdapter.make(name: "x", seed: 1, modules: modules)
+        var flipped = x
+        flipped.descriptor.name = "flipped"
+        for (path, f) in x.factors { flipped.factors[path] = (f.a.map { -$0 }, f.b.map { -$0 }) }
+        let report = try analyze([x, flipped])
+        #expect(abs(report.pairs[0].cosine - 1) < 1e-4)
+        #expect(report.signConflictRate == 0)
+        let error = try #require(report.factorMergeRelativeError)
+        #expect(abs(error - 1) < 1e-4)  // A_m = 0: the factor merge keeps nothing of the exact sum
+        #expect(report.factorSignConflictRate == 1)
+        #expect(report.risk == .high)
+        #expect(report.verdict.contains("factor-space"))
+        let same = try analyze([x, x])
+        #expect(try #require(same.factorMergeRelativeError) < 1e-4)
+        #expect(same.risk == .low)
+    }
 }
+
