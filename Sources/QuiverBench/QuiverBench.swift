@@ -89,7 +89,11 @@ struct Run: ParsableCommand {
         let request = MergeRequest(
             method: parsed, weights: Array(repeating: 1.0 / Double(adapters.count), count: adapters.count),
             density: parsed.usesDensity ? density : nil, svdRank: svdRank, t: parsed == .slerp ? 0.5 : nil, seed: 7)
+        // Input digests (recorded in the output's metadata) read every input once; time them apart from the merge.
+        for adapter in adapters { _ = (adapter.canonicalDigest, adapter.weightsDigest) }
+        let mergeStart = Date()
         let result = try MergeEngine.merge(inputs: adapters, request: request, threads: threads)
+        let mergeSeconds = Date().timeIntervalSince(mergeStart)
         let destination = output.map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("quiver-bench-\(UUID().uuidString)")
         try LoRAWriter.write(config: result.config, tensors: result.tensors, metadata: result.metadata, to: destination)
@@ -97,7 +101,7 @@ struct Run: ParsableCommand {
         if output == nil { try? FileManager.default.removeItem(at: destination) }
         var line: [String: Any] = [
             "method": method, "seconds": seconds, "peak_rss_mb": peakRSSMegabytes(),
-            "per_layer_seconds": seconds / Double(layers),
+            "merge_seconds": mergeSeconds, "per_layer_seconds": mergeSeconds / Double(layers),
         ]
         if let worst = result.report.maxRelativeTruncationError { line["max_relative_truncation_error"] = worst }
         print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
