@@ -5,7 +5,11 @@
 /// (Δ = B·A = (−B)·(−A)) while their factors are opposed in sign: the factor merge then cancels although the
 /// dense cosine looks harmless. This measures that directly, from r×r Gram products, never forming a dense matrix.
 struct FactorSpaceFidelity: Sendable {
-    /// ‖B_m A_m − Σ c_i B_i A_i‖_F / ‖Σ c_i B_i A_i‖_F for PEFT's equal-weight linear factor merge.
+    /// ⟨X, Y⟩ / ‖Y‖² with X = B_m A_m, PEFT's equal-weight linear factor merge, and Y = Σ c_i B_i A_i, the exact
+    /// sum: the share of the exact update the factor merge keeps. About 1 for unrelated adapters (their cross
+    /// terms B_i A_j are orthogonal noise), n for n identical ones, near 0 when opposed factors cancel.
+    let retainedFraction: Double
+    /// ‖X − Y‖_F / ‖Y‖_F: besides any cancellation, the cross-term noise (about 1 for two unrelated adapters).
     let relativeError: Double
     /// Fraction of factor entries (A and B together) where the inputs disagree in sign.
     let signConflictRate: Double
@@ -35,17 +39,23 @@ struct FactorSpaceFidelity: Sendable {
             for u in 0..<rank { for v in 0..<rank { trace += Double(bb[u * rank + v]) * Double(aa[v * rank + u]) } }
             return trace * terms[p].coefficient * terms[q].coefficient
         }
-        var errorSquared: Double = 0, exactSquared: Double = 0
+        var errorSquared: Double = 0, exactSquared: Double = 0, crossWithExact: Double = 0
         for p in terms.indices {
             for q in terms.indices {
                 let value = inner(p, q)
                 errorSquared += value
                 if p > 0 && q > 0 { exactSquared += value }
+                if p == 0 && q > 0 { crossWithExact -= value }  // ⟨X, −c_q B_q A_q⟩ summed: −⟨X, Y⟩
             }
         }
-        let relativeError = exactSquared > 0 ? max(0, errorSquared).squareRoot() / exactSquared.squareRoot() : 0
+        guard exactSquared > 0 else {
+            return FactorSpaceFidelity(
+                retainedFraction: 1, relativeError: 0, signConflictRate: signConflicts(inputs), exactNormSquared: 0)
+        }
         return FactorSpaceFidelity(
-            relativeError: relativeError, signConflictRate: signConflicts(inputs), exactNormSquared: exactSquared)
+            retainedFraction: crossWithExact / exactSquared,
+            relativeError: max(0, errorSquared).squareRoot() / exactSquared.squareRoot(),
+            signConflictRate: signConflicts(inputs), exactNormSquared: exactSquared)
     }
 
     /// Entries of A and B where some inputs are positive and others negative, over entries where two or more are

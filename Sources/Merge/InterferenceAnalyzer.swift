@@ -1,3 +1,5 @@
+import Foundation
+
 /// Computes an `InterferenceReport` from the inputs' factors, module by module, never materializing more than
 /// a row block of a dense update per input.
 public enum InterferenceAnalyzer {
@@ -50,7 +52,7 @@ public enum InterferenceAnalyzer {
             path: path, inputs: inputs.map(\.index),
             signConflictRate: compared > 0 ? Double(conflicting) / Double(compared) : nil,
             comparedEntries: compared, conflictingEntries: conflicting, pairs: pairs,
-            factorMergeRelativeError: fidelity?.relativeError, factorSignConflictRate: fidelity?.signConflictRate,
+            factorMergeRetention: fidelity?.retainedFraction, factorMergeRelativeError: fidelity?.relativeError, factorSignConflictRate: fidelity?.signConflictRate,
             exactNormSquared: fidelity?.exactNormSquared ?? 0)
     }
 
@@ -144,39 +146,41 @@ public enum InterferenceAnalyzer {
                     dot: dot, normSquaredFirst: nx, normSquaredSecond: ny))
             }
         }
-        let measured = modules.filter { $0.factorMergeRelativeError != nil }
+        let measured = modules.filter { $0.factorMergeRetention != nil }
         let exactTotal = measured.map(\.exactNormSquared).reduce(0, +)
-        let factorError: Double? = measured.isEmpty || exactTotal <= 0 ? nil : (measured.map {
-            let e = $0.factorMergeRelativeError ?? 0
-            return e * e * $0.exactNormSquared
-        }.reduce(0, +) / exactTotal).squareRoot()
+        func aggregate(_ value: (ModuleInterference) -> Double) -> Double? {
+            measured.isEmpty || exactTotal <= 0 ? nil : measured.map { value($0) * $0.exactNormSquared }.reduce(0, +) / exactTotal
+        }
+        let factorRetention = aggregate { $0.factorMergeRetention ?? 1 }
+        let factorError = aggregate { pow($0.factorMergeRelativeError ?? 0, 2) }.map { $0.squareRoot() }
         let factorConflicts: Double? = measured.isEmpty ? nil
             : measured.map { $0.factorSignConflictRate ?? 0 }.reduce(0, +) / Double(measured.count)
         let (risk, verdict) = judge(
-            pairs: pairs, conflictRate: rate, factorError: factorError, factorConflicts: factorConflicts,
+            pairs: pairs, conflictRate: rate, factorRetention: factorRetention, factorConflicts: factorConflicts,
             inputs: inputs.map(\.name))
         return InterferenceReport(
             trimDensity: trimDensity, inputs: inputs.map(\.name), modules: modules, signConflictRate: rate,
-            pairs: pairs, factorMergeRelativeError: factorError, factorSignConflictRate: factorConflicts,
+            pairs: pairs, factorMergeRetention: factorRetention, factorMergeRelativeError: factorError,
+            factorSignConflictRate: factorConflicts,
             risk: risk, verdict: verdict)
     }
 
     /// Linear merges cancel where updates point in opposite directions: a negative cosine is the direct sign;
     /// a sign-conflict rate above one half (chance for unrelated updates) is the elementwise one. Factor-space
     /// merges (PEFT's linear, ties, dare, magnitude_prune) also cancel when the factors oppose each other, even
-    /// where the dense updates agree: judged by how far the factor merge lands from the exact sum.
+    /// where the dense updates agree: judged by the share of the exact sum the factor merge keeps.
     static func judge(
-        pairs: [PairInterference], conflictRate: Double?, factorError: Double?, factorConflicts: Double?,
+        pairs: [PairInterference], conflictRate: Double?, factorRetention: Double?, factorConflicts: Double?,
         inputs: [String]
     ) -> (InterferenceReport.Risk, String) {
         guard let worst = pairs.min(by: { $0.cosine < $1.cosine }) else {
             return (.low, "nothing to compare: the inputs share no adapted module")
         }
-        if worst.cosine >= -0.3, let factorError, factorError > 0.5 {
-            let lost = Int((factorError * 100).rounded())
+        if worst.cosine >= -0.3, let factorRetention, factorRetention < 0.5 {
+            let kept = Int((factorRetention * 100).rounded())
             let flipped = factorConflicts.map { ", \(Int(($0 * 100).rounded()))% of factor entries disagree in sign" } ?? ""
             return (.high, "high risk for factor-space merges: merging the A and B factors separately (linear, ties, "
-                + "dare_*, magnitude_prune) lands \(lost)% away from the exact sum of the updates\(flipped). "
+                + "dare_*, magnitude_prune) keeps only \(kept)% of the exact sum of the updates\(flipped). "
                 + "Use a delta-space method (cat, svd or the *_svd variants), which merges B·A itself")
         }
         let names = "\(inputs[worst.first]) and \(inputs[worst.second])"

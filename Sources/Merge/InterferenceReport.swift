@@ -9,9 +9,11 @@ public struct InterferenceReport: Codable, Sendable {
     public let signConflictRate: Double?
     /// One entry per pair of inputs, over the modules both adapt.
     public let pairs: [PairInterference]
-    /// Over the modules where all inputs share a rank: ‖factor-space linear merge − exact sum‖ / ‖exact sum‖,
-    /// the loss a PEFT-style factor merge (linear, ties, dare, magnitude_prune) suffers from cross terms and
-    /// opposed factor signs. nil when no module qualifies.
+    /// Over the modules where all inputs share a rank: the share of the exact sum Σ c_i Δ_i that a PEFT-style
+    /// factor merge (linear, ties, dare, magnitude_prune merge the A's and B's separately) keeps, ⟨X, Y⟩ / ‖Y‖².
+    /// About 1 for unrelated adapters; near 0 when opposed factors cancel. nil when no module qualifies.
+    public let factorMergeRetention: Double?
+    /// ‖X − Y‖ / ‖Y‖ over the same modules: cancellation plus the cross-term noise B_i A_j of factor merges.
     public let factorMergeRelativeError: Double?
     /// Fraction of factor entries (A and B) whose signs disagree between inputs, over the same modules.
     public let factorSignConflictRate: Double?
@@ -31,7 +33,8 @@ public struct ModuleInterference: Codable, Sendable {
     public let comparedEntries: Int
     public let conflictingEntries: Int
     public let pairs: [PairInterference]
-    /// See `InterferenceReport.factorMergeRelativeError`; nil when ranks differ or there is one input.
+    /// See `InterferenceReport.factorMergeRetention`; nil when ranks differ or there is one input.
+    public let factorMergeRetention: Double?
     public let factorMergeRelativeError: Double?
     public let factorSignConflictRate: Double?
     /// ‖Σ c_i Δ_i‖² with equal weights (0 where not measured), to aggregate the relative error over modules.

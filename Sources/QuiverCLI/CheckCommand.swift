@@ -66,9 +66,9 @@ public struct CheckCommand: ParsableCommand {
             }
         }
         lines.append("overall sign-conflict rate: \(percent(report.signConflictRate))")
-        if let error = report.factorMergeRelativeError {
-            lines.append("factor-space merge (PEFT's linear/ties/dare path) vs the exact sum: \(percent(error)) off; "
-                + "factor sign conflicts \(percent(report.factorSignConflictRate))")
+        if let retention = report.factorMergeRetention {
+            lines.append("factor-space merge (linear/ties/dare/magnitude_prune): keeps \(percent(retention)) of the exact sum, "
+                + "cross-term error \(percent(report.factorMergeRelativeError)), factor sign conflicts \(percent(report.factorSignConflictRate))")
         }
         for pair in report.pairs {
             lines.append(String(format: "overall [%d]-[%d]: cosine %+.3f, subspace overlap %.3f", pair.first, pair.second, pair.cosine, pair.subspaceOverlap))

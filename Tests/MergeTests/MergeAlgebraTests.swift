@@ -169,13 +169,15 @@ struct InterferenceTests {
         let report = try analyze([x, flipped])
         #expect(abs(report.pairs[0].cosine - 1) < 1e-4)
         #expect(report.signConflictRate == 0)
-        let error = try #require(report.factorMergeRelativeError)
-        #expect(abs(error - 1) < 1e-4)  // A_m = 0: the factor merge keeps nothing of the exact sum
+        // A_m = 0: the factor merge keeps nothing of the exact sum.
+        #expect(abs(try #require(report.factorMergeRetention)) < 1e-4)
+        #expect(abs(try #require(report.factorMergeRelativeError) - 1) < 1e-4)
         #expect(report.factorSignConflictRate == 1)
         #expect(report.risk == .high)
         #expect(report.verdict.contains("factor-space"))
         let same = try analyze([x, x])
-        #expect(try #require(same.factorMergeRelativeError) < 1e-4)
+        // (Σ √c B)(Σ √c A) = n² c BA against the exact n c BA: twice the sum for two identical inputs.
+        #expect(abs(try #require(same.factorMergeRetention) - 2) < 1e-3)
         #expect(same.risk == .low)
     }
 }
