@@ -23,11 +23,10 @@ extension Registry {
             let ids = graph.nodes.map { Int($0.versionID) }
             let rootIDs = graph.roots.map(\.versionID)
             let rootVersions = try Self.versions(connection, ids: rootIDs)
-            var roots: [AuditReport.Root] = []
-            for version in rootVersions {
-                let config = try connection.query("SELECT config::text FROM adapter_versions WHERE id = \(version.id)").single().decode(String.self, at: 0)
-                roots.append(AuditReport.Root(version: version, config: config))
-            }
+            let configs = Dictionary(try connection.query(
+                "SELECT id, config::text FROM adapter_versions WHERE id = ANY(\(rootIDs.map { Int($0) }))"
+            ).map { (try $0.decode(Int64.self, at: 0), try $0.decode(String.self, at: 1)) }, uniquingKeysWith: { a, _ in a })
+            let roots = rootVersions.map { AuditReport.Root(version: $0, config: configs[$0.id] ?? "{}") }
             let merges = try connection.query("""
                 SELECT m.id, a.name || '@' || v.version AS output, m.method, m.params::text, m.seed, m.software_version,
                     m.input_digests, m.requested_by, m.created_at,

@@ -7,9 +7,9 @@ extension Registry {
         try pool.withConnection { try Self.lineage($0, start: version.id, direction: direction) }
     }
 
-    /// The recursive walk; `UNION` (not `UNION ALL`) with the depth kept per path stops revisiting a node at a
+    /// The recursive walk (public for benchmarks: EXPLAIN ANALYZE); `UNION` (not `UNION ALL`) with the depth kept per path stops revisiting a node at a
     /// depth already seen, and the outer `min(depth)` keeps each version once.
-    static func lineageQuery(start: Int64, direction: LineageGraph.Direction) -> SQLQuery {
+    public static func lineageQuery(start: Int64, direction: LineageGraph.Direction) -> SQLQuery {
         let (next, from) = direction == .ancestors ? ("parent_version_id", "child_version_id") : ("child_version_id", "parent_version_id")
         return """
             WITH RECURSIVE walk(id, depth) AS (
