@@ -67,9 +67,13 @@ extension Registry {
     /// Runs a claimed job and records the outcome, if `worker` still holds its lease. A failure re-queues the job
     /// until it has used `max_attempts`; a merge refusal fails it at once (retrying cannot help).
     @discardableResult
-    public func runClaimedJob(_ job: MergeJob, worker: String) throws -> MergeJob {
+    public func runClaimedJob(_ job: MergeJob, worker: String, leaseSeconds: Int = 60) throws -> MergeJob {
         do {
-            let outcome = try merge(
+            // The merge is recorded as the requester's, not the worker's; the lease is renewed while it runs.
+            let onBehalf = Registry(pool: pool, blobs: blobs, actor: job.requestedBy)
+            let renewal = LeaseRenewal(pool: pool, jobID: job.id, worker: worker, leaseSeconds: leaseSeconds)
+            defer { renewal.stop() }
+            let outcome = try onBehalf.merge(
                 inputs: try job.request.inputs.map(AdapterRef.parse), into: job.request.into, request: job.request.request)
             try pool.transaction { tx in
                 let updated = try tx.query("""
@@ -100,6 +104,6 @@ extension Registry {
     /// Claims and runs one job; nil when none was claimable.
     public func runOneJob(worker: String, leaseSeconds: Int) throws -> MergeJob? {
         guard let job = try claimJob(worker: worker, leaseSeconds: leaseSeconds) else { return nil }
-        return try runClaimedJob(job, worker: worker)
+        return try runClaimedJob(job, worker: worker, leaseSeconds: leaseSeconds)
     }
 }
