@@ -30,14 +30,18 @@ public struct DemoCommand: ParsableCommand {
 
         step("1. Three small skill adapters (tone, json, domain: r=8 on \(DemoAdapters.baseModel)) and one legacy adapter (r=4)")
         let directories = try DemoAdapters.write(to: root.appendingPathComponent("adapters", isDirectory: true))
+        func directory(_ name: String) throws -> URL {
+            guard let url = directories[name] else { throw ValidationError("the demo has no adapter named \(name)") }
+            return url
+        }
         for spec in DemoAdapters.specs {
-            let outcome = try registry.register(directory: directories[spec.name]!, name: spec.name, tags: ["demo": "true", "skill": spec.name])
+            let outcome = try registry.register(directory: try directory(spec.name), name: spec.name, tags: ["demo": "true", "skill": spec.name])
             print("  \(outcome.existed ? "already registered" : "registered") \(outcome.version.summaryLine)")
         }
 
         step("2. Interference check before merging tone, json and domain")
         let skills = ["tone", "json", "domain"]
-        let adapters = try skills.map { try LoRAAdapter.load(directory: directories[$0]!) }
+        let adapters = try skills.map { try LoRAAdapter.load(directory: try directory($0)) }
         let report = try InterferenceAnalyzer.analyze(inputs: try adapters.map(MergeEngine.descriptor(for:))) { index, path in
             try adapters[index].factors(path)
         }
