@@ -28,12 +28,22 @@ extension Registry {
                 WHERE a.name = \(name) AND al.alias = \(alias)
                 """)
         case .digest(let digest):
-            // The canonical digest is unique; a weights or config file may be shared, then the first version wins.
+            // The canonical digest is unique and a weights file nearly so (the first version wins); a config file is
+            // often shared by many versions, so a config digest must name exactly one.
             rows = try connection.query("""
                 SELECT \(unsafeRaw: cols) FROM \(unsafeRaw: from)
                 WHERE v.canonical_digest = \(digest.hex) OR v.weights_digest = \(digest.hex) OR v.config_digest = \(digest.hex)
-                ORDER BY (v.canonical_digest = \(digest.hex)) DESC, v.id LIMIT 1
+                ORDER BY (v.canonical_digest = \(digest.hex)) DESC, (v.weights_digest = \(digest.hex)) DESC, v.id LIMIT 3
                 """)
+            if rows.count > 1 {
+                let candidates = try rows.map(AdapterVersion.decode)
+                if candidates[0].canonicalDigest != digest && candidates[0].weightsDigest != digest {
+                    throw RegistryError(
+                        code: "registry.ambiguous_reference",
+                        reason: "sha256:\(digest.hex) is the config file of several versions (\(candidates.map(\.label).joined(separator: ", "))\(rows.count > 2 ? ", …" : ""))",
+                        hint: "use the weights file, its digest, or NAME@VERSION")
+                }
+            }
         }
         guard let row = rows.first else {
             throw RegistryError(

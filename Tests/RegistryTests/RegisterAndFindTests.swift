@@ -78,3 +78,19 @@ final class Mutex16: Sendable {
     func add(_ result: Result<Int64, any Error>) { storage.withLock { $0.append(result) } }
     var all: [Result<Int64, any Error>] { storage.withLock { $0 } }
 }
+
+@Suite("Registry: digest references", .serialized)
+struct DigestReferenceTests {
+    @Test func sharedConfigDigestIsAmbiguousButWeightsAndCanonicalResolve() throws {
+        try RegistryFixture.with { f in
+            let a = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone").version
+            let b = try f.registry.register(directory: RegistryFixture.golden("a2"), name: "json").version
+            try #require(a.configDigest == b.configDigest)
+            let error = try #require(throws: RegistryError.self) { try f.registry.resolve(a.configDigest.hex) }
+            #expect(error.code == "registry.ambiguous_reference" && error.reason.contains("tone@1") && error.reason.contains("json@1"))
+            #expect(try f.registry.resolve(b.weightsDigest.hex).id == b.id)
+            #expect(try f.registry.resolve("sha256:" + b.canonicalDigest.hex).id == b.id)
+            #expect(throws: RegistryError.self) { try f.registry.resolve(String(repeating: "0", count: 64)) }
+        }
+    }
+}
