@@ -47,10 +47,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "quiver", dependencies: ["QuiverCLI"], swiftSettings: swiftSettings),
-        // Merge benchmark on 7B-shaped adapters (bench/run-quiver.sh); not part of the tests.
+        // Merge benchmark on 7B-shaped adapters (bench/run-quiver.sh) and the registry's audit benchmark; not part of the tests.
         .executableTarget(
             name: "QuiverBench",
-            dependencies: ["Merge", "LoRA", "SafeTensors", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Merge", "LoRA", "SafeTensors", "Registry", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
 

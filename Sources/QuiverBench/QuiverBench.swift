@@ -10,7 +10,7 @@ struct QuiverBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quiver-bench",
         abstract: "Generate 7B-shaped LoRA adapters and time Quiver's merges.",
-        subcommands: [Generate.self, Run.self, IO.self])
+        subcommands: [Generate.self, Run.self, IO.self, AuditCatalog.self])
 }
 
 /// Llama-2-7B's adapted projections: (path suffix, out, in).

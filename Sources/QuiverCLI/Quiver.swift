@@ -7,7 +7,12 @@ public struct Quiver: AsyncParsableCommand {
         commandName: "quiver",
         abstract: "A registry for LoRA adapters: register, merge with enforced compatibility, and audit lineage.",
         version: QuiverVersion.current,
-        subcommands: [DBCommand.self, BlobCommand.self, Inspect.self, MergeFilesCommand.self, CheckCommand.self]
+        subcommands: [
+            RegisterCommand.self, ListCommand.self, ShowCommand.self, PullCommand.self, MergeCommand.self,
+            LineageCommand.self, AuditCommand.self, VerifyCommand.self, AliasCommand.self, EvalCommand.self,
+            PolicyCommand.self, GCCommand.self, WorkerCommand.self, JobCommand.self, DemoCommand.self,
+            DBCommand.self, BlobCommand.self, Inspect.self, MergeFilesCommand.self, CheckCommand.self,
+        ]
     )
 
     public init() {}

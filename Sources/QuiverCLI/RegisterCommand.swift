@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+import Registry
+
+/// `quiver register DIR --name NAME`: uploads a PEFT directory and records it as a new version.
+public struct RegisterCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "register",
+        abstract: "Register a PEFT adapter directory as a new version of NAME (identical content returns the existing version).")
+
+    @OptionGroup var options: RegistryOptions
+    @Option(help: "Adapter name.") var name: String
+    @Option(name: .customLong("tag"), help: "A key=value tag (repeatable).") var tags: [String] = []
+    @Option(name: .customLong("base-revision"), help: "The base model's revision (default: the config's revision).") var baseRevision: String?
+    @Flag(help: "Print the version as JSON.") var json = false
+    @Argument(help: "The adapter directory (adapter_config.json + adapter_model.safetensors).") var directory: String
+
+    public init() {}
+
+    public func run() throws {
+        try reportingErrors {
+            let registry = try options.open()
+            let outcome = try registry.register(
+                directory: URL(fileURLWithPath: directory), name: name, tags: try parseTags(tags), baseRevision: baseRevision)
+            if json { return try printJSON(outcome) }
+            print(outcome.existed ? "already registered: \(outcome.version.summaryLine)" : "registered \(outcome.version.summaryLine)")
+        }
+    }
+}

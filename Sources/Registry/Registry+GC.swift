@@ -1,0 +1,67 @@
+import Foundation
+import ObjectStore
+import Postgres
+import QuiverCore
+
+/// What `gc` found and did.
+public struct GCReport: Sendable, Codable, Equatable {
+    /// Blobs removed (or, in a dry run, that would be removed).
+    public let deleted: [String]
+    public let deletedBytes: Int64
+    /// Unreferenced blobs kept because they are younger than the grace period.
+    public let keptYoung: Int
+    /// Blobs still referenced by a version.
+    public let referenced: Int
+    public let dryRun: Bool
+}
+
+extension Registry {
+    /// Deletes blobs that no version references and that are older than `graceSeconds`, from the store and from
+    /// the `blobs` table.
+    ///
+    /// Runs holding the blob fence exclusively, so no registration is between its upload and its commit; the grace
+    /// period additionally protects blobs uploaded by a registration that has not taken the fence yet.
+    public func collectGarbage(graceSeconds: Int64, dryRun: Bool = false) throws -> GCReport {
+        try pool.withConnection { connection in
+            try connection.query("SELECT pg_advisory_lock(\(Self.blobFenceKey))")
+            defer { _ = try? connection.query("SELECT pg_advisory_unlock(\(Self.blobFenceKey))") }
+            let referenced = Set(try connection.query("""
+                SELECT blob_sha256 FROM version_blobs
+                UNION SELECT config_digest FROM adapter_versions UNION SELECT weights_digest FROM adapter_versions
+                """).map { try $0.decode(String.self, at: 0) })
+            let cutoff = Date().addingTimeInterval(-Double(graceSeconds))
+            var deleted: [String] = []
+            var bytes: Int64 = 0
+            var young = 0
+            var seen: Set<String> = []
+            for blob in try blobs.list() {
+                seen.insert(blob.digest.hex)
+                guard !referenced.contains(blob.digest.hex) else { continue }
+                guard blob.lastModified < cutoff else { young += 1; continue }
+                if !dryRun { try blobs.delete(digest: blob.digest) }
+                deleted.append(blob.digest.hex)
+                bytes += blob.size
+            }
+            // Rows for blobs that are gone from the store (or never arrived) and that nothing references.
+            let staleRows = try connection.query("""
+                SELECT sha256, size, created_at < \(cutoff) FROM blobs b
+                WHERE NOT EXISTS (SELECT 1 FROM version_blobs vb WHERE vb.blob_sha256 = b.sha256)
+                  AND NOT EXISTS (SELECT 1 FROM adapter_versions v WHERE v.config_digest = b.sha256 OR v.weights_digest = b.sha256)
+                """)
+            var rowsToDelete: [String] = deleted
+            for row in staleRows {
+                let digest = try row.decode(String.self, at: 0)
+                if !seen.contains(digest), try row.decode(Bool.self, at: 2) { rowsToDelete.append(digest) }
+            }
+            if !dryRun && !rowsToDelete.isEmpty {
+                try connection.transaction { tx in
+                    try tx.query("DELETE FROM blobs WHERE sha256 = ANY(\(rowsToDelete))")
+                    try audit(tx, action: "gc.delete", subject: "blobs", details: [
+                        "count": String(deleted.count), "bytes": String(bytes), "grace_seconds": String(graceSeconds),
+                    ])
+                }
+            }
+            return GCReport(deleted: deleted, deletedBytes: bytes, keptYoung: young, referenced: referenced.count, dryRun: dryRun)
+        }
+    }
+}

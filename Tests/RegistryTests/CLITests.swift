@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import QuiverCLI
+import QuiverTesting
+import Testing
+
+/// The commands end to end, as `quiver` parses and runs them (local blob store, scratch database).
+@Suite("quiver registry commands", .serialized)
+struct CLITests {
+    private func run(_ arguments: [String]) throws {
+        var command = try Quiver.parseAsRoot(arguments)
+        try command.run()
+    }
+
+    @Test func registerMergeRefuseLineageAuditVerify() throws {
+        let database = try TestPostgres.createScratchDatabase()
+        defer { try? TestPostgres.dropDatabase(url: database) }
+        let blobs = try Fixtures.temporaryDirectory("cli-blobs")
+        defer { try? FileManager.default.removeItem(at: blobs) }
+        let common = ["--database-url", database, "--blob-store", blobs.path, "--actor", "cli-user"]
+        let adapters = Fixtures.peftGolden.appendingPathComponent("adapters")
+        try run(["register", adapters.appendingPathComponent("a1").path, "--name", "tone", "--tag", "team=nlp"] + common)
+        try run(["register", adapters.appendingPathComponent("a2").path, "--name", "json"] + common)
+        try run(["register", adapters.appendingPathComponent("a4").path, "--name", "wide"] + common)
+        try run(["list", "--rank", "8", "--tag", "team=nlp"] + common)
+        try run(["merge", "--method", "ties", "--density", "0.5", "--into", "blend", "tone", "json"] + common)
+        // A refused merge exits with status 2.
+        let refusal = #expect(throws: ExitCode.self) {
+            try run(["merge", "--method", "ties", "--density", "0.5", "--into", "bad", "tone", "wide"] + common)
+        }
+        #expect(refusal?.rawValue == 2)
+        try run(["merge", "--async", "--method", "linear", "--into", "queued", "tone", "json@1"] + common)
+        try run(["worker", "--once", "--worker-id", "cli-worker"] + common)
+        try run(["job", "show", "1"] + common)
+        try run(["lineage", "blend", "--format", "dot"] + common)
+        try run(["lineage", "tone", "--down"] + common)
+        try run(["audit", "blend", "--json"] + common)
+        try run(["verify", "blend"] + common)
+        try run(["eval", "record", "tone", "--suite", "style", "--metric", "acc", "--value", "0.8"] + common)
+        #expect(throws: ExitCode.self) { try run(["alias", "set", "blend", "production", "1"] + common) }
+        try run(["alias", "set", "blend", "production", "1", "--force"] + common)
+        try run(["policy", "set", "max_merged_rank", "64"] + common)
+        try run(["policy", "show"] + common)
+        try run(["show", "blend@production"] + common)
+        try run(["gc", "--grace", "1h", "--dry-run"] + common)
+        let out = try Fixtures.temporaryDirectory("cli-pull").appendingPathComponent("blend")
+        try run(["pull", "blend@production", "--output", out.path] + common)
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("adapter_model.safetensors").path))
+        let rows = try TestPostgres.psql(database, "SELECT count(*) FROM adapter_versions WHERE kind = 'merged' AND created_by = 'cli-user'")
+        #expect(rows.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+    }
+}

@@ -1,0 +1,96 @@
+import Synchronization
+import Foundation
+import LoRA
+import QuiverCore
+import QuiverTesting
+import Registry
+import Testing
+
+@Suite("Registry: register, find, pull", .serialized)
+struct RegisterAndFindTests {
+    @Test func registerThenDedupe() throws {
+        try RegistryFixture.with { f in
+            let first = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone", tags: ["team": "nlp"])
+            #expect(!first.existed)
+            #expect(first.version.version == 1 && first.version.kind == "trained" && first.version.rank == 8)
+            #expect(first.version.createdBy == "tester")
+            let again = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone")
+            #expect(again.existed && again.version.id == first.version.id)
+            let second = try f.registry.register(directory: RegistryFixture.golden("a2"), name: "tone")
+            #expect(!second.existed && second.version.version == 2)
+            #expect(try f.count("SELECT count(*) FROM adapter_versions") == 2)
+            #expect(try f.count("SELECT count(*) FROM version_modules WHERE version_id = \(first.version.id)") == 4)
+            #expect(try f.count("SELECT count(*) FROM audit_events WHERE action = 'version.register'") == 2)
+            #expect(try f.s3.exists(digest: first.version.weightsDigest))
+            #expect(try f.registry.resolve("tone").version == 2)
+            #expect(try f.registry.resolve("tone@1").id == first.version.id)
+            #expect(try f.registry.resolve(first.version.weightsDigest.hex).id == first.version.id)
+        }
+    }
+
+    @Test func sixteenConcurrentRegistrationsCreateOneVersion() throws {
+        try RegistryFixture.with { f in
+            let results = Mutex16()
+            let group = DispatchGroup()
+            for _ in 0..<16 {
+                group.enter()
+                let thread = Thread {
+                    defer { group.leave() }
+                    results.add(Result { try f.registry.register(directory: RegistryFixture.golden("a1"), name: "same").version.id })
+                }
+                thread.start()
+            }
+            group.wait()
+            let ids = try results.all.map { try $0.get() }
+            #expect(ids.count == 16)
+            #expect(Set(ids).count == 1)
+            #expect(try f.count("SELECT count(*) FROM adapter_versions") == 1)
+            #expect(try f.count("SELECT count(*) FROM audit_events WHERE action = 'version.register'") == 1)
+        }
+    }
+
+    @Test func listFiltersAndPullVerifies() throws {
+        try RegistryFixture.with { f in
+            let a1 = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone", tags: ["team": "nlp"]).version
+            _ = try f.registry.register(directory: RegistryFixture.golden("a4"), name: "wide", tags: ["team": "search"])
+            _ = try f.registry.register(directory: RegistryFixture.golden("a7_otherbase"), name: "other")
+            #expect(try f.registry.list(VersionFilter(rank: 4)).map(\.name) == ["wide"])
+            #expect(try f.registry.list(VersionFilter(targetModule: "k_proj")).map(\.name) == ["wide"])
+            #expect(try f.registry.list(VersionFilter(tags: ["team": "nlp"])).map(\.name) == ["tone"])
+            let base = a1.baseModel
+            #expect(Set(try f.registry.list(VersionFilter(baseModel: base)).map(\.name)) == ["tone", "wide"])
+            let out = try Fixtures.temporaryDirectory("pull").appendingPathComponent("tone")
+            try f.registry.pull(a1, to: out)
+            let pulled = try LoRAAdapter.load(directory: out)
+            #expect(pulled.canonicalDigest == a1.canonicalDigest && pulled.weightsDigest == a1.weightsDigest)
+            // A corrupted blob fails the pull and leaves no directory behind.
+            try f.tamper(a1.weightsDigest, with: Data("not the weights".utf8))
+            let again = out.deletingLastPathComponent().appendingPathComponent("again")
+            #expect(throws: (any Error).self) { try f.registry.pull(a1, to: again) }
+            #expect(!FileManager.default.fileExists(atPath: again.path))
+        }
+    }
+}
+
+/// Collects results from threads.
+final class Mutex16: Sendable {
+    private let storage = Synchronization.Mutex<[Result<Int64, any Error>]>([])
+    func add(_ result: Result<Int64, any Error>) { storage.withLock { $0.append(result) } }
+    var all: [Result<Int64, any Error>] { storage.withLock { $0 } }
+}
+
+@Suite("Registry: digest references", .serialized)
+struct DigestReferenceTests {
+    @Test func sharedConfigDigestIsAmbiguousButWeightsAndCanonicalResolve() throws {
+        try RegistryFixture.with { f in
+            let a = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone").version
+            let b = try f.registry.register(directory: RegistryFixture.golden("a2"), name: "json").version
+            try #require(a.configDigest == b.configDigest)
+            let error = try #require(throws: RegistryError.self) { try f.registry.resolve(a.configDigest.hex) }
+            #expect(error.code == "registry.ambiguous_reference" && error.reason.contains("tone@1") && error.reason.contains("json@1"))
+            #expect(try f.registry.resolve(b.weightsDigest.hex).id == b.id)
+            #expect(try f.registry.resolve("sha256:" + b.canonicalDigest.hex).id == b.id)
+            #expect(throws: RegistryError.self) { try f.registry.resolve(String(repeating: "0", count: 64)) }
+        }
+    }
+}
