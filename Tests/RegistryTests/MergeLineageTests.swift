@@ -59,6 +59,30 @@ struct MergeLineageTests {
         }
     }
 
+    @Test func concurrentIdenticalMergesRecordOneMerge() throws {
+        try RegistryFixture.with { f in
+            _ = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone")
+            _ = try f.registry.register(directory: RegistryFixture.golden("a2"), name: "json")
+            let results = Mutex16()
+            let group = DispatchGroup()
+            for _ in 0..<4 {
+                group.enter()
+                Thread {
+                    defer { group.leave() }
+                    results.add(Result {
+                        try f.registry.merge(inputs: [.latest(name: "tone"), .latest(name: "json")], into: "blend",
+                                             request: MergeRequest(method: .dareTies, density: 0.5, seed: 7)).version.id
+                    })
+                }.start()
+            }
+            group.wait()
+            let ids = try results.all.map { try $0.get() }
+            #expect(ids.count == 4 && Set(ids).count == 1)
+            #expect(try f.count("SELECT count(*) FROM merges") == 1)
+            #expect(try f.count("SELECT count(*) FROM lineage_edges") == 2)
+        }
+    }
+
     /// tone + json → m1; m1 + domain → m2; m2 + tone → m3 (depth 3). Merged outputs have scaling 1, so the later
     /// merges use dense-space methods, which accept inputs of different scaling.
     private func chain(_ f: RegistryFixture) throws -> (roots: [AdapterVersion], m3: AdapterVersion) {
