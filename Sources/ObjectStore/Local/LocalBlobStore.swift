@@ -95,25 +95,11 @@ public final class LocalBlobStore: BlobStore {
 
     @discardableResult
     public func get(digest: SHA256Digest, to fileURL: URL) throws -> Int64 {
-        do {
-            let sink = try HashingFileSink(path: fileURL.path)
-            try copy(digest, into: sink)
-            let actual = sink.hasher.finalize()
-            guard actual == digest else { throw ObjectStoreError.corrupt(digest, actual: actual, at: location) }
-            try sink.sync()
-            return sink.count
-        } catch {
-            unlink(fileURL.path)
-            throw error
-        }
+        try VerifiedRead.toFile(digest, fileURL, location: location) { try copy(digest, into: $0) }
     }
 
     public func getData(digest: SHA256Digest) throws -> Data {
-        let sink = HashingDataSink()
-        try copy(digest, into: sink)
-        let actual = sink.hasher.finalize()
-        guard actual == digest else { throw ObjectStoreError.corrupt(digest, actual: actual, at: location) }
-        return sink.data
+        try VerifiedRead.toData(digest, location: location) { try copy(digest, into: $0) }
     }
 
     private func copy(_ digest: SHA256Digest, into sink: any ResponseSink) throws {

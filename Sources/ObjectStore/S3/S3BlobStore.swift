@@ -45,27 +45,15 @@ public final class S3BlobStore: BlobStore {
 
     @discardableResult
     public func get(digest: SHA256Digest, to fileURL: URL) throws -> Int64 {
-        let sink = try HashingFileSink(path: fileURL.path)
-        do {
-            _ = try client.getObject(key: BlobKey.key(for: digest), sink: sink)
-            let actual = sink.hasher.finalize()
-            guard actual == digest else {
-                throw ObjectStoreError.corrupt(digest, actual: actual, at: location)
-            }
-            try sink.sync()
-            return sink.count
-        } catch {
-            unlink(fileURL.path)
-            throw error
+        try VerifiedRead.toFile(digest, fileURL, location: location) {
+            _ = try client.getObject(key: BlobKey.key(for: digest), sink: $0)
         }
     }
 
     public func getData(digest: SHA256Digest) throws -> Data {
-        let sink = HashingDataSink()
-        _ = try client.getObject(key: BlobKey.key(for: digest), sink: sink)
-        let actual = sink.hasher.finalize()
-        guard actual == digest else { throw ObjectStoreError.corrupt(digest, actual: actual, at: location) }
-        return sink.data
+        try VerifiedRead.toData(digest, location: location) {
+            _ = try client.getObject(key: BlobKey.key(for: digest), sink: $0)
+        }
     }
 
     public func getRange(digest: SHA256Digest, range: Range<Int64>) throws -> Data {
