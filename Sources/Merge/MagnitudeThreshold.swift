@@ -72,21 +72,31 @@ struct MagnitudeMask {
         case .keepNone:
             block.update(repeating: 0)
         case let .threshold(bits, tiesToKeep):
-            if tiesKept >= tiesToKeep {
-                // No ties left to keep: a branch-free pass that vectorizes.
-                for j in block.indices {
-                    block[j] = block[j].bitPattern & 0x7FFF_FFFF > bits ? block[j] : 0
-                }
+            // Branch-free passes that vectorize: keep entries at or above the threshold (above it once the ties
+            // to keep have run out) and count the ties; only the block where the ties run out needs the scalar
+            // fix-up.
+            guard let base = block.baseAddress else { return }
+            let n = block.count
+            let keepEqual = tiesKept < tiesToKeep
+            let cut = keepEqual ? bits : bits + 1
+            var equal = 0
+            if keepEqual {
+                var count: UInt32 = 0
+                for j in 0..<n { count &+= base[j].bitPattern & 0x7FFF_FFFF == bits ? 1 : 0 }
+                equal = Int(count)
+            }
+            for j in 0..<n { base[j] = base[j].bitPattern & 0x7FFF_FFFF >= cut ? base[j] : 0 }
+            guard keepEqual else { return }
+            if tiesKept + equal <= tiesToKeep {
+                tiesKept += equal
                 return
             }
-            for j in block.indices {
-                let b = block[j].bitPattern & 0x7FFF_FFFF
-                if b > bits { continue }
-                if b == bits && tiesKept < tiesToKeep {
+            for j in block.indices where block[j].bitPattern & 0x7FFF_FFFF == bits {
+                if tiesKept < tiesToKeep {
                     tiesKept += 1
-                    continue
+                } else {
+                    block[j] = 0
                 }
-                block[j] = 0
             }
         }
     }
