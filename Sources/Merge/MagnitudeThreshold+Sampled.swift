@@ -19,23 +19,44 @@ extension MagnitudeThreshold {
         }
         var above = 0
         var inside: [UInt32] = []
-        let width = high &- low
-        forEachBlock { block in
-            var count = 0
-            for x in block {
-                let bits = x.bitPattern & 0x7FFF_FFFF
-                count &+= bits > high ? 1 : 0
-                // Unsigned wrap-around: one compare tests low <= bits <= high; rarely true, so well predicted.
-                if bits &- low <= width { inside.append(bits) }
-            }
-            above &+= count
-        }
+        forEachBlock { block in above &+= scan(block, low: low, high: high, into: &inside) }
         let needed = k - above
         guard needed > 0, needed <= inside.count else {
             return find(k: k, numel: numel, forEachBlock: forEachBlock)
         }
-        let (bits, greater) = kthLargest(inside, k: needed)
-        return MagnitudeThreshold(mode: .threshold(bits: bits, tiesToKeep: needed - greater))
+        let (bits, greater, equal) = kthLargest(inside, k: needed)
+        return MagnitudeThreshold(mode: .threshold(bits: bits, tiesToKeep: needed - greater), equalCount: equal)
+    }
+
+    /// Counts the entries of `block` whose |x| bits exceed `high` and appends those in [low, high] to `inside`.
+    /// Eight lanes at a time: the rare lanes inside the bracket are appended one by one.
+    static func scan(_ block: UnsafeBufferPointer<Float>, low: UInt32, high: UInt32, into inside: inout [UInt32]) -> Int {
+        guard let base = block.baseAddress else { return 0 }
+        let raw = UnsafeRawPointer(base)
+        let n = block.count
+        let magnitude = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+        let highs = SIMD8<UInt32>(repeating: high), lows = SIMD8<UInt32>(repeating: low)
+        let width = SIMD8<UInt32>(repeating: high &- low)
+        var counts = SIMD8<UInt32>()
+        var j = 0
+        while j + 8 <= n {
+            let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<UInt32>.self) & magnitude
+            counts.replace(with: counts &+ 1, where: v .> highs)
+            // Unsigned wrap-around: one compare tests low <= v <= high.
+            let hit = (v &- lows) .<= width
+            if any(hit) {
+                for lane in 0..<8 where hit[lane] { inside.append(v[lane]) }
+            }
+            j += 8
+        }
+        var above = Int(counts.wrappedSum())
+        while j < n {
+            let bits = base[j].bitPattern & 0x7FFF_FFFF
+            above += bits > high ? 1 : 0
+            if bits &- low <= high &- low { inside.append(bits) }
+            j += 1
+        }
+        return above
     }
 
     /// Bit patterns (of |x|) bracketing the k-th largest |x| of `numel` entries, from a random sample;
@@ -54,8 +75,8 @@ extension MagnitudeThreshold {
     }
 
     /// The k-th largest of `values` (1 ≤ k ≤ count) and how many values are strictly greater, by a two-level
-    /// radix histogram over the array in memory.
-    static func kthLargest(_ values: [UInt32], k: Int) -> (bits: UInt32, greater: Int) {
+    /// radix histogram over the array in memory; `equal` counts the values equal to it.
+    static func kthLargest(_ values: [UInt32], k: Int) -> (bits: UInt32, greater: Int, equal: Int) {
         var high = [Int](repeating: 0, count: 1 << 16)
         for v in values { high[Int(v &>> 16)] &+= 1 }
         var greater = 0
@@ -72,6 +93,6 @@ extension MagnitudeThreshold {
             greater += low[lowBucket]
             lowBucket -= 1
         }
-        return ((target << 16) | UInt32(lowBucket), greater)
+        return ((target << 16) | UInt32(lowBucket), greater, low[lowBucket])
     }
 }

@@ -6,6 +6,8 @@
 struct MagnitudeThreshold: Sendable, Equatable {
     enum Mode: Sendable, Equatable { case keepAll, keepNone, threshold(bits: UInt32, tiesToKeep: Int) }
     let mode: Mode
+    /// How many entries equal the threshold (kept or not); when all of them are kept, masking needs no count.
+    var equalCount = Int.max
 
     /// `k = floor(density · numel)` as PEFT computes it.
     static func keepCount(density: Double, numel: Int) -> Int {
@@ -47,7 +49,7 @@ struct MagnitudeThreshold: Sendable, Equatable {
             lowBucket -= 1
         }
         let bits = (target << 16) | UInt32(lowBucket)
-        return MagnitudeThreshold(mode: .threshold(bits: bits, tiesToKeep: k - above))
+        return MagnitudeThreshold(mode: .threshold(bits: bits, tiesToKeep: k - above), equalCount: low[lowBucket])
     }
 
     /// Convenience for a tensor held whole.
@@ -79,6 +81,11 @@ struct MagnitudeMask {
             let n = block.count
             let keepEqual = tiesKept < tiesToKeep
             let cut = keepEqual ? bits : bits + 1
+            if threshold.equalCount <= tiesToKeep {
+                // Every tie is kept (the usual case for continuous values): one select pass.
+                for j in 0..<n { base[j] = base[j].bitPattern & 0x7FFF_FFFF >= bits ? base[j] : 0 }
+                return
+            }
             var equal = 0
             if keepEqual {
                 var count: UInt32 = 0
