@@ -9,7 +9,9 @@ BIN=.build/release/QuiverBench
 if [ ! -d "$DATA/adapter-2" ]; then "$BIN" generate --out "$DATA"; fi
 INPUTS=("$DATA/adapter-0" "$DATA/adapter-1" "$DATA/adapter-2")
 du -sm "$DATA" | awk '{print "{\"inputs_mb\": " $1 "}"}'
-"$BIN" io --inputs "${INPUTS[@]}"
-for method in linear cat svd ties magnitude_prune dare_linear dare_ties ties_svd magnitude_prune_svd dare_linear_svd dare_ties_svd; do
-    "$BIN" run --inputs "${INPUTS[@]}" --method "$method" --density 0.5
+# Each line is followed by the 1/5/15-minute load average, since the machine may be shared.
+load() { awk '{print "{\"load_average\": \"" $1 " " $2 " " $3 "\"}"}' /proc/loadavg; }
+"$BIN" io --inputs "${INPUTS[@]}"; load
+for method in ${METHODS:-linear cat svd ties magnitude_prune dare_linear dare_ties ties_svd magnitude_prune_svd dare_linear_svd dare_ties_svd}; do
+    "$BIN" run --inputs "${INPUTS[@]}" --method "$method" --density 0.5; load
 done

@@ -45,7 +45,12 @@ public final class LoRAAdapter: Sendable {
         guard let module = module(path) else {
             throw LoRAError(.moduleNotFound, at: directory.lastPathComponent, "no LoRA module '\(path)' in this adapter")
         }
-        return (try weights.floats(module.keyA), try weights.floats(module.keyB))
+        let a = try weights.floats(module.keyA), b = try weights.floats(module.keyB)
+        // The values are copies: dropping the mapped pages keeps a merge that reads every module once from
+        // holding the whole input file resident on top of its own buffers.
+        weights.releasePages(of: module.keyA)
+        weights.releasePages(of: module.keyB)
+        return (a, b)
     }
 
     /// DoRA's magnitude vector for the module (length `outFeatures`), or nil without DoRA.

@@ -7,7 +7,7 @@ import Foundation
 /// finalizer; each element's uniform comes from the finalizer applied to (key + golden-ratio · index), the
 /// SplitMix64 stream read at an arbitrary position.
 struct CounterRNG: Sendable {
-    enum Tensor: UInt64, Sendable { case loraA = 1, loraB = 2, delta = 3, gaussian = 4 }
+    enum Tensor: UInt64, Sendable { case loraA = 1, loraB = 2, delta = 3, gaussian = 4, sample = 5 }
 
     let key: UInt64
 

@@ -8,6 +8,10 @@ struct DenseDeltaBuilder {
     let cols: Int
     let inputs: [ModuleInput]
 
+    /// Entries masked and combined at a time (with three inputs, the chunks and the combiner's work arrays
+    /// stay within a 512 KB L2 cache).
+    static let chunk = 1 << 14
+
     /// Rows per block: about a million floats per block and input.
     var blockRows: Int { max(1, min(rows, (1 << 20) / max(cols, 1))) }
 
@@ -19,6 +23,25 @@ struct DenseDeltaBuilder {
                 LinearAlgebra.gemm(
                     m: count, n: cols, k: input.rank, alpha: Float(input.scaling),
                     a: b0 + r0 * input.rank, lda: input.rank, b: a0, ldb: cols, c: out, ldc: cols)
+            }
+        }
+    }
+
+    /// Entries of Δ_i at random positions (dot products of a row of B_i and a column of A_i), to bracket the
+    /// magnitude threshold; empty for small modules, where two passes cost little.
+    func sample(of input: ModuleInput, count: Int = 1 << 16) -> [Float] {
+        guard rows * cols >= 16 * count else { return [] }
+        let rng = CounterRNG(seed: 0, modulePath: path, input: input.index, tensor: .sample)
+        let rank = input.rank, scaling = Float(input.scaling)
+        return input.b.withUnsafeBufferPointer { b in
+            input.a.withUnsafeBufferPointer { a in
+                (0..<count).map { n in
+                    let bits = rng.bits(n)
+                    let r = Int(bits & 0xFFFF_FFFF) % rows, c = Int(bits &>> 32) % cols
+                    var sum: Float = 0
+                    for t in 0..<rank { sum += b[r * rank + t] * a[t * cols + c] }
+                    return scaling * sum
+                }
             }
         }
     }
@@ -45,7 +68,9 @@ struct DenseDeltaBuilder {
         var masks: [MagnitudeMask] = inputs.map { input in
             guard rule.prunesByMagnitude else { return MagnitudeMask(MagnitudeThreshold(mode: .keepAll)) }
             let k = MagnitudeThreshold.keepCount(density: density, numel: numel)
-            return MagnitudeMask(MagnitudeThreshold.find(k: k, numel: numel) { forEachBlock(of: input, $0) })
+            return MagnitudeMask(MagnitudeThreshold.find(k: k, numel: numel, sample: sample(of: input)) {
+                forEachBlock(of: input, $0)
+            })
         }
         let dares = inputs.map { input in
             DAREMask(
@@ -55,25 +80,29 @@ struct DenseDeltaBuilder {
         let combiner = ElementwiseCombiner(
             rule: rule, weights: inputs.map { Float($0.weight) }, majoritySign: request.majoritySign)
         let step = blockRows
-        var dense = [Float](repeating: 0, count: numel)
-        var scratch = inputs.map { _ in [Float](repeating: 0, count: step * cols) }
+        // Every entry is written by the combiner, so D starts uninitialized (no 180 MB zero fill).
+        var dense = [Float](unsafeUninitializedCapacity: numel) { _, initialized in initialized = numel }
+        let scratch = inputs.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: step * cols) }
+        defer { for block in scratch { block.deallocate() } }
         var r0 = 0
         while r0 < rows {
             let count = min(step, rows - r0)
             let length = count * cols
-            for i in inputs.indices {
-                scratch[i].withUnsafeMutableBufferPointer { buffer in
-                    guard let base = buffer.baseAddress else { return }
-                    deltaBlock(inputs[i], r0: r0, count: count, into: base)
-                    let block = UnsafeMutableBufferPointer(start: base, count: length)
-                    if rule.prunesByMagnitude { masks[i].apply(block) }
-                    if rule.usesDARE { dares[i].apply(block, start: r0 * cols) }
-                }
-            }
-            withBuffers(scratch) { buffers in
-                let views = buffers.map { UnsafeBufferPointer(rebasing: $0[0..<length]) }
-                dense.withUnsafeMutableBufferPointer { out in
-                    combiner.combine(views, into: UnsafeMutableBufferPointer(rebasing: out[(r0 * cols)..<(r0 * cols + length)]))
+            for i in inputs.indices { deltaBlock(inputs[i], r0: r0, count: count, into: scratch[i]) }
+            // Masking and combining run on cache-sized chunks of the block: the several passes they make over
+            // each chunk then hit the cache, not memory. Masks see the entries in row-major order, as they must.
+            dense.withUnsafeMutableBufferPointer { out in
+                var c0 = 0
+                while c0 < length {
+                    let c1 = min(c0 + Self.chunk, length)
+                    let views = inputs.indices.map { i in
+                        let chunk = UnsafeMutableBufferPointer(start: scratch[i] + c0, count: c1 - c0)
+                        if rule.prunesByMagnitude { masks[i].apply(chunk) }
+                        if rule.usesDARE { dares[i].apply(chunk, start: r0 * cols + c0) }
+                        return UnsafeBufferPointer(chunk)
+                    }
+                    combiner.combine(views, into: UnsafeMutableBufferPointer(rebasing: out[(r0 * cols + c0)..<(r0 * cols + c1)]))
+                    c0 = c1
                 }
             }
             r0 += count

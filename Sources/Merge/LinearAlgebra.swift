@@ -71,9 +71,16 @@ enum LinearAlgebra {
         return t
     }
 
+    /// Σ x², accumulated in Double (BLAS dsdot, in chunks that fit its 32-bit length).
     static func normSquared(_ a: UnsafeBufferPointer<Float>) -> Double {
+        guard let base = a.baseAddress else { return 0 }
         var sum: Double = 0
-        for x in a { sum += Double(x) * Double(x) }
+        var start = 0
+        while start < a.count {
+            let n = min(a.count - start, 1 << 30)
+            sum += cblas_dsdot(Int32(n), base + start, 1, base + start, 1)
+            start += n
+        }
         return sum
     }
 

@@ -6,6 +6,8 @@
 struct MagnitudeThreshold: Sendable, Equatable {
     enum Mode: Sendable, Equatable { case keepAll, keepNone, threshold(bits: UInt32, tiesToKeep: Int) }
     let mode: Mode
+    /// How many entries equal the threshold (kept or not); when all of them are kept, masking needs no count.
+    var equalCount = Int.max
 
     /// `k = floor(density · numel)` as PEFT computes it.
     static func keepCount(density: Double, numel: Int) -> Int {
@@ -47,7 +49,7 @@ struct MagnitudeThreshold: Sendable, Equatable {
             lowBucket -= 1
         }
         let bits = (target << 16) | UInt32(lowBucket)
-        return MagnitudeThreshold(mode: .threshold(bits: bits, tiesToKeep: k - above))
+        return MagnitudeThreshold(mode: .threshold(bits: bits, tiesToKeep: k - above), equalCount: low[lowBucket])
     }
 
     /// Convenience for a tensor held whole.
@@ -72,21 +74,36 @@ struct MagnitudeMask {
         case .keepNone:
             block.update(repeating: 0)
         case let .threshold(bits, tiesToKeep):
-            if tiesKept >= tiesToKeep {
-                // No ties left to keep: a branch-free pass that vectorizes.
-                for j in block.indices {
-                    block[j] = block[j].bitPattern & 0x7FFF_FFFF > bits ? block[j] : 0
-                }
+            // Branch-free passes that vectorize: keep entries at or above the threshold (above it once the ties
+            // to keep have run out) and count the ties; only the block where the ties run out needs the scalar
+            // fix-up.
+            guard let base = block.baseAddress else { return }
+            let n = block.count
+            let keepEqual = tiesKept < tiesToKeep
+            let cut = keepEqual ? bits : bits + 1
+            if threshold.equalCount <= tiesToKeep {
+                // Every tie is kept (the usual case for continuous values): one select pass.
+                for j in 0..<n { base[j] = base[j].bitPattern & 0x7FFF_FFFF >= bits ? base[j] : 0 }
                 return
             }
-            for j in block.indices {
-                let b = block[j].bitPattern & 0x7FFF_FFFF
-                if b > bits { continue }
-                if b == bits && tiesKept < tiesToKeep {
+            var equal = 0
+            if keepEqual {
+                var count: UInt32 = 0
+                for j in 0..<n { count &+= base[j].bitPattern & 0x7FFF_FFFF == bits ? 1 : 0 }
+                equal = Int(count)
+            }
+            for j in 0..<n { base[j] = base[j].bitPattern & 0x7FFF_FFFF >= cut ? base[j] : 0 }
+            guard keepEqual else { return }
+            if tiesKept + equal <= tiesToKeep {
+                tiesKept += equal
+                return
+            }
+            for j in block.indices where block[j].bitPattern & 0x7FFF_FFFF == bits {
+                if tiesKept < tiesToKeep {
                     tiesKept += 1
-                    continue
+                } else {
+                    block[j] = 0
                 }
-                block[j] = 0
             }
         }
     }

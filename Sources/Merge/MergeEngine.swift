@@ -1,4 +1,5 @@
 import CLinearAlgebra
+import Foundation
 
 /// The merge engine: checks compatibility, then merges module by module on a bounded number of workers.
 ///
@@ -14,10 +15,15 @@ public enum MergeEngine {
     ///   - plan: from `MergeCompatibility.plan`.
     ///   - inputs: the descriptors the plan was made from.
     ///   - threads: workers (modules in flight at once); defaults to the number of active cores.
+    ///   - workspaceBudget: bytes of per-module workspace (dense deltas for `*_svd`, factor copies otherwise)
+    ///     in flight at once; defaults to the larger of the inputs' total factor size and one largest module
+    ///     per worker (capped at a quarter of physical memory), so with many threads workspace stays near the
+    ///     inputs' size. A module larger than the budget runs alone.
     ///   - factors: reads one module of one input.
     /// - Returns: the merged modules in path order.
     public static func mergeModules(
-        plan: MergePlan, inputs: [MergeInputDescriptor], threads: Int? = nil, factors: FactorLoader
+        plan: MergePlan, inputs: [MergeInputDescriptor], threads: Int? = nil, workspaceBudget: Int? = nil,
+        factors: FactorLoader
     ) throws -> [MergedModule] {
         // Parallelism is across modules; OpenBLAS threads would oversubscribe the cores and make results
         // depend on the thread count.
@@ -25,21 +31,50 @@ public enum MergeEngine {
         let request = plan.request
         let weights = request.resolvedWeights(count: inputs.count)
         let modules = plan.modules
-        return try ParallelMap.run(count: modules.count, threads: threads) { index in
-            let module = modules[index]
-            var moduleInputs: [ModuleInput] = []
-            for inputIndex in module.inputs {
-                guard let descriptor = inputs[inputIndex].modules.first(where: { $0.path == module.path }) else {
-                    continue
-                }
-                let (a, b) = try factors(inputIndex, module.path)
-                try checkFactors(a: a, b: b, module: descriptor, input: inputs[inputIndex].name)
-                moduleInputs.append(ModuleInput(
-                    index: inputIndex, a: a, b: b, rank: descriptor.rank, scaling: descriptor.scaling,
-                    weight: weights[inputIndex]))
-            }
-            return try ModuleMerger(request: request, module: module).merge(moduleInputs)
+        let costs = modules.map { workspaceBytes($0, inputs: inputs, method: request.method) }
+        let inputBytes = inputs.reduce(0) { total, input in
+            total + input.modules.reduce(0) { $0 + 4 * $1.rank * ($1.inFeatures + $1.outFeatures) }
         }
+        // Default: the inputs' size, but never fewer than one largest module per worker while that stays
+        // within a quarter of physical memory (small inputs with big dense modules still run in parallel).
+        let workers = max(1, min(threads ?? ParallelMap.activeCores, modules.count))
+        let perWorker = min(Int(clamping: ProcessInfo.processInfo.physicalMemory / 4), workers * (costs.max() ?? 0))
+        let budget = WorkspaceBudget(limit: workspaceBudget ?? max(inputBytes, perWorker))
+        return try ParallelMap.run(count: modules.count, threads: threads) { index in
+            try budget.withBytes(costs[index]) {
+                try mergeModule(modules[index], inputs: inputs, request: request, weights: weights, factors: factors)
+            }
+        }
+    }
+
+    /// What merging `module` holds beyond the inputs: the dense delta for `*_svd` (plus the output factors),
+    /// else copies of the factors and the output.
+    static func workspaceBytes(_ module: PlannedModule, inputs: [MergeInputDescriptor], method: MergeMethod) -> Int {
+        let output = 4 * module.outputRank * (module.inFeatures + module.outFeatures)
+        let factors = module.inputs.reduce(0) { total, index in
+            let rank = inputs[index].modules.first { $0.path == module.path }?.rank ?? 0
+            return total + 4 * rank * (module.inFeatures + module.outFeatures)
+        }
+        let dense = method.isDenseSVD ? 4 * module.inFeatures * module.outFeatures : 0
+        return dense + 2 * factors + output
+    }
+
+    private static func mergeModule(
+        _ module: PlannedModule, inputs: [MergeInputDescriptor], request: MergeRequest, weights: [Double],
+        factors: FactorLoader
+    ) throws -> MergedModule {
+        var moduleInputs: [ModuleInput] = []
+        for inputIndex in module.inputs {
+            guard let descriptor = inputs[inputIndex].modules.first(where: { $0.path == module.path }) else {
+                continue
+            }
+            let (a, b) = try factors(inputIndex, module.path)
+            try checkFactors(a: a, b: b, module: descriptor, input: inputs[inputIndex].name)
+            moduleInputs.append(ModuleInput(
+                index: inputIndex, a: a, b: b, rank: descriptor.rank, scaling: descriptor.scaling,
+                weight: weights[inputIndex]))
+        }
+        return try ModuleMerger(request: request, module: module).merge(moduleInputs)
     }
 
     /// Refuses factors with the wrong size or non-finite values, naming the input and module.

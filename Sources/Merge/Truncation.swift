@@ -72,7 +72,7 @@ struct Truncation: Sendable {
     /// a flat tail, and a sketch narrower than the signal misses part of the top k when its singular values are
     /// close (measured: 0.4 % above optimal with a sketch of k + 10 < Σr_i, 1e-6 with Σr_i + 10).
     static func randomized(
-        dense: [Float], rows: Int, cols: Int, k: Int, signalRank: Int, rng: CounterRNG, powerIterations: Int = 2
+        dense: [Float], rows: Int, cols: Int, k: Int, signalRank: Int, rng: CounterRNG, powerIterations: Int = 1
     ) throws -> Truncation {
         let p = min(rows, cols)
         let l = min(p, max(k, signalRank) + 10)

@@ -64,6 +64,15 @@ public final class SafeTensorsFile: Sendable {
         }
     }
 
+    /// Drops this process's resident pages of tensor `name` (e.g. after copying its values out), so reading
+    /// every tensor of a large file once does not leave the whole file resident. Later reads fault the pages
+    /// back in from the page cache; the mapping is read-only, so the values never change. No-op for an unknown
+    /// name.
+    public func releasePages(of name: String) {
+        guard let tensor = info(name) else { return }
+        mapping.releasePages(fileRange(of: tensor))
+    }
+
     /// The file offsets of a tensor's bytes (``dataStart`` plus its data offsets).
     public func fileRange(of tensor: TensorInfo) -> Range<Int> {
         (dataStart + tensor.dataOffsets.lowerBound)..<(dataStart + tensor.dataOffsets.upperBound)

@@ -1,0 +1,98 @@
+extension MagnitudeThreshold {
+    /// Samples below this size are too small to bracket the threshold usefully.
+    static let minimumSample = 1024
+
+    /// The same threshold as `find(k:numel:forEachBlock:)`, usually in ONE streaming pass instead of two.
+    ///
+    /// `sample` holds values drawn uniformly at random from the tensor (or close approximations of them): their
+    /// order statistics bracket the k-th largest |x| with a margin of six standard deviations. The pass counts
+    /// the entries above the bracket and keeps those inside it, and the exact threshold is selected among the
+    /// kept ones. The bracket is verified by the counts, so the result is exact whatever the sample; when it
+    /// misses (probability ~1e-9 for a genuine random sample), the two-pass radix selection runs instead.
+    static func find(
+        k: Int, numel: Int, sample: [Float], forEachBlock: ((UnsafeBufferPointer<Float>) -> Void) -> Void
+    ) -> MagnitudeThreshold {
+        if k >= numel { return MagnitudeThreshold(mode: .keepAll) }
+        if k <= 0 { return MagnitudeThreshold(mode: .keepNone) }
+        guard sample.count >= minimumSample, let (low, high) = bracket(k: k, numel: numel, sample: sample) else {
+            return find(k: k, numel: numel, forEachBlock: forEachBlock)
+        }
+        var above = 0
+        var inside: [UInt32] = []
+        forEachBlock { block in above &+= scan(block, low: low, high: high, into: &inside) }
+        let needed = k - above
+        guard needed > 0, needed <= inside.count else {
+            return find(k: k, numel: numel, forEachBlock: forEachBlock)
+        }
+        let (bits, greater, equal) = kthLargest(inside, k: needed)
+        return MagnitudeThreshold(mode: .threshold(bits: bits, tiesToKeep: needed - greater), equalCount: equal)
+    }
+
+    /// Counts the entries of `block` whose |x| bits exceed `high` and appends those in [low, high] to `inside`.
+    /// Eight lanes at a time: the rare lanes inside the bracket are appended one by one.
+    static func scan(_ block: UnsafeBufferPointer<Float>, low: UInt32, high: UInt32, into inside: inout [UInt32]) -> Int {
+        guard let base = block.baseAddress else { return 0 }
+        let raw = UnsafeRawPointer(base)
+        let n = block.count
+        let magnitude = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+        let highs = SIMD8<UInt32>(repeating: high), lows = SIMD8<UInt32>(repeating: low)
+        let width = SIMD8<UInt32>(repeating: high &- low)
+        var counts = SIMD8<UInt32>()
+        var j = 0
+        while j + 8 <= n {
+            let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<UInt32>.self) & magnitude
+            counts.replace(with: counts &+ 1, where: v .> highs)
+            // Unsigned wrap-around: one compare tests low <= v <= high.
+            let hit = (v &- lows) .<= width
+            if any(hit) {
+                for lane in 0..<8 where hit[lane] { inside.append(v[lane]) }
+            }
+            j += 8
+        }
+        var above = Int(counts.wrappedSum())
+        while j < n {
+            let bits = base[j].bitPattern & 0x7FFF_FFFF
+            above += bits > high ? 1 : 0
+            if bits &- low <= high &- low { inside.append(bits) }
+            j += 1
+        }
+        return above
+    }
+
+    /// Bit patterns (of |x|) bracketing the k-th largest |x| of `numel` entries, from a random sample;
+    /// nil when the bracket would cover the whole range (nothing to gain over the two-pass selection).
+    static func bracket(k: Int, numel: Int, sample: [Float]) -> (low: UInt32, high: UInt32)? {
+        let n = sample.count
+        let sorted = sample.map { $0.bitPattern & 0x7FFF_FFFF }.sorted(by: >)
+        let p = Double(k) / Double(numel)
+        let margin = Int((6 * (Double(n) * p * (1 - p)).squareRoot()).rounded(.up)) + 8
+        let center = Int((p * Double(n)).rounded())
+        let highIndex = center - margin, lowIndex = center + margin
+        if highIndex < 0 && lowIndex >= n { return nil }
+        let high = highIndex < 0 ? UInt32.max : sorted[highIndex]
+        let low = lowIndex >= n ? 0 : sorted[lowIndex]
+        return (low, high)
+    }
+
+    /// The k-th largest of `values` (1 ≤ k ≤ count) and how many values are strictly greater, by a two-level
+    /// radix histogram over the array in memory; `equal` counts the values equal to it.
+    static func kthLargest(_ values: [UInt32], k: Int) -> (bits: UInt32, greater: Int, equal: Int) {
+        var high = [Int](repeating: 0, count: 1 << 16)
+        for v in values { high[Int(v &>> 16)] &+= 1 }
+        var greater = 0
+        var highBucket = (1 << 16) - 1
+        while highBucket > 0 && greater + high[highBucket] < k {
+            greater += high[highBucket]
+            highBucket -= 1
+        }
+        var low = [Int](repeating: 0, count: 1 << 16)
+        let target = UInt32(highBucket)
+        for v in values where v &>> 16 == target { low[Int(v & 0xFFFF)] &+= 1 }
+        var lowBucket = (1 << 16) - 1
+        while lowBucket > 0 && greater + low[lowBucket] < k {
+            greater += low[lowBucket]
+            lowBucket -= 1
+        }
+        return ((target << 16) | UInt32(lowBucket), greater, low[lowBucket])
+    }
+}

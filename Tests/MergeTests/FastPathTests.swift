@@ -1,0 +1,103 @@
+import Testing
+@testable import Merge
+
+/// The fast paths of the dense `*_svd` methods give the results of the straightforward ones.
+@Suite("Fast paths")
+struct FastPathTests {
+    /// Deterministic values with many exact ties (quantized) or all distinct.
+    func values(_ count: Int, seed: UInt64, quantized: Bool) -> [Float] {
+        let rng = CounterRNG(seed: seed, modulePath: "t", input: 0, tensor: .delta)
+        return (0..<count).map { i in
+            let x = rng.normal(i)
+            return quantized ? (x * 8).rounded() / 8 : x
+        }
+    }
+
+    func blocks(_ values: [Float], size: Int) -> ((UnsafeBufferPointer<Float>) -> Void) -> Void {
+        { body in
+            values.withUnsafeBufferPointer { all in
+                var start = 0
+                while start < all.count {
+                    let end = min(start + size, all.count)
+                    body(UnsafeBufferPointer(rebasing: all[start..<end]))
+                    start = end
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func sampledThresholdEqualsTwoPassSelection(quantized: Bool) {
+        let numel = 200_000
+        let data = values(numel, seed: quantized ? 3 : 4, quantized: quantized)
+        let rng = CounterRNG(seed: 9, modulePath: "s", input: 0, tensor: .sample)
+        let sample = (0..<4096).map { data[Int(rng.bits($0) % UInt64(numel))] }
+        for k in [1, 17, numel / 100, numel / 2, numel - 3, numel - 1, numel] {
+            let exact = MagnitudeThreshold.find(k: k, numel: numel, forEachBlock: blocks(data, size: 7000))
+            let fast = MagnitudeThreshold.find(k: k, numel: numel, sample: sample, forEachBlock: blocks(data, size: 7000))
+            #expect(fast == exact, "k = \(k)")
+        }
+    }
+
+    @Test func sampledThresholdFallsBackWhenTheSampleMisleads() {
+        let numel = 50_000
+        let data = values(numel, seed: 5, quantized: false)
+        // A sample of only the largest values puts the bracket far above the median.
+        let misleading = Array(data.map(abs).sorted(by: >).prefix(2048))
+        let exact = MagnitudeThreshold.find(k: numel / 2, numel: numel, forEachBlock: blocks(data, size: 4096))
+        let fast = MagnitudeThreshold.find(k: numel / 2, numel: numel, sample: misleading, forEachBlock: blocks(data, size: 4096))
+        #expect(fast == exact)
+    }
+
+    /// A module big enough for the sampled threshold: the builder's D equals masks from the two-pass selection
+    /// on the whole Δ_i, combined by TIES.
+    @Test func denseDeltaWithSampledThresholdsEqualsTheReference() throws {
+        let shape: [(path: String, out: Int, in: Int)] = [("m.big", 1100, 960)]
+        let xs = (0..<3).map { SyntheticAdapter.make(name: "x\($0)", seed: UInt64(40 + $0), rank: 4, modules: shape) }
+        let inputs = try xs.enumerated().map { index, x in
+            let f = try #require(x.factors["m.big"])
+            return ModuleInput(index: index, a: f.a, b: f.b, rank: 4, scaling: 2, weight: [0.5, 0.3, 0.2][index])
+        }
+        let request = MergeRequest(method: .tiesSVD, density: 0.35)
+        let builder = DenseDeltaBuilder(request: request, rule: .ties, path: "m.big", rows: 1100, cols: 960, inputs: inputs)
+        #expect(!builder.sample(of: inputs[0]).isEmpty)
+        let trimmed = xs.map { x in
+            var delta = x.delta("m.big")
+            let k = MagnitudeThreshold.keepCount(density: 0.35, numel: delta.count)
+            var mask = MagnitudeMask(MagnitudeThreshold.find(k: k, in: delta))
+            delta.withUnsafeMutableBufferPointer { mask.apply($0) }
+            return delta
+        }
+        var reference = [Float](repeating: 0, count: 1100 * 960)
+        let combiner = ElementwiseCombiner(rule: .ties, weights: [0.5, 0.3, 0.2], majoritySign: .total)
+        withBuffers(trimmed) { buffers in reference.withUnsafeMutableBufferPointer { combiner.combine(buffers, into: $0) } }
+        #expect(relativeError(builder.build(), reference) <= 1e-6)
+    }
+
+    /// Shaped like a 7B MLP module scaled down 4× (out 2752, in 1024, three rank-16 inputs, TIES at 0.5): the
+    /// default randomized truncation's error is within 0.1 % of the optimal one, and the reported error is
+    /// the true ‖D − D_k‖.
+    @Test func randomizedTruncationOnAnMLPShapedDelta() throws {
+        let (rows, cols, rank) = (2752, 1024, 16)
+        let shape: [(path: String, out: Int, in: Int)] = [("m.mlp", rows, cols)]
+        let inputs = try (0..<3).map { index in
+            let x = SyntheticAdapter.make(name: "x\(index)", seed: UInt64(60 + index), rank: rank, modules: shape)
+            let f = try #require(x.factors["m.mlp"])
+            return ModuleInput(index: index, a: f.a, b: f.b, rank: rank, scaling: 2, weight: 1.0 / 3)
+        }
+        let dense = DenseDeltaBuilder(
+            request: MergeRequest(method: .tiesSVD, density: 0.5), rule: .ties, path: "m.mlp", rows: rows, cols: cols,
+            inputs: inputs
+        ).build()
+        let exact = try Truncation.exact(dense: dense, rows: rows, cols: cols, k: rank)
+        let fast = try Truncation.randomized(
+            dense: dense, rows: rows, cols: cols, k: rank, signalRank: 3 * rank,
+            rng: CounterRNG(seed: 7, modulePath: "m.mlp", input: -1, tensor: .gaussian))
+        let optimal = exact.errorSquared.squareRoot(), ours = fast.errorSquared.squareRoot()
+        #expect(ours <= optimal * 1.001, "randomized \(ours) vs optimal \(optimal)")
+        let approx = LinearAlgebra.multiply(fast.b, rows, rank, fast.a, rank, cols)
+        var direct: Double = 0
+        for i in dense.indices { direct += Double(dense[i] - approx[i]) * Double(dense[i] - approx[i]) }
+        #expect(abs(direct.squareRoot() - ours) < 1e-3 * ours)
+    }
+}
