@@ -39,5 +39,6 @@ else
     find Tests/Fixtures -name '*.safetensors' -size -64k | while read -r f; do cp "$f" "$work/seeds/$(echo "$f" | tr / _)"; done
 fi
 # New inputs go to the first directory (corpus); seeds are read only.
-QUIVER_FUZZ_TARGET="$target" nice "$bin/QuiverFuzz" "$work/corpus" "$work/seeds" \
+# The Swift runtime's crash backtracer clashes with ASan (spurious reports); libFuzzer prints the stack itself.
+SWIFT_BACKTRACE=enable=no QUIVER_FUZZ_TARGET="$target" nice "$bin/QuiverFuzz" "$work/corpus" "$work/seeds" \
     -runs="$runs" -max_len=4096 -artifact_prefix="$work/crashes/" -print_final_stats=1 "$@" 2>&1 | tee "$work/log"
