@@ -74,7 +74,7 @@ public struct AdapterConfig: Sendable, Equatable {
         self.otherFields = [:]
     }
 
-    /// Semantic equality: the original JSON spelling of numbers does not matter.
+    /// Semantic equality: the original JSON spelling of typed numbers and the key order of objects do not matter.
     public static func == (lhs: AdapterConfig, rhs: AdapterConfig) -> Bool {
         lhs.peftType == rhs.peftType && lhs.baseModelNameOrPath == rhs.baseModelNameOrPath && lhs.revision == rhs.revision
             && lhs.taskType == rhs.taskType && lhs.r == rhs.r && lhs.loraAlpha == rhs.loraAlpha && lhs.loraDropout == rhs.loraDropout
@@ -83,6 +83,7 @@ public struct AdapterConfig: Sendable, Equatable {
             && lhs.fanInFanOut == rhs.fanInFanOut && lhs.bias == rhs.bias && lhs.loraBias == rhs.loraBias
             && lhs.modulesToSave == rhs.modulesToSave && lhs.layersToTransform == rhs.layersToTransform
             && lhs.layersPattern == rhs.layersPattern && lhs.inferenceMode == rhs.inferenceMode && lhs.peftVersion == rhs.peftVersion
-            && lhs.otherFields == rhs.otherFields
+            && lhs.otherFields.count == rhs.otherFields.count
+            && lhs.otherFields.allSatisfy { key, value in rhs.otherFields[key].map(value.equalsIgnoringKeyOrder) ?? false }
     }
 }
