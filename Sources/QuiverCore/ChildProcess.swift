@@ -19,14 +19,15 @@ public enum ChildProcess {
 
     /// Runs `executable` with `arguments`, stdin from /dev/null, extra `environment` on top of ours.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+        try start(executable, arguments, environment: environment).wait()
+    }
+
+    /// Starts `executable` without waiting for it; the caller must `wait()` (or the child stays a zombie).
+    public static func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Running {
         let directory = FileManager.default.temporaryDirectory.path
         let token = UUID().uuidString
         let outPath = "\(directory)/quiver-child-\(token).out"
         let errPath = "\(directory)/quiver-child-\(token).err"
-        defer {
-            unlink(outPath)
-            unlink(errPath)
-        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -44,17 +45,40 @@ public enum ChildProcess {
         var pid: pid_t = 0
         let spawned = posix_spawnp(&pid, executable, &actions, nil, argv, envp)
         guard spawned == 0 else {
+            unlink(outPath)
+            unlink(errPath)
             throw ChildProcessError(executable: executable, arguments: arguments, status: -1, output: String(cString: strerror(spawned)))
         }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 {
-            guard errno == EINTR else { break }
+        return Running(pid: pid, outPath: outPath, errPath: errPath)
+    }
+
+    /// A started child: signal it, then reap it with `wait()`.
+    public struct Running: Sendable {
+        public let pid: pid_t
+        let outPath: String
+        let errPath: String
+
+        /// Sends `signal` (e.g. `SIGKILL`) to the child.
+        public func send(_ signal: Int32) {
+            kill(pid, signal)
         }
-        // WIFEXITED/WEXITSTATUS are macros Swift cannot import: exit code in bits 8-15, signal in the low 7.
-        let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
-        let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        return Outcome(status: exitCode, stdout: out, stderr: err)
+
+        /// Waits for the child to exit and returns its status and output; a child killed by signal N has status 128+N.
+        public func wait() -> Outcome {
+            defer {
+                unlink(outPath)
+                unlink(errPath)
+            }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 {
+                guard errno == EINTR else { break }
+            }
+            // WIFEXITED/WEXITSTATUS are macros Swift cannot import: exit code in bits 8-15, signal in the low 7.
+            let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+            let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+            return Outcome(status: exitCode, stdout: out, stderr: err)
+        }
     }
 
     /// Runs the program and returns its trimmed standard output; a non-zero exit throws with its output.
