@@ -20,16 +20,9 @@ public struct EmbeddedPostgres: Sendable {
         self.directory = directory
     }
 
-    /// `$QUIVER_HOME/pg`, else `~/.quiver/pg`; as root without QUIVER_HOME, `/var/lib/quiver/pg`, because root's
-    /// home is closed to the unprivileged user the server must run as.
+    /// `pg/` under `QuiverHome`: `$QUIVER_HOME/pg`, else `~/.quiver/pg`, or `/var/lib/quiver/pg` as root.
     public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
-        if let home = environment["QUIVER_HOME"], !home.isEmpty {
-            return URL(fileURLWithPath: home).appendingPathComponent("pg", isDirectory: true)
-        }
-        if getuid() == 0 {
-            return URL(fileURLWithPath: "/var/lib/quiver/pg", isDirectory: true)
-        }
-        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".quiver/pg", isDirectory: true)
+        QuiverHome.directory(environment: environment).appendingPathComponent("pg", isDirectory: true)
     }
 
     private var dataDirectory: String { directory.appendingPathComponent("data").path }

@@ -36,7 +36,8 @@ public final class Registry: Sendable {
         return "uid-\(geteuid())"
     }
 
-    /// `--blob-store`, else `QUIVER_BLOB_STORE`, else `$QUIVER_HOME/blobs` (QUIVER_HOME defaults to `~/.quiver`).
+    /// `--blob-store`, else `QUIVER_BLOB_STORE`, else `blobs/` under `QuiverHome` (`$QUIVER_HOME`, `~/.quiver`, or
+    /// `/var/lib/quiver` as root).
     public static func resolveBlobStore(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         for candidate in [explicit, environment["QUIVER_BLOB_STORE"]] {
             if let candidate, !candidate.isEmpty { return candidate }
@@ -44,10 +45,9 @@ public final class Registry: Sendable {
         return quiverHome(environment: environment).appendingPathComponent("blobs", isDirectory: true).path
     }
 
-    /// `$QUIVER_HOME`, else `~/.quiver`.
+    /// The embedded default's data directory (see `QuiverHome`).
     public static func quiverHome(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
-        if let home = environment["QUIVER_HOME"], !home.isEmpty { return URL(fileURLWithPath: home, isDirectory: true) }
-        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".quiver", isDirectory: true)
+        QuiverHome.directory(environment: environment)
     }
 
     /// Appends an audit event inside the caller's transaction.
