@@ -23,7 +23,10 @@ extension Registry {
         inTransaction: (PostgresConnection, AdapterVersion) throws -> Void
     ) throws -> RegisterOutcome {
         let canonical = adapter.canonicalDigest
-        if let existing = try version(canonicalDigest: canonical) { return RegisterOutcome(version: existing, existed: true) }
+        if let existing = try version(canonicalDigest: canonical) {
+            try restoreMissingBlobs(of: existing, from: adapter)
+            return RegisterOutcome(version: existing, existed: true)
+        }
         return try withBlobFence { connection in
             let config = try blobs.put(data: adapter.configBytes)
             let weightsURL = adapter.directory.appendingPathComponent(LoRAAdapter.weightsFileName)
@@ -80,6 +83,32 @@ extension Registry {
                 try inTransaction(tx, created)
                 return RegisterOutcome(version: created, existed: false)
             }
+        }
+    }
+
+    /// Re-uploads an existing version's files from a byte-identical directory when the store no longer has them (a
+    /// store that was moved, lost or restored from an old backup), so registering the same content again also heals
+    /// the store. Files that differ in bytes (same canonical content, other layout) cannot stand in and are skipped:
+    /// `verify` reports such a loss.
+    func restoreMissingBlobs(of version: AdapterVersion, from adapter: LoRAAdapter) throws {
+        let weightsURL = adapter.directory.appendingPathComponent(LoRAAdapter.weightsFileName)
+        var missing: [(role: String, digest: SHA256Digest)] = []
+        if adapter.configDigest == version.configDigest, try !blobs.exists(digest: version.configDigest) {
+            missing.append(("config", version.configDigest))
+        }
+        if adapter.weightsDigest == version.weightsDigest, try !blobs.exists(digest: version.weightsDigest) {
+            missing.append(("weights", version.weightsDigest))
+        }
+        guard !missing.isEmpty else { return }
+        try withBlobFence { connection in
+            for blob in missing {
+                _ = blob.role == "config"
+                    ? try blobs.put(data: adapter.configBytes)
+                    : try blobs.put(fileAt: weightsURL, digest: blob.digest)
+            }
+            try audit(connection, action: "blob.restore", subject: version.label, details: [
+                "restored": missing.map { "\($0.role):\($0.digest.hex)" }.joined(separator: ","), "store": blobs.location,
+            ])
         }
     }
 }

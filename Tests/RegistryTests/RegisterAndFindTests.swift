@@ -28,6 +28,25 @@ struct RegisterAndFindTests {
         }
     }
 
+    @Test func registeringIdenticalContentAgainRestoresBlobsTheStoreLost() throws {
+        try RegistryFixture.with { f in
+            let first = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone")
+            // The store loses both files behind the registry's back (moved, restored from an old backup...).
+            try f.s3.delete(digest: first.version.weightsDigest)
+            try f.s3.delete(digest: first.version.configDigest)
+            #expect(try !f.registry.verify(first.version).passed)
+            let again = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone")
+            #expect(again.existed && again.version.id == first.version.id)
+            #expect(try f.s3.exists(digest: first.version.weightsDigest) && f.s3.exists(digest: first.version.configDigest))
+            #expect(try f.registry.verify(first.version).passed)
+            #expect(try f.count("SELECT count(*) FROM audit_events WHERE action = 'blob.restore' AND subject = 'tone@1'") == 1)
+            // Nothing is missing now: registering again neither uploads nor audits a restore.
+            _ = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone")
+            #expect(try f.count("SELECT count(*) FROM audit_events WHERE action = 'blob.restore'") == 1)
+            #expect(try f.count("SELECT count(*) FROM adapter_versions") == 1)
+        }
+    }
+
     @Test func sixteenConcurrentRegistrationsCreateOneVersion() throws {
         try RegistryFixture.with { f in
             let results = Mutex16()
