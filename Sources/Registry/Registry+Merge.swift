@@ -18,13 +18,16 @@ extension Registry {
     ///
     /// The registry policy and the engine's compatibility rules are checked on the catalog's metadata before any
     /// blob is fetched; a refusal is recorded in `merge_refusals` with an audit event and thrown. The same request
-    /// (method, resolved parameters, input digests) asked again returns the recorded result.
+    /// (method, resolved parameters, input digests) asked again returns the recorded result; if the store has lost
+    /// that result's files, the merge is re-run (same bytes) and the files restored.
     public func merge(inputs refs: [AdapterRef], into name: String, request: MergeRequest) throws -> MergeOutcome {
         try AdapterRef.validateName(name)
         let inputs = try refs.map { try resolve($0) }
         let resolved = request.resolved(inputCount: inputs.count)
         let requestDigest = try Self.requestDigest(resolved, inputs: inputs)
-        if let previous = try recordedMerge(requestDigest: requestDigest) { return previous }
+        if let previous = try recordedMerge(requestDigest: requestDigest), try storeHasFiles(of: previous.version) {
+            return previous
+        }
         do {
             try check(inputs: inputs, request: resolved)
         } catch let error as MergeError {
@@ -51,6 +54,11 @@ extension Registry {
     }
 
     /// sha256 of the canonical request JSON and the inputs' canonical digests, in order.
+    /// Whether the blob store still holds the version's config and weights.
+    func storeHasFiles(of version: AdapterVersion) throws -> Bool {
+        try blobs.exists(digest: version.configDigest) && blobs.exists(digest: version.weightsDigest)
+    }
+
     static func requestDigest(_ request: MergeRequest, inputs: [AdapterVersion]) throws -> SHA256Digest {
         var bytes = try request.canonicalJSON()
         bytes.append(contentsOf: Array(("\n" + inputs.map(\.canonicalDigest.hex).joined(separator: ",")).utf8))

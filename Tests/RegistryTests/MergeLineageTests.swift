@@ -129,4 +129,22 @@ struct MergeLineageTests {
             #expect(tampered.failures.contains { $0.kind == "merge" && $0.subject == "m2@1" })
         }
     }
+
+    @Test func askingForARecordedMergeAgainRestoresItsLostResult() throws {
+        try RegistryFixture.with { f in
+            _ = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone")
+            _ = try f.registry.register(directory: RegistryFixture.golden("a2"), name: "json")
+            let request = MergeRequest(method: .dareTies, density: 0.6, seed: 11)
+            let first = try f.registry.merge(inputs: [.latest(name: "tone"), .latest(name: "json")], into: "blend", request: request)
+            try f.s3.delete(digest: first.version.weightsDigest)
+            #expect(try !f.registry.verify(first.version).passed)
+            // The same request re-runs the deterministic merge and puts the identical bytes back.
+            let again = try f.registry.merge(inputs: [.latest(name: "tone"), .latest(name: "json")], into: "blend", request: request)
+            #expect(again.existed && again.version.id == first.version.id && again.mergeID == first.mergeID)
+            #expect(try f.s3.exists(digest: first.version.weightsDigest))
+            #expect(try f.registry.verify(first.version).passed)
+            #expect(try f.count("SELECT count(*) FROM merges") == 1)
+            #expect(try f.count("SELECT count(*) FROM audit_events WHERE action = 'blob.restore' AND subject = 'blend@1'") == 1)
+        }
+    }
 }
