@@ -93,7 +93,8 @@ public struct GCCommand: ParsableCommand {
             for digest in report.deleted { print("\(dryRun ? "would delete" : "deleted") sha256/\(digest)") }
             print("\(report.deleted.count) blob(s), \(report.deletedBytes) bytes \(dryRun ? "would be " : "")removed; \(report.keptYoung) unreferenced blob(s) younger than \(grace) kept; \(report.referenced) referenced")
             for upload in report.abortedUploads {
-                print("\(dryRun ? "would abort" : "aborted") unfinished upload \(upload.key) (\(upload.uploadID)), started \(upload.started.ISO8601Format())")
+                let id = upload.uploadID == upload.key ? "" : " (upload \(upload.uploadID))"
+                print("\(dryRun ? "would abort" : "aborted") unfinished upload \(upload.key)\(id), started \(upload.started.ISO8601Format())")
             }
             print("\(report.abortedUploads.count) unfinished upload(s) \(dryRun ? "would be " : "")aborted; \(report.keptYoungUploads) younger than \(grace) kept")
         }
