@@ -49,6 +49,16 @@ public protocol BlobStore: Sendable {
     ///
     /// Pass the previous page's `continuation` to get the next; `maxKeys` bounds the page size (S3 caps it at 1000).
     func listPage(hexPrefix: String, continuation: String?, maxKeys: Int) throws -> BlobPage
+
+    /// Every unfinished upload under the store's blob keys, in no particular order: open S3 multipart
+    /// uploads, or a local store's temporary files (see ``PendingUpload``).
+    func pendingUploads() throws -> [PendingUpload]
+
+    /// Aborts an unfinished upload and frees what it holds; an upload already gone is not an error.
+    ///
+    /// Aborting an upload that a live writer is still sending makes that writer's `put` fail; callers pass only
+    /// uploads older than a grace period no writer runs for.
+    func abort(_ upload: PendingUpload) throws
 }
 
 /// What `put` did.

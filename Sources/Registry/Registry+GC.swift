@@ -12,15 +12,22 @@ public struct GCReport: Sendable, Codable, Equatable {
     public let keptYoung: Int
     /// Blobs still referenced by a version.
     public let referenced: Int
+    /// Unfinished uploads older than the grace period (S3 multipart uploads a crashed writer left open, a local
+    /// store's stale temporary files): aborted, or in a dry run, that would be.
+    public let abortedUploads: [PendingUpload]
+    /// Unfinished uploads younger than the grace period, left alone (a writer may still be sending them).
+    public let keptYoungUploads: Int
     public let dryRun: Bool
 }
 
 extension Registry {
     /// Deletes blobs that no version references and that are older than `graceSeconds`, from the store and from
-    /// the `blobs` table.
+    /// the `blobs` table, and aborts unfinished uploads started more than `graceSeconds` ago.
     ///
     /// Runs holding the blob fence exclusively, so no registration is between its upload and its commit; the grace
-    /// period additionally protects blobs uploaded by a registration that has not taken the fence yet.
+    /// period additionally protects blobs uploaded by a registration that has not taken the fence yet, and the
+    /// uploads still in flight: a grace shorter than the longest upload can abort a live writer's upload (its
+    /// `put` then fails; nothing half-written is ever visible under a blob key).
     public func collectGarbage(graceSeconds: Int64, dryRun: Bool = false) throws -> GCReport {
         try pool.withConnection { connection in
             try connection.query("SELECT pg_advisory_lock(\(Self.blobFenceKey))")
@@ -42,6 +49,7 @@ extension Registry {
                 deleted.append(blob.digest.hex)
                 bytes += blob.size
             }
+            let uploads = try blobs.sweepPendingUploads(olderThan: cutoff, dryRun: dryRun)
             // Rows for blobs that are gone from the store (or never arrived) and that nothing references.
             let staleRows = try connection.query("""
                 SELECT sha256, size, created_at < \(cutoff) FROM blobs b
@@ -53,15 +61,17 @@ extension Registry {
                 let digest = try row.decode(String.self, at: 0)
                 if !seen.contains(digest), try row.decode(Bool.self, at: 2) { rowsToDelete.append(digest) }
             }
-            if !dryRun && !rowsToDelete.isEmpty {
+            if !dryRun && (!rowsToDelete.isEmpty || !uploads.aborted.isEmpty) {
                 try connection.transaction { tx in
-                    try tx.query("DELETE FROM blobs WHERE sha256 = ANY(\(rowsToDelete))")
+                    if !rowsToDelete.isEmpty { try tx.query("DELETE FROM blobs WHERE sha256 = ANY(\(rowsToDelete))") }
                     try audit(tx, action: "gc.delete", subject: "blobs", details: [
                         "count": String(deleted.count), "bytes": String(bytes), "grace_seconds": String(graceSeconds),
+                        "uploads_aborted": String(uploads.aborted.count),
                     ])
                 }
             }
-            return GCReport(deleted: deleted, deletedBytes: bytes, keptYoung: young, referenced: referenced.count, dryRun: dryRun)
+            return GCReport(deleted: deleted, deletedBytes: bytes, keptYoung: young, referenced: referenced.count,
+                            abortedUploads: uploads.aborted, keptYoungUploads: uploads.keptYoung, dryRun: dryRun)
         }
     }
 }

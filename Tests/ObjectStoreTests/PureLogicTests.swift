@@ -150,3 +150,48 @@ struct S3ParsingTests {
         #expect(bad?.kind == .configuration)
     }
 }
+
+@Suite("ListMultipartUploads parsing")
+struct MultipartListParsingTests {
+    func upload(_ key: String, _ id: String) -> String {
+        "<Upload><Key>\(key)</Key><UploadId>\(id)</UploadId><Initiated>2024-05-01T12:34:56.000Z</Initiated></Upload>"
+    }
+
+    @Test("AWS pages carry both next markers; keys lose the client prefix")
+    func awsPage() {
+        let xml = "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>p/sha256/b</NextKeyMarker>"
+            + "<NextUploadIdMarker>u2</NextUploadIdMarker>" + upload("p/sha256/a", "u1") + upload("p/sha256/b", "u2")
+            + "</ListMultipartUploadsResult>"
+        let page = S3MultipartUploadPage.parse(Substring(xml), stripPrefixCount: 2)
+        #expect(page.uploads.map(\.key) == ["sha256/a", "sha256/b"])
+        #expect(page.uploads.map(\.uploadID) == ["u1", "u2"])
+        #expect(page.uploads.first?.initiated == Date(timeIntervalSince1970: 1_714_566_896))
+        #expect(page.next == S3MultipartMarkers(keyMarker: "p/sha256/b", uploadIDMarker: "u2"))
+    }
+
+    @Test("SeaweedFS pages carry only NextUploadIdMarker: no key marker is made up")
+    func seaweedPage() {
+        let xml = "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><KeyMarker></KeyMarker>"
+            + "<NextUploadIdMarker>u9</NextUploadIdMarker>" + upload("sha256/z", "u9") + "</ListMultipartUploadsResult>"
+        let page = S3MultipartUploadPage.parse(Substring(xml), stripPrefixCount: 0)
+        #expect(page.next == S3MultipartMarkers(keyMarker: nil, uploadIDMarker: "u9"))
+    }
+
+    @Test("a truncated page without markers continues after its last upload; a complete page has no next")
+    func fallbacks() {
+        let truncated = "<R><IsTruncated>true</IsTruncated>" + upload("k1", "a") + upload("k2", "b") + "</R>"
+        #expect(S3MultipartUploadPage.parse(Substring(truncated), stripPrefixCount: 0).next
+                == S3MultipartMarkers(keyMarker: "k2", uploadIDMarker: "b"))
+        let last = "<R><IsTruncated>false</IsTruncated>" + upload("k1", "a") + "</R>"
+        #expect(S3MultipartUploadPage.parse(Substring(last), stripPrefixCount: 0).next == nil)
+    }
+
+    @Test("the listing query is signed in canonical order with uploads written uploads=")
+    func canonicalListQuery() {
+        let query = SigV4Signer.canonicalQuery([
+            ("uploads", ""), ("prefix", "p/sha256/"), ("max-uploads", "1000"), ("key-marker", "p/sha256/b"),
+            ("upload-id-marker", "u_2"),
+        ])
+        #expect(query == "key-marker=p%2Fsha256%2Fb&max-uploads=1000&prefix=p%2Fsha256%2F&upload-id-marker=u_2&uploads=")
+    }
+}

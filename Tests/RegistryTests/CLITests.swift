@@ -49,4 +49,26 @@ struct CLITests {
         let rows = try TestPostgres.psql(database, "SELECT count(*) FROM adapter_versions WHERE kind = 'merged' AND created_by = 'cli-user'")
         #expect(rows.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
     }
+
+    @Test func gcAbortsStaleTemporaryFilesOfALocalStore() throws {
+        let database = try TestPostgres.createScratchDatabase()
+        defer { try? TestPostgres.dropDatabase(url: database) }
+        let blobs = try Fixtures.temporaryDirectory("cli-gc-blobs")
+        defer { try? FileManager.default.removeItem(at: blobs) }
+        let common = ["--database-url", database, "--blob-store", blobs.path, "--actor", "cli-user"]
+        try run(["register", Fixtures.peftGolden.appendingPathComponent("adapters/a1").path, "--name", "tone"] + common)
+        // A write a crashed process left behind two hours ago, and one still being written.
+        let stale = blobs.appendingPathComponent("sha256/.tmp-crashed")
+        let live = blobs.appendingPathComponent("sha256/.tmp-live")
+        try Data(repeating: 9, count: 4096).write(to: stale)
+        try Data(repeating: 8, count: 16).write(to: live)
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: stale.path)
+
+        try run(["gc", "--grace", "1h", "--dry-run"] + common)
+        #expect(FileManager.default.fileExists(atPath: stale.path))
+        try run(["gc", "--grace", "1h"] + common)
+        #expect(!FileManager.default.fileExists(atPath: stale.path))
+        #expect(FileManager.default.fileExists(atPath: live.path))
+        try run(["verify", "tone"] + common)
+    }
 }

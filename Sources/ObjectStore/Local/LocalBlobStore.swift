@@ -60,7 +60,7 @@ public final class LocalBlobStore: BlobStore {
 
     /// Streams bytes into a temporary file, checks the digest, fsyncs and renames it to its key.
     private func writeAtomically(expected: SHA256Digest?, _ fill: (HashingFileSink) throws -> Void) throws -> PutResult {
-        let temporary = folder + "/.tmp-" + UUID().uuidString
+        let temporary = folder + "/" + Self.temporaryPrefix + UUID().uuidString
         do {
             let sink = try HashingFileSink(path: temporary)
             try fill(sink)
@@ -185,6 +185,37 @@ public final class LocalBlobStore: BlobStore {
         }
         let more = blobs.count == max(1, maxKeys) && candidates.last != blobs.last?.digest
         return BlobPage(blobs: blobs, continuation: more ? blobs.last?.digest.hex : nil)
+    }
+
+    /// Names of the temporary files writes go through; a crashed writer leaves them behind.
+    static let temporaryPrefix = ".tmp-"
+
+    /// Temporary files left in the blob folder, dated by their last write (a live writer keeps touching its own).
+    public func pendingUploads() throws -> [PendingUpload] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: folder)
+        } catch {
+            throw ObjectStoreError(.io, "cannot list \(folder): \(error.localizedDescription)")
+        }
+        var found: [PendingUpload] = []
+        for name in names where name.hasPrefix(Self.temporaryPrefix) {
+            var info = stat()
+            guard stat(folder + "/" + name, &info) == 0 else { continue }  // finished or removed since listing
+            found.append(PendingUpload(key: name, uploadID: name, started: Self.modified(info), size: Int64(info.st_size)))
+        }
+        return found
+    }
+
+    /// Removes a temporary file; only names that are temporary files of this store are accepted.
+    public func abort(_ upload: PendingUpload) throws {
+        let name = upload.uploadID
+        guard name.hasPrefix(Self.temporaryPrefix), !name.contains("/") else {
+            throw ObjectStoreError(.configuration, "\(name) is not a temporary file of \(location)",
+                                   hint: "pass an upload returned by pendingUploads()")
+        }
+        let path = folder + "/" + name
+        guard unlink(path) == 0 || errno == ENOENT else { throw ObjectStoreError.io("cannot delete", path, errno: errno) }
     }
 
     private func fileSize(_ path: String) throws -> Int64 {

@@ -25,7 +25,7 @@ public final class S3BlobStore: BlobStore {
         }
         let key = BlobKey.key(for: digest)
         if size > client.settings.multipartThreshold {
-            try client.putObjectMultipart(key: key, path: path, size: size)
+            try client.putObjectMultipart(key: key, path: path, size: size, expected: digest)
         } else {
             // The payload hash is the blob's digest: AWS rejects the body if it differs from what we claim.
             try client.putObject(key: key, body: .file(path: path, offset: 0, length: size), payloadHash: digest.hex)
@@ -91,6 +91,17 @@ public final class S3BlobStore: BlobStore {
             }
         }
         return BlobPage(blobs: blobs, continuation: page.continuation)
+    }
+
+    /// Open multipart uploads under the store's blob keys (`<prefix>/sha256/`), every page of them.
+    public func pendingUploads() throws -> [PendingUpload] {
+        try client.listAllMultipartUploads(keyPrefix: BlobKey.folder).map {
+            PendingUpload(key: $0.key, uploadID: $0.uploadID, started: $0.initiated)
+        }
+    }
+
+    public func abort(_ upload: PendingUpload) throws {
+        try client.abortMultipartUpload(key: upload.key, uploadID: upload.uploadID)
     }
 
     /// Creates the bucket unless it exists (tests, the demo, first-run set-up).

@@ -6,14 +6,32 @@ extension S3Client {
     /// Uploads a file as a multipart upload: initiate, parts streamed from the file by
     /// `settings.uploadConcurrency` threads, then complete. Any failure aborts the upload, so no orphaned parts
     /// are left on the server, and is rethrown.
-    func putObjectMultipart(key: String, path: String, size: Int64) throws {
-        let full = objectKey(key)
+    ///
+    /// Parts are sent as `UNSIGNED-PAYLOAD` and S3 never sees the whole object's sha256, so while they go out
+    /// another thread hashes the file and the upload is completed only when it hashes to `expected`; otherwise
+    /// it is aborted with `.corruptBlob`. This re-reads the file (normally from the page cache, overlapped with
+    /// the network) and catches both a wrong digest passed in and a file changed after it was hashed.
+    func putObjectMultipart(key: String, path: String, size: Int64, expected: SHA256Digest) throws {
         let partSize = max(settings.partSize, 5 << 20)
         let count = Int((size + partSize - 1) / partSize)
         guard count <= 10_000 else {
             throw ObjectStoreError(.configuration, "\(path) needs \(count) parts of \(partSize) bytes; S3 allows 10000",
                                    hint: "raise the multipart part size")
         }
+        let uploadID = try initiateMultipartUpload(key: key)
+        do {
+            let etags = try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize,
+                                        count: count, expected: expected)
+            try completeMultipartUpload(key: key, uploadID: uploadID, etags: etags)
+        } catch {
+            try? abortMultipartUpload(key: key, uploadID: uploadID)
+            throw error
+        }
+    }
+
+    /// Starts a multipart upload of `key` (relative to the prefix) and returns its upload ID.
+    public func initiateMultipartUpload(key: String) throws -> String {
+        let full = objectKey(key)
         let initiated = try send("POST", objectKey: full, query: [("uploads", "")], body: .data(Data()))
         guard (200..<300).contains(initiated.status) else { throw failure(initiated, key: full, method: "POST uploads") }
         guard let uploadID = XMLScan.value("UploadId", in: Substring(String(decoding: initiated.body, as: UTF8.self))),
@@ -21,50 +39,80 @@ extension S3Client {
         else {
             throw ObjectStoreError(.serverError, "InitiateMultipartUpload for \(describe(full)) returned no UploadId")
         }
-        do {
-            let etags = try uploadParts(objectKey: full, uploadID: uploadID, path: path, size: size, partSize: partSize, count: count)
-            try complete(objectKey: full, uploadID: uploadID, etags: etags)
-        } catch {
-            _ = try? send("DELETE", objectKey: full, query: [("uploadId", uploadID)])
-            throw error
+        return uploadID
+    }
+
+    /// Uploads part `number` (1-based) of an open multipart upload and returns its ETag.
+    public func uploadPart(key: String, uploadID: String, number: Int, data: Data) throws -> String {
+        try uploadPart(objectKey: objectKey(key), uploadID: uploadID, number: number, body: .data(data))
+    }
+
+    func uploadPart(objectKey full: String, uploadID: String, number: Int, body: HTTPRequest.Body) throws -> String {
+        let response = try send("PUT", objectKey: full, query: [("partNumber", String(number)), ("uploadId", uploadID)],
+                                body: body, payloadHash: SigV4Signer.unsignedPayload)
+        guard (200..<300).contains(response.status) else {
+            throw failure(response, key: full, method: "PUT part \(number)")
+        }
+        guard let etag = response.headers["etag"], !etag.isEmpty else {
+            throw ObjectStoreError(.serverError, "part \(number) of \(describe(full)) came back without an ETag")
+        }
+        return etag
+    }
+
+    /// Aborts a multipart upload, freeing its parts; an upload already gone (404 NoSuchUpload) is not an error.
+    public func abortMultipartUpload(key: String, uploadID: String) throws {
+        let full = objectKey(key)
+        let response = try send("DELETE", objectKey: full, query: [("uploadId", uploadID)])
+        guard (200..<300).contains(response.status) || response.status == 404 else {
+            throw failure(response, key: full, method: "AbortMultipartUpload")
         }
     }
 
-    private func uploadParts(objectKey full: String, uploadID: String, path: String, size: Int64, partSize: Int64, count: Int)
-        throws -> [String]
-    {
+    private func uploadParts(
+        key: String, uploadID: String, path: String, size: Int64, partSize: Int64, count: Int, expected: SHA256Digest
+    ) throws -> [String] {
+        let full = objectKey(key)
         let state = PartProgress(count: count)
         let work: @Sendable () -> Void = { [self] in
             while let index = state.next() {
                 let offset = Int64(index) * partSize
                 let length = min(partSize, size - offset)
                 do {
-                    let response = try send(
-                        "PUT", objectKey: full, query: [("partNumber", String(index + 1)), ("uploadId", uploadID)],
-                        body: .file(path: path, offset: offset, length: length), payloadHash: SigV4Signer.unsignedPayload)
-                    guard (200..<300).contains(response.status) else {
-                        throw failure(response, key: full, method: "PUT part \(index + 1)")
-                    }
-                    guard let etag = response.headers["etag"], !etag.isEmpty else {
-                        throw ObjectStoreError(.serverError, "part \(index + 1) of \(describe(full)) came back without an ETag")
-                    }
+                    let etag = try uploadPart(objectKey: full, uploadID: uploadID, number: index + 1,
+                                              body: .file(path: path, offset: offset, length: length))
                     state.finish(index, etag: etag)
                 } catch {
                     state.fail(error)
                 }
             }
         }
+        let verify: @Sendable () -> Void = { [self] in
+            do {
+                let actual = try SHA256Digest.ofFile(at: URL(fileURLWithPath: path))
+                if actual != expected {
+                    state.fail(ObjectStoreError(
+                        .corruptBlob,
+                        "\(path) hashes to \(actual.hex), not to sha256/\(expected.hex) it is being stored as in \(describe(full))",
+                        hint: "the file changed after it was hashed, or the digest passed in is wrong; the upload was aborted"))
+                }
+            } catch {
+                state.fail(ObjectStoreError(.io, "cannot hash \(path) while uploading it: \(error.localizedDescription)",
+                                            hint: "do not move or modify files while storing them"))
+            }
+        }
         let workers = max(1, min(settings.uploadConcurrency, count))
         let done = DispatchSemaphore(value: 0)
+        Thread { verify(); done.signal() }.start()
         for _ in 1..<workers {
             Thread { work(); done.signal() }.start()
         }
         work()
-        for _ in 1..<workers { done.wait() }
+        for _ in 0..<workers { done.wait() }
         return try state.result()
     }
 
-    private func complete(objectKey full: String, uploadID: String, etags: [String]) throws {
+    private func completeMultipartUpload(key: String, uploadID: String, etags: [String]) throws {
+        let full = objectKey(key)
         var xml = "<CompleteMultipartUpload>"
         for (index, etag) in etags.enumerated() {
             xml += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\(XMLScan.escape(etag))</ETag></Part>"
