@@ -14,10 +14,10 @@ public protocol BlobStore: Sendable {
     /// Stores the file's bytes under their digest, streaming from disk (the file is never loaded into memory).
     ///
     /// When `digest` is nil it is computed by reading the file first. Storing a blob that is already present
-    /// (same digest, same size) writes nothing and reports `alreadyPresent`. A digest passed in is checked by
-    /// ``LocalBlobStore`` (`.corruptBlob` on mismatch) and by AWS S3 (`x-amz-content-sha256` on single PUTs);
-    /// other S3 servers may store the bytes under a wrong key, which every later read then reports as
-    /// `.corruptBlob` — pass only digests you computed.
+    /// (same digest, same size) writes nothing and reports `alreadyPresent`. A digest passed in is checked while
+    /// the bytes go out: a file that does not hash to it (changed after hashing, wrong digest) throws `.corruptBlob`
+    /// and leaves nothing under the key (local: the temporary file is removed; S3: the multipart upload is aborted,
+    /// or the single PUT's body is cut short and any partial object the server kept is deleted).
     func put(fileAt url: URL, digest: SHA256Digest?) throws -> PutResult
 
     /// Stores bytes already in memory (small blobs: configs, manifests).

@@ -45,6 +45,27 @@ struct PendingUploadTests {
         try await store.delete(digest: actual)
     }
 
+    @Test("a single PUT whose file does not hash to the declared digest is aborted and leaves nothing")
+    func singlePutDigestMismatchAborts() async throws {
+        let store = try Self.smallPartStore(try TestS3.require())
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = directory.appendingPathComponent("small.bin")
+        var generator = ByteGenerator(seed: 78)
+        let actual = try generator.writeFile(at: source, size: (1 << 20) + 17)  // below the multipart threshold
+        let declared = SHA256Digest.of(Data("not the small file's digest".utf8))
+
+        let error = await #expect(throws: ObjectStoreError.self) { try await store.put(fileAt: source, digest: declared) }
+        #expect(error?.kind == .corruptBlob)
+        #expect(error?.reason.contains(actual.hex) == true && error?.reason.contains(declared.hex) == true)
+        // SeaweedFS neither checks x-amz-content-sha256 nor drops a body cut short: the store cleans the key itself.
+        #expect(try await store.head(digest: declared) == nil)
+        let put = try await store.put(fileAt: source, digest: actual)
+        #expect(put == PutResult(digest: actual, size: Int64((1 << 20) + 17), alreadyPresent: false))
+        #expect(try await store.getData(digest: actual).count == (1 << 20) + 17)
+        try await store.delete(digest: actual)
+    }
+
     @Test("an abandoned multipart upload is listed, kept within the grace period and aborted after it")
     func abandonedMultipartIsSwept() async throws {
         let store = try Self.smallPartStore(try TestS3.require())

@@ -1,19 +1,22 @@
 import CCurl
 import Foundation
+import QuiverCore
 
 /// A request as libcurl sends it: everything already signed.
 struct HTTPRequest {
     enum Body {
         case none
         case data(Data)
-        /// `length` bytes of the file at `path` starting at `offset`, read with pread while sending.
-        case file(path: String, offset: Int64, length: Int64)
+        /// `length` bytes of the file at `path` starting at `offset`, read with pread while sending. With `expected`,
+        /// the bytes are hashed as they go out and the transfer is aborted before its last byte when they do not hash
+        /// to it, so the server never receives a complete object under the wrong content address.
+        case file(path: String, offset: Int64, length: Int64, expected: SHA256Digest? = nil)
 
         var length: Int64 {
             switch self {
             case .none: return 0
             case .data(let data): return Int64(data.count)
-            case .file(_, _, let length): return length
+            case .file(_, _, let length, _): return length
             }
         }
     }
@@ -64,7 +67,8 @@ enum HTTPTransfer {
         -> Result<HTTPResponse, TransportFailure>
     {
         let context = TransferContext(body: request.body, sink: sink)
-        if case .file(let path, _, _) = request.body {
+        if case .file(let path, _, _, let expected) = request.body {
+            if expected != nil { context.hasher = SHA256Hasher() }
             context.fd = open(path, O_RDONLY | O_CLOEXEC)
             if context.fd < 0 {
                 let error = ObjectStoreError.io("cannot open", path, errno: errno)
@@ -139,6 +143,8 @@ final class TransferContext {
     var headers: [String: String] = [:]
     var responseBody = Data()
     var localError: (any Error)?
+    /// Hashes a file body as it is read, when the body carries an expected digest.
+    var hasher: SHA256Hasher?
 
     init(body: HTTPRequest.Body, sink: (any ResponseSink)?) {
         self.requestBody = body
@@ -199,7 +205,7 @@ private let readCallback: curl_read_callback = { buffer, size, count, userdata i
         }
         context.sent += Int64(n)
         return n
-    case .file(let path, let offset, let length):
+    case .file(let path, let offset, let length, let expected):
         let want = Int(min(Int64(capacity), length - context.sent))
         guard want > 0 else { return 0 }
         let n = pread(context.fd, buffer, want, off_t(offset + context.sent))
@@ -208,6 +214,16 @@ private let readCallback: curl_read_callback = { buffer, size, count, userdata i
                 ? ObjectStoreError.io("cannot read", path, errno: errno)
                 : ObjectStoreError(.io, "\(path) shrank while it was being uploaded", hint: "do not modify files while storing them")
             return Int(CURL_READFUNC_ABORT)
+        }
+        if let expected, context.hasher != nil {
+            context.hasher?.update(UnsafeRawBufferPointer(start: buffer, count: n))
+            // Check before the last byte is handed over: an aborted body never becomes an object.
+            if context.sent + Int64(n) == length, let actual = context.hasher?.finalize(), actual != expected {
+                context.localError = ObjectStoreError(
+                    .corruptBlob, "\(path) hashes to \(actual.hex), not to sha256/\(expected.hex) it is being stored as",
+                    hint: "the file changed after it was hashed, or the digest passed in is wrong; the upload was aborted")
+                return Int(CURL_READFUNC_ABORT)
+            }
         }
         context.sent += Int64(n)
         return n
