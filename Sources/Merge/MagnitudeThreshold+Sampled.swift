@@ -80,19 +80,11 @@ extension MagnitudeThreshold {
         var high = [Int](repeating: 0, count: 1 << 16)
         for v in values { high[Int(v &>> 16)] &+= 1 }
         var greater = 0
-        var highBucket = (1 << 16) - 1
-        while highBucket > 0 && greater + high[highBucket] < k {
-            greater += high[highBucket]
-            highBucket -= 1
-        }
+        let highBucket = bucketHoldingKth(high, k: k, above: &greater)
         var low = [Int](repeating: 0, count: 1 << 16)
         let target = UInt32(highBucket)
         for v in values where v &>> 16 == target { low[Int(v & 0xFFFF)] &+= 1 }
-        var lowBucket = (1 << 16) - 1
-        while lowBucket > 0 && greater + low[lowBucket] < k {
-            greater += low[lowBucket]
-            lowBucket -= 1
-        }
+        let lowBucket = bucketHoldingKth(low, k: k, above: &greater)
         return ((target << 16) | UInt32(lowBucket), greater, low[lowBucket])
     }
 }

@@ -28,11 +28,7 @@ struct MagnitudeThreshold: Sendable, Equatable {
             }
         }
         var above = 0
-        var highBucket = (1 << 16) - 1
-        while highBucket > 0 && above + high[highBucket] < k {
-            above += high[highBucket]
-            highBucket -= 1
-        }
+        let highBucket = Self.bucketHoldingKth(high, k: k, above: &above)
         var low = [Int](repeating: 0, count: 1 << 16)
         let target = UInt32(highBucket)
         low.withUnsafeMutableBufferPointer { histogram in
@@ -43,13 +39,20 @@ struct MagnitudeThreshold: Sendable, Equatable {
                 }
             }
         }
-        var lowBucket = (1 << 16) - 1
-        while lowBucket > 0 && above + low[lowBucket] < k {
-            above += low[lowBucket]
-            lowBucket -= 1
-        }
+        let lowBucket = Self.bucketHoldingKth(low, k: k, above: &above)
         let bits = (target << 16) | UInt32(lowBucket)
         return MagnitudeThreshold(mode: .threshold(bits: bits, tiesToKeep: k - above), equalCount: low[lowBucket])
+    }
+
+    /// Walks a 16-bit histogram from the top to the bucket that holds the k-th largest value, adding the counts of
+    /// the buckets above it to `above`.
+    static func bucketHoldingKth(_ histogram: [Int], k: Int, above: inout Int) -> Int {
+        var bucket = histogram.count - 1
+        while bucket > 0 && above + histogram[bucket] < k {
+            above += histogram[bucket]
+            bucket -= 1
+        }
+        return bucket
     }
 
     /// Convenience for a tensor held whole.
