@@ -19,6 +19,7 @@ public final class S3BlobStore: BlobStore {
         guard stat(path, &info) == 0 else { throw ObjectStoreError.io("cannot stat", path, errno: errno) }
         let size = Int64(info.st_size)
         // The key is the digest, so it must be known before the first byte goes out: hash first when not given.
+        let declared = digest
         let digest = try digest ?? SHA256Digest.ofFile(at: url)
         if let existing = try head(digest: digest), existing.size == size {
             return PutResult(digest: digest, size: size, alreadyPresent: true)
@@ -27,9 +28,18 @@ public final class S3BlobStore: BlobStore {
         if size > client.settings.multipartThreshold {
             try client.putObjectMultipart(key: key, path: path, size: size, expected: digest)
         } else {
-            // The payload hash is the blob's digest: AWS rejects a body that differs from what we claim. Servers that do
-            // not check it (SeaweedFS, MinIO in some modes) are covered by hashing while sending: a mismatch aborts the
-            // body before its last byte.
+            // The payload hash is the blob's digest: AWS rejects a body that differs from what we claim. Other servers
+            // (SeaweedFS) neither check it nor drop a body cut short, and store what arrived, so a digest passed in is
+            // checked before sending (a small re-read, usually from the page cache), and again while sending against a
+            // file changed in between: that rarer mismatch aborts the body and removes what the server kept.
+            if declared != nil {
+                let actual = try SHA256Digest.ofFile(at: url)
+                guard actual == digest else {
+                    throw ObjectStoreError(
+                        .corruptBlob, "\(path) hashes to \(actual.hex), not to sha256/\(digest.hex) it is being stored as",
+                        hint: "the file changed after it was hashed, or the digest passed in is wrong; nothing was uploaded")
+                }
+            }
             do {
                 try client.putObject(
                     key: key, body: .file(path: path, offset: 0, length: size, expected: digest), payloadHash: digest.hex)
