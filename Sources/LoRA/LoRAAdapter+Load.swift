@@ -28,8 +28,10 @@ extension LoRAAdapter {
         }
         let config = try AdapterConfig.parse(configBytes, file: "\(name)/\(configFileName)")
         let weights = try SafeTensorsFile(contentsOf: weightsURL)
-        let (modules, saved) = try pairModules(weights, config: config, location: "\(name)/\(weightsFileName)")
-        return LoRAAdapter(directory: directory, config: config, configBytes: configBytes, weights: weights, modules: modules, savedModuleTensors: saved)
+        let paired = try pairModules(weights, config: config, location: "\(name)/\(weightsFileName)")
+        return LoRAAdapter(
+            directory: directory, config: config, configBytes: configBytes, weights: weights, modules: paired.modules,
+            savedModuleTensors: paired.saved, baseModelTensors: paired.base)
     }
 
     private enum Role { case a, b, embeddingA, embeddingB, magnitude, bias }
@@ -44,9 +46,13 @@ extension LoRAAdapter {
         (".lora_B.bias", .bias),
     ]
 
-    static func pairModules(_ weights: SafeTensorsFile, config: AdapterConfig, location: String) throws -> ([LoRAModuleInfo], [String]) {
+    static func pairModules(
+        _ weights: SafeTensorsFile, config: AdapterConfig, location: String
+    ) throws -> (modules: [LoRAModuleInfo], saved: [String], base: [String]) {
         var roles: [String: [Role: TensorInfo]] = [:]
         var saved: [String] = []
+        // (tensor name, module path it must belong to when it is a `base_layer` tensor)
+        var base: [(name: String, owner: String?)] = []
         for tensor in weights.tensors {
             guard tensor.name.hasPrefix(prefix) else {
                 throw LoRAError(.unexpectedTensor, at: "\(location), tensor '\(tensor.name)'", "PEFT LoRA keys start with '\(prefix)'")
@@ -60,6 +66,13 @@ extension LoRAAdapter {
                 roles[path, default: [:]][role] = tensor
             } else if config.isModulesToSaveTensor(rest) {
                 saved.append(tensor.name)
+            } else if let owner = baseLayerOwner(rest) {
+                // PEFT saves the wrapped layer's own weight (`save_embedding_layers`, e.g. a resized embed_tokens) and,
+                // with bias "lora_only"/"all", its bias: base-model parameters, not LoRA factors.
+                base.append((tensor.name, owner))
+            } else if config.bias != "none", rest.hasSuffix(".bias") {
+                // bias "all" also saves the biases of layers without LoRA.
+                base.append((tensor.name, nil))
             } else {
                 throw LoRAError(
                     .unexpectedTensor, at: "\(location), tensor '\(tensor.name)'",
@@ -71,7 +84,25 @@ extension LoRAAdapter {
             modules.append(try module(path: path, parts, config: config, location: location))
         }
         modules.sort { $0.path.unicodeScalars.lexicographicallyPrecedes($1.path.unicodeScalars) }
-        return (modules, saved)
+        for tensor in base {
+            if let owner = tensor.owner, roles[owner] == nil {
+                throw LoRAError(
+                    .unexpectedTensor, at: "\(location), tensor '\(tensor.name)'",
+                    "a base_layer tensor of '\(owner)', which has no LoRA factors")
+            }
+            if tensor.owner != nil, tensor.name.hasSuffix(".bias"), config.bias == "none" {
+                throw LoRAError(.unexpectedTensor, at: "\(location), tensor '\(tensor.name)'", "a base-layer bias but the config's bias is \"none\"")
+            }
+        }
+        return (modules, saved, base.map(\.name))
+    }
+
+    /// The module path of a `<path>.base_layer.weight` / `<path>.base_layer.bias` key (prefix removed), else nil.
+    private static func baseLayerOwner(_ rest: String) -> String? {
+        for suffix in [".base_layer.weight", ".base_layer.bias"] where rest.hasSuffix(suffix) && rest.count > suffix.count {
+            return String(rest.dropLast(suffix.count))
+        }
+        return nil
     }
 
     private static func module(path: String, _ parts: [Role: TensorInfo], config: AdapterConfig, location: String) throws -> LoRAModuleInfo {

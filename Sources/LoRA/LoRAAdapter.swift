@@ -13,6 +13,9 @@ public final class LoRAAdapter: Sendable {
     public let modules: [LoRAModuleInfo]
     /// Tensors kept whole rather than as factors (`modules_to_save` copies), by key.
     public let savedModuleTensors: [String]
+    /// Base-model parameters PEFT saved next to the factors, by key: `<module>.base_layer.weight` of an adapted
+    /// embedding (`save_embedding_layers`) and, with `bias` "lora_only"/"all", trained biases.
+    public let baseModelTensors: [String]
     /// The weights file, memory-mapped.
     public let weights: SafeTensorsFile
     /// The exact bytes of `adapter_config.json`.
@@ -22,7 +25,10 @@ public final class LoRAAdapter: Sendable {
     private let moduleIndex: [String: Int]
     private let digestCache = Mutex<(weights: SHA256Digest?, canonical: SHA256Digest?)>((nil, nil))
 
-    init(directory: URL, config: AdapterConfig, configBytes: Data, weights: SafeTensorsFile, modules: [LoRAModuleInfo], savedModuleTensors: [String]) {
+    init(
+        directory: URL, config: AdapterConfig, configBytes: Data, weights: SafeTensorsFile, modules: [LoRAModuleInfo], savedModuleTensors: [String],
+        baseModelTensors: [String] = []
+    ) {
         self.directory = directory
         self.config = config
         self.configBytes = configBytes
@@ -30,6 +36,7 @@ public final class LoRAAdapter: Sendable {
         self.weights = weights
         self.modules = modules
         self.savedModuleTensors = savedModuleTensors
+        self.baseModelTensors = baseModelTensors
         self.moduleIndex = Dictionary(modules.enumerated().map { ($1.path, $0) }, uniquingKeysWith: { a, _ in a })
     }
 

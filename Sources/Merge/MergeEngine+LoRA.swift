@@ -28,6 +28,11 @@ extension MergeEngine {
                 .input, "\(name) trains a LoRA bias (lora_bias) in \(module.path); merging would drop it",
                 hint: "merge adapters trained without lora_bias")
         }
+        if let bias = adapter.baseModelTensors.first(where: { $0.hasSuffix(".bias") }) {
+            throw MergeError(
+                .input, "\(name) trains base-model biases (bias = \"\(adapter.config.bias)\", e.g. \(bias)); they cannot be merged and would be dropped",
+                hint: "merge adapters trained with bias = \"none\"")
+        }
         return MergeInputDescriptor(
             name: name, baseModel: adapter.config.baseModelNameOrPath, revision: adapter.config.revision,
             useDora: adapter.config.useDora, modulesToSave: adapter.config.modulesToSave ?? [],
@@ -59,6 +64,7 @@ extension MergeEngine {
         }
         let report = MergeReport(
             method: request.method, request: request, modules: reports, maxRelativeTruncationError: worst)
+        tensors += try carriedTensors(inputs: inputs)
         let config = mergedConfig(inputs: inputs.map(\.config), merged: merged, method: request.method)
         var metadata: [String: String] = [
             "format": "pt",
@@ -73,13 +79,45 @@ extension MergeEngine {
         return MergeResult(config: config, tensors: tensors, metadata: metadata, report: report)
     }
 
+    /// Whole tensors copied unchanged into the result: every input's `modules_to_save` copies (the compatibility
+    /// check refuses overlaps, so each comes from one input) and saved base layers (`<module>.base_layer.weight`,
+    /// e.g. a resized embedding), which must be byte-identical in every input that has them.
+    static func carriedTensors(inputs: [LoRAAdapter]) throws -> [TensorToWrite] {
+        var byName: [String: (tensor: TensorToWrite, from: String)] = [:]
+        var order: [String] = []
+        for input in inputs {
+            let name = input.directory.lastPathComponent
+            for key in input.savedModuleTensors + input.baseModelTensors {
+                let tensor = try TensorToWrite(copying: key, from: input.weights)
+                if let earlier = byName[key] {
+                    guard case let .raw(mine) = tensor.payload, case let .raw(theirs) = earlier.tensor.payload,
+                        mine == theirs, tensor.shape == earlier.tensor.shape, tensor.dtype == earlier.tensor.dtype
+                    else {
+                        throw MergeError(
+                            .input, "\(earlier.from) and \(name) both save \(key) with different values",
+                            hint: "a saved base layer or full module copy cannot be merged; keep it in one input only")
+                    }
+                    continue
+                }
+                byName[key] = (tensor, name)
+                order.append(key)
+            }
+        }
+        return order.compactMap { byName[$0]?.tensor }
+    }
+
     /// The merged adapter's config: input 0's, with r and lora_alpha equal to the new rank (scaling 1),
-    /// use_rslora off, rank/alpha patterns only where module ranks differ, target_modules the union.
+    /// use_rslora off, rank/alpha patterns only where module ranks differ, target_modules the union,
+    /// modules_to_save the union, and layer restrictions that select every merged module.
     /// slerp keeps the inputs' rank, alpha and rsLoRA (their scaling is not folded into the factors).
     static func mergedConfig(inputs: [AdapterConfig], merged: [MergedModule], method: MergeMethod) -> AdapterConfig {
         var config = inputs[0]
         config.targetModules = unionTargets(inputs.map(\.targetModules))
         config.useDora = false
+        var saved: [String] = []
+        for name in inputs.flatMap({ $0.modulesToSave ?? [] }) where !saved.contains(name) { saved.append(name) }
+        config.modulesToSave = saved.isEmpty ? inputs[0].modulesToSave : saved
+        unionLayerRestrictions(&config, inputs: inputs, paths: merged.map(\.path))
         if method == .slerp { return config }
         let ranks = merged.map(\.rank)
         var counts: [Int: Int] = [:]
@@ -96,6 +134,27 @@ extension MergeEngine {
             config.alphaPattern[module.path] = Double(module.rank)
         }
         return config
+    }
+
+    /// Input 0's `layers_to_transform` / `exclude_modules` would silently drop the other inputs' modules of other
+    /// layers (PEFT never creates their LoRA layers). Keep a layer list only when every input has one (their union),
+    /// and `exclude_modules` only when it excludes no merged module; if a merged module is still not selected, target
+    /// exactly the merged modules.
+    static func unionLayerRestrictions(_ config: inout AdapterConfig, inputs: [AdapterConfig], paths: [String]) {
+        let lists = inputs.compactMap(\.layersToTransform)
+        if lists.count == inputs.count, Set(inputs.map { $0.layersPattern ?? [] }).count == 1 {
+            config.layersToTransform = Array(Set(lists.joined())).sorted()
+        } else {
+            config.layersToTransform = nil
+            config.layersPattern = nil
+        }
+        if let exclude = config.excludeModules, paths.contains(where: exclude.matches) { config.excludeModules = nil }
+        if !paths.allSatisfy(config.targets) {
+            config.targetModules = .regex(paths.sorted().map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|"))
+            config.layersToTransform = nil
+            config.layersPattern = nil
+            config.excludeModules = nil
+        }
     }
 
     /// PEFT's union: lists merge into one sorted list; regexes (or a regex and a list) join as `(a)|(b)`.

@@ -12,6 +12,10 @@ public enum Fixtures {
     /// The adapters and merges saved by Hugging Face PEFT, described by `manifest.json`.
     public static let peftGolden: URL = root.appendingPathComponent("peft-golden", isDirectory: true)
 
+    /// Small adapters saved by PEFT for cases the golden set lacks (saved base layers, biases, modules_to_save,
+    /// layers_to_transform); see its README.md.
+    public static let peftExtra: URL = root.appendingPathComponent("peft-extra", isDirectory: true)
+
     /// The package root, for tests that need `Migrations/` or the scripts.
     public static let packageRoot: URL = root.deletingLastPathComponent().deletingLastPathComponent()
 
