@@ -108,8 +108,12 @@ Q0 = "base_model.model.model.layers.0.self_attn.q_proj"
 
 
 def main():
-    shutil.rmtree(OUT, ignore_errors=True)
-    os.makedirs(OUT)
+    # Regenerate only what this script writes; fuzz-config/ holds replayed fuzzer findings.
+    os.makedirs(OUT, exist_ok=True)
+    shutil.rmtree(os.path.join(OUT, "lora"), ignore_errors=True)
+    for name in os.listdir(OUT):
+        if name.endswith(".safetensors"):
+            os.remove(os.path.join(OUT, name))
     for name, content in cases.items():
         open(os.path.join(OUT, name + ".safetensors"), "wb").write(content)
 
@@ -131,6 +135,11 @@ def main():
     write_adapter("untargeted_module__layers_to_transform", lambda c: c.update(layers_to_transform=[1]))
     write_adapter("unsupported_layer__conv_shape", tensors_edit=lambda t: t.update({Q0 + ".lora_A.weight": ("F32", [8, 64, 1, 1], t[Q0 + ".lora_A.weight"][2])}))
     write_adapter("non_float_tensor__int_factor", tensors_edit=lambda t: t.update({Q0 + ".lora_A.weight": ("I32", [8, 64], t[Q0 + ".lora_A.weight"][2])}))
+    def poke(t, name, index, value):
+        dt, shape, b = t[name]
+        t[name] = (dt, shape, b[:4 * index] + struct.pack("<f", value) + b[4 * index + 4:])
+    write_adapter("non_finite_weight__nan", tensors_edit=lambda t: poke(t, Q0 + ".lora_B.weight", 5, float("nan")))
+    write_adapter("non_finite_weight__minus_inf", tensors_edit=lambda t: poke(t, Q0 + ".lora_A.weight", 0, float("-inf")))
     d = write_adapter("pickle_refused__bin_only", extra_files={"adapter_model.bin": b"\x80\x04\x95 not really a pickle"})
     os.remove(os.path.join(d, "adapter_model.safetensors"))
     d = write_adapter("missing_config__no_json")

@@ -18,6 +18,7 @@ public struct LoRAError: NamedError, Equatable {
         case shapeMismatch = "shape_mismatch"
         case unsupportedLayer = "unsupported_layer"
         case nonFloatTensor = "non_float_tensor"
+        case nonFiniteWeight = "non_finite_weight"
         case magnitudeMismatch = "magnitude_mismatch"
         case untargetedModule = "untargeted_module"
         case moduleNotFound = "module_not_found"
@@ -57,6 +58,9 @@ public struct LoRAError: NamedError, Equatable {
             "only Linear, Conv1D (fan_in_fan_out) and Embedding LoRA layers are supported"
         case .nonFloatTensor:
             "LoRA factors must be F64, F32, F16 or BF16"
+        case .nonFiniteWeight:
+            "the training run diverged or the file is damaged: retrain from a good checkpoint or re-export the adapter; "
+                + "Quiver does not register or merge weights holding NaN or Inf"
         case .moduleNotFound:
             "list the adapter's modules with `quiver inspect`"
         case .writeFailed:

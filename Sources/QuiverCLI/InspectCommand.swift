@@ -16,7 +16,7 @@ public struct Inspect: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON report instead of text.")
     var json = false
 
-    @Flag(name: .long, help: "Skip the sha256 digests of the weights (they read the whole file; the header is all inspect needs otherwise).")
+    @Flag(name: .long, help: "Read only the header: skip the sha256 digests and the NaN/Inf scan of the weights (both read the whole file).")
     var noDigest = false
 
     public init() {}
@@ -25,6 +25,7 @@ public struct Inspect: ParsableCommand {
         let report: InspectReport
         do {
             let adapter = try LoRAAdapter.load(directory: URL(fileURLWithPath: directory, isDirectory: true))
+            if !noDigest { try adapter.requireFiniteWeights() }
             report = InspectReport(adapter, digests: !noDigest)
         } catch let error as any NamedError {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))

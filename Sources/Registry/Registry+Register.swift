@@ -4,7 +4,8 @@ import Postgres
 import QuiverCore
 
 extension Registry {
-    /// Registers the PEFT directory as a new version of `name` (kind `trained`).
+    /// Registers the PEFT directory as a new version of `name` (kind `trained`). Weights holding NaN or Inf are
+    /// refused (`lora.non_finite_weight`) before anything is uploaded.
     ///
     /// The files are uploaded as content-addressed blobs first, then the version, its modules, blob rows and an
     /// audit event are recorded in one transaction. Identical content (same canonical digest) returns the existing
@@ -13,6 +14,7 @@ extension Registry {
     public func register(directory: URL, name: String, tags: [String: String] = [:], baseRevision: String? = nil) throws -> RegisterOutcome {
         try AdapterRef.validateName(name)
         let adapter = try LoRAAdapter.load(directory: directory)
+        try adapter.requireFiniteWeights()
         return try store(adapter: adapter, name: name, kind: "trained", tags: tags, baseRevision: baseRevision) { _, _ in }
     }
 

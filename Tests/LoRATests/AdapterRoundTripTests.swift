@@ -147,7 +147,8 @@ struct MalformedAdapterTests {
     func refuses(directory: URL) throws {
         let expected = String(directory.lastPathComponent.split(separator: "__")[0])
         let kind = try #require(LoRAError.Kind(rawValue: expected))
-        let error = #expect(throws: LoRAError.self) { try LoRAAdapter.load(directory: directory) }
+        // What the registry accepts: a directory that loads and whose weights are all finite.
+        let error = #expect(throws: LoRAError.self) { try LoRAAdapter.load(directory: directory).requireFiniteWeights() }
         #expect(error?.kind == kind, "\(directory.lastPathComponent): \(error.map(String.init(describing:)) ?? "")")
         #expect(error?.description.contains(directory.lastPathComponent) == true)
     }

@@ -4,6 +4,7 @@ import LoRA
 import QuiverCore
 import QuiverTesting
 import Registry
+import SafeTensors
 import Testing
 
 @Suite("Registry: register, find, pull", .serialized)
@@ -44,6 +45,31 @@ struct RegisterAndFindTests {
             _ = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone")
             #expect(try f.count("SELECT count(*) FROM audit_events WHERE action = 'blob.restore'") == 1)
             #expect(try f.count("SELECT count(*) FROM adapter_versions") == 1)
+        }
+    }
+
+    @Test func weightsWithNaNAreRefusedBeforeAnythingIsStored() throws {
+        try RegistryFixture.with { f in
+            let scratch = try Fixtures.temporaryDirectory("nan-adapter")
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let damaged = scratch.appendingPathComponent("a1-nan", isDirectory: true)
+            try FileManager.default.copyItem(at: RegistryFixture.golden("a1"), to: damaged)
+            let weightsURL = damaged.appendingPathComponent("adapter_model.safetensors")
+            let original = try SafeTensorsFile(contentsOf: RegistryFixture.golden("a1").appendingPathComponent("adapter_model.safetensors"))
+            let victim = try #require(original.tensors.last?.name)
+            let tensors = try original.tensors.map { info in
+                var values = try original.floats(info.name)
+                if info.name == victim { values[3] = .nan }
+                return TensorToWrite(name: info.name, shape: info.shape, values: values, dtype: info.dtype)
+            }
+            try SafeTensorsWriter.write(tensors, metadata: original.metadata, to: weightsURL)
+
+            let error = #expect(throws: LoRAError.self) { try f.registry.register(directory: damaged, name: "diverged") }
+            #expect(error?.kind == .nonFiniteWeight)
+            #expect(error?.detail.contains(victim) == true && error?.detail.contains("NaN at element 3") == true)
+            #expect(try f.count("SELECT count(*) FROM adapter_versions") == 0)
+            #expect(try f.count("SELECT count(*) FROM blobs") == 0)
+            #expect(try f.s3.list().isEmpty)
         }
     }
 
