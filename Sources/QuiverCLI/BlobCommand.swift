@@ -55,15 +55,17 @@ public struct BlobCommand: AsyncParsableCommand {
         @Option(help: "The file's sha256 when already known (skips the hashing pass).") var digest: String?
 
         func run() async throws {
-            let known = try digest.map { text in
-                guard let parsed = SHA256Digest(hex: text) else { throw ValidationError("--digest must be 64 hex characters") }
-                return parsed
+            try await reportingErrors {
+                let known = try digest.map { text in
+                    guard let parsed = SHA256Digest(hex: text) else { throw ValidationError("--digest must be 64 hex characters") }
+                    return parsed
+                }
+                let store = try options.open()
+                let start = Date()
+                let result = try await store.put(fileAt: URL(fileURLWithPath: file), digest: known)
+                print(BlobCommand.report("put", digest: result.digest, size: result.size,
+                                         seconds: -start.timeIntervalSinceNow, skipped: result.alreadyPresent))
             }
-            let store = try options.open()
-            let start = Date()
-            let result = try await store.put(fileAt: URL(fileURLWithPath: file), digest: known)
-            print(BlobCommand.report("put", digest: result.digest, size: result.size,
-                                     seconds: -start.timeIntervalSinceNow, skipped: result.alreadyPresent))
         }
     }
 
@@ -75,11 +77,13 @@ public struct BlobCommand: AsyncParsableCommand {
         @Argument(help: "Where to write it.") var output: String
 
         func run() async throws {
-            let store = try options.open()
-            let parsed = try BlobCommand.parse(digest)
-            let start = Date()
-            let size = try await store.get(digest: parsed, to: URL(fileURLWithPath: output))
-            print(BlobCommand.report("get", digest: parsed, size: size, seconds: -start.timeIntervalSinceNow))
+            try await reportingErrors {
+                let store = try options.open()
+                let parsed = try BlobCommand.parse(digest)
+                let start = Date()
+                let size = try await store.get(digest: parsed, to: URL(fileURLWithPath: output))
+                print(BlobCommand.report("get", digest: parsed, size: size, seconds: -start.timeIntervalSinceNow))
+            }
         }
     }
 
@@ -90,13 +94,15 @@ public struct BlobCommand: AsyncParsableCommand {
         @Argument(help: "The blob's sha256.") var digest: String
 
         func run() async throws {
-            let store = try options.open()
-            let parsed = try BlobCommand.parse(digest)
-            guard let info = try await store.head(digest: parsed) else {
-                print("absent sha256/\(parsed.hex)")
-                throw ExitCode(1)
+            try await reportingErrors {
+                let store = try options.open()
+                let parsed = try BlobCommand.parse(digest)
+                guard let info = try await store.head(digest: parsed) else {
+                    print("absent sha256/\(parsed.hex)")
+                    throw ExitCode(1)
+                }
+                print("present sha256/\(parsed.hex) size=\(info.size) modified=\(ISO8601DateFormatter().string(from: info.lastModified))")
             }
-            print("present sha256/\(parsed.hex) size=\(info.size) modified=\(ISO8601DateFormatter().string(from: info.lastModified))")
         }
     }
 
@@ -107,10 +113,12 @@ public struct BlobCommand: AsyncParsableCommand {
         @Argument(help: "Hex digest prefix.") var prefix: String = ""
 
         func run() async throws {
-            let store = try options.open()
-            let formatter = ISO8601DateFormatter()
-            for blob in try await store.list(hexPrefix: prefix) {
-                print("sha256/\(blob.digest.hex) \(blob.size) \(formatter.string(from: blob.lastModified))")
+            try await reportingErrors {
+                let store = try options.open()
+                let formatter = ISO8601DateFormatter()
+                for blob in try await store.list(hexPrefix: prefix) {
+                    print("sha256/\(blob.digest.hex) \(blob.size) \(formatter.string(from: blob.lastModified))")
+                }
             }
         }
     }
@@ -122,7 +130,9 @@ public struct BlobCommand: AsyncParsableCommand {
         @Argument(help: "The blob's sha256.") var digest: String
 
         func run() async throws {
-            try await options.open().delete(digest: try BlobCommand.parse(digest))
+            try await reportingErrors {
+                try await options.open().delete(digest: try BlobCommand.parse(digest))
+            }
         }
     }
 

@@ -25,15 +25,17 @@ public struct DBCommand: ParsableCommand {
         public init() {}
 
         public func run() throws {
-            let url = try DatabaseLocation.resolve(explicit: databaseURL)
-            let pool = ConnectionPool(url: url, maxSize: 1)
-            defer { pool.close() }
-            let applied = try Catalog.migrate(pool: pool)
-            if applied.isEmpty {
-                print("catalog is up to date (\(Migration.embedded.count) migration(s))")
-            } else {
-                for migration in applied {
-                    print("applied \(String(format: "%04d", migration.version))_\(migration.name) (\(migration.durationMilliseconds) ms)")
+            try reportingErrors {
+                let url = try DatabaseLocation.resolve(explicit: databaseURL)
+                let pool = ConnectionPool(url: url, maxSize: 1)
+                defer { pool.close() }
+                let applied = try Catalog.migrate(pool: pool)
+                if applied.isEmpty {
+                    print("catalog is up to date (\(Migration.embedded.count) migration(s))")
+                } else {
+                    for migration in applied {
+                        print("applied \(String(format: "%04d", migration.version))_\(migration.name) (\(migration.durationMilliseconds) ms)")
+                    }
                 }
             }
         }

@@ -36,6 +36,16 @@ func reportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
+/// The async form of ``reportingErrors(_:)``, for the blob commands.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as any NamedError {
+        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
 /// Pretty, key-sorted JSON with ISO 8601 dates, for `--json` output.
 func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()
