@@ -24,7 +24,7 @@ public struct BlobCommand: AsyncParsableCommand {
         @Option(name: .customLong("part-size-mib"), help: "S3 only: multipart part size in MiB (at least 5).")
         var partSizeMiB: Int = 16
 
-        @Option(name: .long, help: "S3 only: parts uploaded at once.")
+        @Option(name: .long, help: "S3 only: parts uploaded, or ranges downloaded, at once.")
         var concurrency: Int = 4
 
         func open() throws -> any BlobStore {
@@ -36,6 +36,7 @@ public struct BlobCommand: AsyncParsableCommand {
             settings.multipartThreshold = Int64(multipartThresholdMiB) << 20
             settings.partSize = Int64(max(5, partSizeMiB)) << 20
             settings.uploadConcurrency = max(1, concurrency)
+            settings.downloadConcurrency = max(1, concurrency)
             return S3BlobStore(settings: settings)
         }
     }

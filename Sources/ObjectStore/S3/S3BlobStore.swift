@@ -4,7 +4,7 @@ import QuiverCore
 /// Content-addressed blobs in an S3 bucket (optionally under a prefix): `s3://bucket/prefix/sha256/<hex>`.
 ///
 /// Uploads stream from disk (multipart above `settings.multipartThreshold`), downloads stream to disk while
-/// hashing, every full read is verified. All methods block; see ``BlobStore``.
+/// hashing (parallel ranges above the same threshold), every full read is verified. All methods block; see ``BlobStore``.
 public final class S3BlobStore: BlobStore {
     /// The raw client, for bucket set-up and tools that need object access.
     public let client: S3Client
@@ -73,10 +73,20 @@ public final class S3BlobStore: BlobStore {
         return PutResult(digest: digest, size: size, alreadyPresent: false)
     }
 
+    /// Blobs above `settings.multipartThreshold` come down as parallel ranges (see
+    /// `S3Client.getObjectRanged`), smaller ones as one stream; both are verified before returning.
     @discardableResult
     public func get(digest: SHA256Digest, to fileURL: URL) throws -> Int64 {
-        try VerifiedRead.toFile(digest, fileURL, location: location) {
-            _ = try client.getObject(key: BlobKey.key(for: digest), sink: $0)
+        let key = BlobKey.key(for: digest)
+        // The size decides the path; it costs one HEAD round-trip per read.
+        guard let info = try client.headObject(key: key) else {
+            throw ObjectStoreError(.notFound, "GET \(client.describe(client.objectKey(key))) → HTTP 404: no blob sha256/\(digest.hex)")
+        }
+        if info.size > client.settings.multipartThreshold {
+            return try client.getObjectRanged(key: key, size: info.size, to: fileURL.path, expected: digest, location: location)
+        }
+        return try VerifiedRead.toFile(digest, fileURL, location: location) {
+            _ = try client.getObject(key: key, sink: $0)
         }
     }
 

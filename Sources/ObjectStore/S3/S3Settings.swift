@@ -12,12 +12,15 @@ public struct S3Settings: Sendable {
     public var bucket: String
     /// A folder inside the bucket, without leading or trailing slash ("" for the bucket's root).
     public var prefix: String
-    /// Files larger than this go up as multipart uploads.
+    /// Files larger than this go up as multipart uploads, and blobs larger than this come down as parallel ranges.
     public var multipartThreshold: Int64 = 64 << 20
-    /// The size of each multipart part; S3 requires at least 5 MiB (except the last part).
+    /// The size of each multipart part, and of each range of a parallel download; S3 requires at least 5 MiB
+    /// for upload parts (except the last part).
     public var partSize: Int64 = 16 << 20
     /// Parts uploaded at once.
     public var uploadConcurrency: Int = 4
+    /// Ranges downloaded at once when a blob is larger than `multipartThreshold`.
+    public var downloadConcurrency: Int = 4
     public var retry: RetryPolicy = .standard
     /// Seconds to wait for a TCP connection.
     public var connectTimeout: Double = 10

@@ -1,0 +1,227 @@
+import Foundation
+import QuiverCore
+import Synchronization
+
+extension S3Client {
+    /// Downloads an object of known `size` into `path` as `settings.partSize` ranges fetched by
+    /// `settings.downloadConcurrency` threads, each written in place with `pwrite`, and verifies it against
+    /// `expected`; returns the byte count.
+    ///
+    /// Another thread hashes the file as the completed prefix grows (parts finish out of order; a part is hashed
+    /// only once complete, since a retried part is rewritten), reading back from the page cache while the network
+    /// is busy, so verification adds only the tail. Memory stays at curl's buffers plus one read buffer. Any failed
+    /// part, a size that changes under us, or a digest mismatch (`.corruptBlob`) fails the whole read and removes
+    /// the file.
+    func getObjectRanged(key: String, size: Int64, to path: String, expected: SHA256Digest, location: String) throws
+        -> Int64
+    {
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ObjectStoreError.io("cannot create", path, errno: errno) }
+        do {
+            defer { close(fd) }
+            guard ftruncate(fd, off_t(size)) == 0 else { throw ObjectStoreError.io("cannot size", path, errno: errno) }
+            let actual = try downloadRanges(key: key, size: size, fd: fd, path: path)
+            guard actual == expected else { throw ObjectStoreError.corrupt(expected, actual: actual, at: location) }
+            guard fsync(fd) == 0 else { throw ObjectStoreError.io("cannot fsync", path, errno: errno) }
+            return size
+        } catch {
+            unlink(path)
+            throw error
+        }
+    }
+
+    /// Runs the range workers and the hashing thread; returns the file's digest once every range is in.
+    private func downloadRanges(key: String, size: Int64, fd: Int32, path: String) throws -> SHA256Digest {
+        let partSize = max(settings.partSize, 1 << 20)
+        let count = Int((size + partSize - 1) / partSize)
+        let state = RangeProgress(count: count)
+        let work: @Sendable () -> Void = { [self] in
+            while let index = state.next() {
+                let offset = Int64(index) * partSize
+                let range = offset..<min(offset + partSize, size)
+                do {
+                    try getRange(key: key, range: range, total: size, fd: fd, path: path, state: state)
+                    state.finish(index)
+                } catch let error as ObjectStoreError {
+                    state.fail(ObjectStoreError(
+                        error.kind, "part \(index + 1) of \(count) (bytes \(range.lowerBound)-\(range.upperBound - 1)): \(error.reason)",
+                        hint: error.hint))
+                } catch {
+                    state.fail(error)
+                }
+            }
+        }
+        let hash: @Sendable () -> Void = {
+            do {
+                if let digest = try Self.hashCompletedPrefix(fd: fd, path: path, size: size, partSize: partSize, state: state) {
+                    state.finishHash(digest)
+                }
+            } catch {
+                state.fail(error)
+            }
+        }
+        let workers = max(1, min(settings.downloadConcurrency, count))
+        let done = DispatchSemaphore(value: 0)
+        Thread { hash(); done.signal() }.start()
+        for _ in 1..<workers {
+            Thread { work(); done.signal() }.start()
+        }
+        work()
+        for _ in 0..<workers { done.wait() }
+        return try state.result()
+    }
+
+    /// One range into its place in the file, retried as a whole by `send`; checks that the server answered with
+    /// exactly that range of an object of the expected total size.
+    private func getRange(key: String, range: Range<Int64>, total: Int64, fd: Int32, path: String,
+                          state: RangeProgress) throws
+    {
+        let sink = PositionalFileSink(fd: fd, path: path, range: range, state: state)
+        let response = try getObject(key: key, range: range, sink: sink)
+        let full = objectKey(key)
+        let expected = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(total)"
+        let contentRange = response.headers["content-range"] ?? ""
+        guard response.status == 206, contentRange == expected else {
+            throw ObjectStoreError(
+                .serverError,
+                "GET \(describe(full)) for \(expected) answered HTTP \(response.status) with Content-Range \"\(contentRange)\"",
+                hint: contentRange.hasSuffix("/\(total)") || contentRange.isEmpty
+                    ? "the server does not honour Range requests; raise the multipart threshold to read in one stream"
+                    : "the object changed size while it was being read; retry the read")
+        }
+        guard sink.count == Int64(range.count) else {
+            throw ObjectStoreError(.serverError, "GET \(describe(full)) for \(expected) delivered \(sink.count) bytes",
+                                   hint: "the transfer was cut short; retry the read")
+        }
+    }
+
+    /// Hashes parts from the file in order as they complete; nil when a worker failed (its error is the result).
+    private static func hashCompletedPrefix(fd: Int32, path: String, size: Int64, partSize: Int64,
+                                            state: RangeProgress) throws -> SHA256Digest?
+    {
+        var hasher = SHA256Hasher()
+        let bufferSize = 1 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var hashed: Int64 = 0
+        while hashed < size {
+            guard let parts = state.waitForCompleted(after: Int(hashed / partSize)) else { return nil }
+            let end = min(Int64(parts) * partSize, size)
+            while hashed < end {
+                let n = pread(fd, buffer, Int(min(Int64(bufferSize), end - hashed)), off_t(hashed))
+                if n < 0, errno == EINTR { continue }
+                guard n > 0 else {
+                    throw n < 0 ? ObjectStoreError.io("cannot read back", path, errno: errno)
+                        : ObjectStoreError(.io, "\(path) shrank while it was being downloaded",
+                                           hint: "do not modify a file while a blob is being written to it")
+                }
+                hasher.update(UnsafeRawBufferPointer(start: buffer, count: n))
+                hashed += Int64(n)
+            }
+        }
+        return hasher.finalize()
+    }
+}
+
+/// Writes one range of a download at its offset in the shared file; a retry rewrites the range from its start.
+private final class PositionalFileSink: ResponseSink {
+    private let fd: Int32
+    private let path: String
+    private let range: Range<Int64>
+    private let state: RangeProgress
+    private(set) var count: Int64 = 0
+
+    init(fd: Int32, path: String, range: Range<Int64>, state: RangeProgress) {
+        self.fd = fd
+        self.path = path
+        self.range = range
+        self.state = state
+    }
+
+    func reset() { count = 0 }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        // Another part failed: stop this transfer now instead of finishing a download that will be thrown away.
+        if state.hasFailed { throw ObjectStoreError(.io, "download abandoned after another part failed") }
+        guard count + Int64(bytes.count) <= Int64(range.count), let base = bytes.baseAddress else {
+            if bytes.isEmpty { return }
+            throw ObjectStoreError(
+                .serverError, "the server sent more than the \(range.count) bytes of range \(range.lowerBound)-\(range.upperBound - 1)",
+                hint: "the server does not honour Range requests; raise the multipart threshold to read in one stream")
+        }
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, base + done, bytes.count - done, off_t(range.lowerBound + count + Int64(done)))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ObjectStoreError.io("cannot write", path, errno: errno)
+            }
+            done += n
+        }
+        count += Int64(bytes.count)
+    }
+}
+
+/// Which ranges are left, which are complete, the first failure (which stops everyone) and the final digest.
+/// The hashing thread sleeps on `wake`, signalled on every completion and failure.
+private final class RangeProgress: Sendable {
+    private struct State {
+        var next = 0
+        var done: [Bool]
+        /// Parts 0..<contiguous are all complete.
+        var contiguous = 0
+        var error: (any Error)?
+        var digest: SHA256Digest?
+    }
+    private let state: Mutex<State>
+    private let failed = Atomic<Bool>(false)
+    private let wake = DispatchSemaphore(value: 0)
+
+    init(count: Int) { state = Mutex(State(done: Array(repeating: false, count: count))) }
+
+    var hasFailed: Bool { failed.load(ordering: .relaxed) }
+
+    func next() -> Int? {
+        state.withLock { s in
+            guard s.error == nil, s.next < s.done.count else { return nil }
+            defer { s.next += 1 }
+            return s.next
+        }
+    }
+
+    func finish(_ index: Int) {
+        state.withLock { s in
+            s.done[index] = true
+            while s.contiguous < s.done.count, s.done[s.contiguous] { s.contiguous += 1 }
+        }
+        wake.signal()
+    }
+
+    func fail(_ error: any Error) {
+        state.withLock { if $0.error == nil { $0.error = error } }
+        failed.store(true, ordering: .relaxed)
+        wake.signal()
+    }
+
+    /// Blocks until more than `hashedParts` parts form a complete prefix; returns that count, or nil on failure.
+    func waitForCompleted(after hashedParts: Int) -> Int? {
+        while true {
+            let (contiguous, failed) = state.withLock { ($0.contiguous, $0.error != nil) }
+            if failed { return nil }
+            if contiguous > hashedParts { return contiguous }
+            wake.wait()
+        }
+    }
+
+    func finishHash(_ digest: SHA256Digest) { state.withLock { $0.digest = digest } }
+
+    func result() throws -> SHA256Digest {
+        try state.withLock { s in
+            if let error = s.error { throw error }
+            guard let digest = s.digest else {
+                throw ObjectStoreError(.io, "the download finished without a digest")
+            }
+            return digest
+        }
+    }
+}
