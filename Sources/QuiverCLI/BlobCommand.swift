@@ -8,7 +8,7 @@ public struct BlobCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "blob",
         abstract: "Store and fetch content-addressed blobs (sha256/<hex>) in the blob store.",
-        subcommands: [Put.self, Get.self, Head.self, List.self, Delete.self]
+        subcommands: [Put.self, Get.self, Head.self, List.self, Delete.self, MakeBucket.self]
     )
 
     public init() {}
@@ -133,6 +133,23 @@ public struct BlobCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingErrors {
                 try await options.open().delete(digest: try BlobCommand.parse(digest))
+            }
+        }
+    }
+
+    struct MakeBucket: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "mb", abstract: "Create the store's S3 bucket if it does not exist (a local store needs nothing).")
+
+        @OptionGroup var options: StoreOptions
+
+        func run() async throws {
+            try await reportingErrors {
+                let store = try options.open()
+                if let s3 = store as? S3BlobStore {
+                    try await BlockingPool.shared.run { try s3.createBucketIfMissing() }
+                }
+                print("ready \(store.location)")
             }
         }
     }

@@ -41,9 +41,13 @@ struct S3BlobStoreTests {
         let store = S3BlobStore(settings: settings)
         let error = await #expect(throws: ObjectStoreError.self) { try await store.list() }
         #expect(error?.kind == .bucketMissing)
+        // A HEAD's 404 carries no error document: the store asks the bucket rather than answer "absent".
+        let headError = await #expect(throws: ObjectStoreError.self) { try await store.head(digest: SHA256Digest.of(Data("x".utf8))) }
+        #expect(headError?.kind == .bucketMissing && headError?.reason.contains(name) == true)
 
         try await BlockingPool.shared.run { try store.createBucketIfMissing() }
         try await BlockingPool.shared.run { try store.createBucketIfMissing() }
+        #expect(try await store.head(digest: SHA256Digest.of(Data("x".utf8))) == nil)
         let put = try await store.put(data: Data("now it exists".utf8))
         #expect(try await store.getData(digest: put.digest) == Data("now it exists".utf8))
         try await store.delete(digest: put.digest)

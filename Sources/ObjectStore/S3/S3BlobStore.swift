@@ -1,5 +1,6 @@
 import Foundation
 import QuiverCore
+import Synchronization
 
 /// Content-addressed blobs in an S3 bucket (optionally under a prefix): `s3://bucket/prefix/sha256/<hex>`.
 ///
@@ -8,6 +9,9 @@ import QuiverCore
 public final class S3BlobStore: BlobStore {
     /// The raw client, for bucket set-up and tools that need object access.
     public let client: S3Client
+
+    /// Set once the bucket is known to exist, so only the first absent blob costs a second request.
+    private let bucketSeen = Mutex(false)
 
     public init(settings: S3Settings) { client = S3Client(settings: settings) }
 
@@ -110,9 +114,16 @@ public final class S3BlobStore: BlobStore {
     }
 
     public func head(digest: SHA256Digest) throws -> BlobInfo? {
-        try client.headObject(key: BlobKey.key(for: digest)).map {
-            BlobInfo(digest: digest, size: $0.size, lastModified: $0.lastModified)
+        let key = BlobKey.key(for: digest)
+        guard let found = try client.headObject(key: key) else {
+            // A HEAD's 404 has no body to say whether the key or the whole bucket is missing: ask the bucket once.
+            if !bucketSeen.withLock({ $0 }) {
+                guard try client.bucketExists() else { throw client.bucketMissingError(method: "HEAD", key: client.objectKey(key)) }
+                bucketSeen.withLock { $0 = true }
+            }
+            return nil
         }
+        return BlobInfo(digest: digest, size: found.size, lastModified: found.lastModified)
     }
 
     public func delete(digest: SHA256Digest) throws {

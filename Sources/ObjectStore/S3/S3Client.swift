@@ -94,7 +94,7 @@ public final class S3Client: Sendable {
         switch (response.status, code) {
         case (_, "NoSuchBucket"):
             return ObjectStoreError(.bucketMissing, detail,
-                                    hint: "create bucket \(settings.bucket) at \(settings.endpoint.absoluteString) or fix the blob-store URL")
+                                    hint: "create bucket \(settings.bucket) at \(settings.endpoint.absoluteString) (`quiver blob mb`) or fix the blob-store URL")
         case (403, _), (_, "InvalidAccessKeyId"), (_, "SignatureDoesNotMatch"), (_, "AccessDenied"):
             return ObjectStoreError(.credentials, detail, hint: "check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
         case (404, _):
@@ -162,6 +162,20 @@ public final class S3Client: Sendable {
         let code = XMLScan.value("Code", in: Substring(String(decoding: response.body, as: UTF8.self)))
         if response.status == 409, code == "BucketAlreadyOwnedByYou" || code == "BucketAlreadyExists" { return }
         throw failure(response, key: nil, method: "PUT bucket")
+    }
+
+    /// Whether the bucket exists (HEAD on the bucket); 403 is the credentials error, as for objects.
+    public func bucketExists() throws -> Bool {
+        let response = try send("HEAD", objectKey: nil)
+        if response.status == 404 { return false }
+        guard (200..<300).contains(response.status) else { throw failure(response, key: nil, method: "HEAD bucket") }
+        return true
+    }
+
+    /// The error for a bucket found missing without an error document to name it (a HEAD has no body).
+    func bucketMissingError(method: String, key: String?) -> ObjectStoreError {
+        ObjectStoreError(.bucketMissing, "\(method) \(describe(key)) → HTTP 404: bucket \(settings.bucket) does not exist",
+                         hint: "create bucket \(settings.bucket) at \(settings.endpoint.absoluteString) (`quiver blob mb`) or fix the blob-store URL")
     }
 
     /// Deletes the (empty) bucket; used by tests to clean up buckets they created.
