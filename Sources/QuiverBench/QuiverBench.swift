@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LoRA
 import Merge
+import QuiverCore
 import SafeTensors
 
 /// `quiver-bench`: generates Llama-2-7B-shaped adapters and times Quiver's merge methods on them.
@@ -135,12 +136,7 @@ struct IO: ParsableCommand {
     }
 }
 
-/// VmHWM from /proc/self/status, in MiB.
+/// VmHWM from /proc/self/status, in MiB (-1 where /proc is missing).
 func peakRSSMegabytes() -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return -1 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? -1
-        return kb / 1024
-    }
-    return -1
+    PeakMemory.residentBytes().map { Double($0) / 1_048_576 } ?? -1
 }

@@ -41,11 +41,13 @@ public struct BlobCommand: AsyncParsableCommand {
         }
     }
 
-    /// One line of machine-readable output for a transfer: what moved and how fast (MB = 10^6 bytes).
+    /// One line of machine-readable output for a transfer: what moved, how fast (MB = 10^6 bytes) and this process's
+    /// peak resident memory so far.
     static func report(_ action: String, digest: SHA256Digest, size: Int64, seconds: Double, skipped: Bool = false) -> String {
         let rate = seconds > 0 ? Double(size) / 1e6 / seconds : 0
+        let peak = PeakMemory.residentBytes().map { " peakRSSMiB=\($0 >> 20)" } ?? ""
         return "\(action) sha256/\(digest.hex) size=\(size) seconds=\(String(format: "%.3f", seconds)) MBps=\(String(format: "%.1f", rate))"
-            + (skipped ? " already-present" : "")
+            + peak + (skipped ? " already-present" : "")
     }
 
     struct Put: AsyncParsableCommand {

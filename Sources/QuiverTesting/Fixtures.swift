@@ -20,6 +20,11 @@ public enum Fixtures {
     public static let packageRoot: URL = root.deletingLastPathComponent().deletingLastPathComponent()
 
     /// A fresh temporary directory, removed by the caller (or left for the OS's tmp cleaner).
+    /// The `quiver` executable that `swift build` put next to the test bundle (it builds every product).
+    public static var quiverExecutable: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("quiver")
+    }
+
     public static func temporaryDirectory(_ label: String = "quiver") throws -> URL {
         let url = FileManager.default.temporaryDirectory
             .appendingPathComponent("\(label)-\(UUID().uuidString)", isDirectory: true)

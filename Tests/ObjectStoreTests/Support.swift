@@ -89,12 +89,3 @@ struct ByteGenerator {
         return hasher.finalize()
     }
 }
-
-/// The process's peak resident set so far (`VmHWM`), in bytes; nil where /proc is missing.
-func peakResidentBytes() -> Int? {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
-    else { return nil }
-    let kilobytes = line.split(separator: " ").compactMap { Int($0) }.first
-    return kilobytes.map { $0 * 1024 }
-}

@@ -15,11 +15,6 @@ import Glibc
 /// another worker takes the job over once the lease lapses and finishes it.
 @Suite("quiver worker processes", .serialized)
 struct WorkerProcessTests {
-    /// The `quiver` executable built next to the test bundle (`swift build` builds every product).
-    static var quiverExecutable: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("quiver")
-    }
-
     /// Two PEFT adapters whose `ties_svd` merge takes seconds: `modules` 2048×2048 q_proj modules at r = 16.
     static func writeSlowAdapters(into directory: URL, modules: Int = 6) throws -> [URL] {
         let width = 2048, rank = 16
@@ -48,7 +43,7 @@ struct WorkerProcessTests {
     }
 
     @Test func killedWorkerProcessJobIsFinishedByAnother() throws {
-        let executable = Self.quiverExecutable
+        let executable = Fixtures.quiverExecutable
         try #require(FileManager.default.isExecutableFile(atPath: executable.path), "build the quiver product first (swift build)")
         let server = try TestS3.require()
         let scratch = try Fixtures.temporaryDirectory("worker-process")
