@@ -77,6 +77,7 @@ struct Run: ParsableCommand {
     @Option(parsing: .upToNextOption) var inputs: [String]
     @Option var method: String
     @Option var density = 0.5
+    @Option(help: "Weight of every input (default 1/n; bench/peft times PEFT with 1).") var weight: Double?
     @Option(name: .customLong("svd-rank")) var svdRank: Int?
     @Option var threads: Int?
     @Option var layers = 32
@@ -88,7 +89,7 @@ struct Run: ParsableCommand {
         let start = Date()
         let adapters = try inputs.map { try LoRAAdapter.load(directory: URL(fileURLWithPath: $0)) }
         let request = MergeRequest(
-            method: parsed, weights: Array(repeating: 1.0 / Double(adapters.count), count: adapters.count),
+            method: parsed, weights: Array(repeating: weight ?? 1.0 / Double(adapters.count), count: adapters.count),
             density: parsed.usesDensity ? density : nil, svdRank: svdRank, t: parsed == .slerp ? 0.5 : nil, seed: 7)
         // Input digests (recorded in the output's metadata) read every input once; time them apart from the merge.
         for adapter in adapters { _ = (adapter.canonicalDigest, adapter.weightsDigest) }
