@@ -139,15 +139,21 @@ def rewrite_reordered(path):
             out.write(raw)
 
 
-def make_adapter(root, name, seed):
-    kind, kwargs, extra = VARIANTS[name]
-    model = build(kind)
-    peft_model = get_peft_model(model, LoraConfig(**kwargs))
+def randomize_trainable(peft_model, seed):
+    """Fills every LoRA factor (B too: PEFT initialises it to zero), modules_to_save copy and trained bias with
+    seeded N(0, 0.1^2) values, so merges of the adapter are not trivial."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for pname, p in peft_model.named_parameters():
             if "lora_" in pname or "modules_to_save" in pname or (p.requires_grad and pname.endswith("bias")):
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+
+
+def make_adapter(root, name, seed):
+    kind, kwargs, extra = VARIANTS[name]
+    model = build(kind)
+    peft_model = get_peft_model(model, LoraConfig(**kwargs))
+    randomize_trainable(peft_model, seed)
     if "dtype" in extra:
         peft_model = peft_model.to(extra["dtype"])
     directory = os.path.join(root, name)

@@ -12,6 +12,8 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
+from compat_sweep import randomize_trainable
+
 SHAPE = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
              vocab_size=24)
 CASES = {
@@ -31,11 +33,7 @@ def main(out):
         model = cls(cfg(**SHAPE))
         model.name_or_path = f"tiny/{kind}"
         peft_model = get_peft_model(model, LoraConfig(**kwargs))
-        gen = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
-            for pname, p in peft_model.named_parameters():
-                if "lora_" in pname or "modules_to_save" in pname or (p.requires_grad and pname.endswith("bias")):
-                    p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+        randomize_trainable(peft_model, seed)
         peft_model.save_pretrained(os.path.join(out, name))
     with open(os.path.join(out, "README.md"), "w") as f:
         f.write("Tiny adapters saved by PEFT 0.21.2 (`bench/peft/make_extra_fixtures.py`; see its docstring):\n"
