@@ -9,13 +9,28 @@ enum VerifiedRead {
         _ digest: SHA256Digest, _ fileURL: URL, location: String, stream: (any ResponseSink) throws -> Void
     ) throws -> Int64 {
         let sink = try HashingFileSink(path: fileURL.path)
-        do {
+        return try toFile(digest, path: fileURL.path, location: location) {
             try stream(sink)
-            try check(digest, sink.hasher.finalize(), location: location)
+            return (sink.hasher.finalize(), sink.count)
+        } commit: {
             try sink.sync()
-            return sink.count
+        }
+    }
+
+    /// For readers that write and hash the file themselves (parallel ranges): `write` fills the file at `path` and
+    /// returns what it hashed to and its size; `commit` (fsync) runs only once that matches `digest`. Any failure
+    /// leaves no file.
+    static func toFile(
+        _ digest: SHA256Digest, path: String, location: String,
+        write: () throws -> (actual: SHA256Digest, count: Int64), commit: () throws -> Void
+    ) throws -> Int64 {
+        do {
+            let (actual, count) = try write()
+            try check(digest, actual, location: location)
+            try commit()
+            return count
         } catch {
-            unlink(fileURL.path)
+            unlink(path)
             throw error
         }
     }

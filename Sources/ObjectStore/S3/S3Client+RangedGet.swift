@@ -17,16 +17,12 @@ extension S3Client {
     {
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ObjectStoreError.io("cannot create", path, errno: errno) }
-        do {
-            defer { close(fd) }
+        defer { close(fd) }
+        return try VerifiedRead.toFile(expected, path: path, location: location) {
             guard ftruncate(fd, off_t(size)) == 0 else { throw ObjectStoreError.io("cannot size", path, errno: errno) }
-            let actual = try downloadRanges(key: key, size: size, fd: fd, path: path)
-            guard actual == expected else { throw ObjectStoreError.corrupt(expected, actual: actual, at: location) }
+            return (try downloadRanges(key: key, size: size, fd: fd, path: path), size)
+        } commit: {
             guard fsync(fd) == 0 else { throw ObjectStoreError.io("cannot fsync", path, errno: errno) }
-            return size
-        } catch {
-            unlink(path)
-            throw error
         }
     }
 
