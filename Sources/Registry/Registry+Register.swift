@@ -94,20 +94,16 @@ extension Registry {
     /// `verify` reports such a loss.
     func restoreMissingBlobs(of version: AdapterVersion, from adapter: LoRAAdapter) throws {
         let weightsURL = adapter.directory.appendingPathComponent(LoRAAdapter.weightsFileName)
-        var missing: [(role: String, digest: SHA256Digest)] = []
+        var missing: [(role: String, digest: SHA256Digest, upload: () throws -> Void)] = []
         if adapter.configDigest == version.configDigest, try !blobs.exists(digest: version.configDigest) {
-            missing.append(("config", version.configDigest))
+            missing.append(("config", version.configDigest, { _ = try self.blobs.put(data: adapter.configBytes) }))
         }
         if adapter.weightsDigest == version.weightsDigest, try !blobs.exists(digest: version.weightsDigest) {
-            missing.append(("weights", version.weightsDigest))
+            missing.append(("weights", version.weightsDigest, { _ = try self.blobs.put(fileAt: weightsURL, digest: version.weightsDigest) }))
         }
         guard !missing.isEmpty else { return }
         try withBlobFence { connection in
-            for blob in missing {
-                _ = blob.role == "config"
-                    ? try blobs.put(data: adapter.configBytes)
-                    : try blobs.put(fileAt: weightsURL, digest: blob.digest)
-            }
+            for file in missing { try file.upload() }
             try audit(connection, action: "blob.restore", subject: version.label, details: [
                 "restored": missing.map { "\($0.role):\($0.digest.hex)" }.joined(separator: ","), "store": blobs.location,
             ])
