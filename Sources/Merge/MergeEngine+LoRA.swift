@@ -88,18 +88,22 @@ extension MergeEngine {
         for input in inputs {
             let name = input.directory.lastPathComponent
             for key in input.savedModuleTensors + input.baseModelTensors {
-                let tensor = try TensorToWrite(copying: key, from: input.weights)
                 if let earlier = byName[key] {
-                    guard case let .raw(mine) = tensor.payload, case let .raw(theirs) = earlier.tensor.payload,
-                        mine == theirs, tensor.shape == earlier.tensor.shape, tensor.dtype == earlier.tensor.dtype
-                    else {
+                    // Compared in place in the mapping: a saved embedding can be hundreds of MB, not worth a copy.
+                    let info = input.weights.info(key)
+                    let identical = try info?.shape == earlier.tensor.shape && info?.dtype == earlier.tensor.dtype
+                        && input.weights.withRawBytes(key) { mine in
+                            guard case let .raw(theirs) = earlier.tensor.payload else { return false }
+                            return theirs.elementsEqual(mine)
+                        }
+                    guard identical else {
                         throw MergeError(
                             .input, "\(earlier.from) and \(name) both save \(key) with different values",
                             hint: "a saved base layer or full module copy cannot be merged; keep it in one input only")
                     }
                     continue
                 }
-                byName[key] = (tensor, name)
+                byName[key] = (try TensorToWrite(copying: key, from: input.weights), name)
                 order.append(key)
             }
         }

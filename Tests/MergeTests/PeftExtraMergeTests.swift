@@ -58,6 +58,32 @@ struct PeftExtraMergeTests {
         #expect(written(result, "base_model.model.model.embed_tokens.lora_embedding_A") != nil)
     }
 
+    @Test func savedBaseLayerInSeveralInputsIsKeptOnceOrRefusedWhenItDiffers() throws {
+        let key = "base_model.model.model.embed_tokens.base_layer.weight"
+        let original = try load("embed_base_layer")
+        let twice = try MergeEngine.merge(inputs: [original, original], request: MergeRequest(method: .cat))
+        #expect(twice.tensors.filter { $0.name == key }.count == 1)
+
+        // The same adapter with one element of the saved embedding changed.
+        let scratch = try Fixtures.temporaryDirectory("base-layer")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let changed = scratch.appendingPathComponent("embed_changed", isDirectory: true)
+        try FileManager.default.copyItem(at: Fixtures.peftExtra.appendingPathComponent("embed_base_layer"), to: changed)
+        let tensors = try original.weights.tensors.map { info in
+            guard info.name == key else { return try TensorToWrite(copying: info.name, from: original.weights) }
+            var values = try original.weights.floats(key)
+            values[0] += 1
+            return TensorToWrite(name: key, shape: info.shape, values: values, dtype: info.dtype)
+        }
+        try SafeTensorsWriter.write(tensors, metadata: original.weights.metadata, to: changed.appendingPathComponent("adapter_model.safetensors"))
+        #expect {
+            try MergeEngine.merge(inputs: [original, try LoRAAdapter.load(directory: changed)], request: MergeRequest(method: .cat))
+        } throws: { error in
+            guard let error = error as? MergeError else { return false }
+            return error.reason.contains(key) && error.reason.contains("different values")
+        }
+    }
+
     @Test func trainedBiasesAreRefusedByName() throws {
         let inputs = [try load("bias_all"), try load("bias_all")]
         #expect {
