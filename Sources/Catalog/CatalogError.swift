@@ -23,6 +23,14 @@ public struct CatalogError: NamedError, Equatable {
         }
     }
 
+    public var errorKind: ErrorKind {
+        switch kind {
+        case .migrationsNotContiguous: .internal
+        case .migrationChecksumMismatch: .integrity
+        case .databaseNewerThanBinary: .conflict
+        }
+    }
+
     static func checksumMismatch(_ migration: Migration, recorded: String) -> CatalogError {
         CatalogError(
             kind: .migrationChecksumMismatch,

@@ -39,6 +39,8 @@ public struct LoRAError: NamedError, Equatable {
 
     public var code: String { "lora.\(kind.rawValue)" }
 
+    public var errorKind: ErrorKind { kind == .writeFailed ? .unavailable : .invalidInput }
+
     public var reason: String { "\(location): \(detail)" }
 
     public var hint: String {

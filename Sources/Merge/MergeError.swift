@@ -28,6 +28,15 @@ public struct MergeError: NamedError, Equatable {
 
     public var code: String { "merge.\(kind.rawValue)" }
 
+    public var errorKind: ErrorKind {
+        switch kind {
+        case .noInputs, .weightCount, .badParameter, .missingParameter, .input: .invalidInput
+        case .linearAlgebra: .internal
+        case .baseModelMismatch, .shapeMismatch, .rankMismatch, .scalingMismatch, .dora, .modulesToSaveOverlap, .nonFinite,
+             .slerpInputs, .moduleSetMismatch, .noModules: .refusal
+        }
+    }
+
     public init(_ kind: Kind, _ reason: String, hint: String = "") {
         self.kind = kind
         self.reason = reason

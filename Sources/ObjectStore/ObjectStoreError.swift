@@ -37,6 +37,15 @@ public struct ObjectStoreError: NamedError, Equatable {
 
     public var code: String { "objectstore.\(kind.rawValue)" }
 
+    public var errorKind: ErrorKind {
+        switch kind {
+        case .notFound: .notFound
+        case .corruptBlob: .integrity
+        case .configuration: .invalidInput
+        case .credentials, .unreachable, .bucketMissing, .serverError, .io: .unavailable
+        }
+    }
+
     static func corrupt(_ digest: SHA256Digest, actual: SHA256Digest, at location: String) -> ObjectStoreError {
         ObjectStoreError(
             .corruptBlob,

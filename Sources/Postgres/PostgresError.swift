@@ -55,6 +55,23 @@ public struct PostgresError: NamedError, Equatable {
     /// True for SQLSTATE 23505.
     public var isUniqueViolation: Bool { sqlState == SQLState.uniqueViolation }
 
+    public var errorKind: ErrorKind {
+        switch kind {
+        case .connectionFailed, .authenticationFailed, .connectionLost, .poolTimeout, .poolClosed, .embeddedServer:
+            return .unavailable
+        case .invalidRequest:
+            return .invalidInput
+        case .decoding:
+            return .internal
+        case .server:
+            let state = sqlState ?? ""
+            if [SQLState.uniqueViolation, SQLState.serializationFailure, SQLState.deadlockDetected].contains(state) { return .conflict }
+            if state.hasPrefix("22") { return .invalidInput } // data exception: a value out of range or malformed
+            if state.hasPrefix("08") || state.hasPrefix("57") || state.hasPrefix("53") { return .unavailable }
+            return .internal
+        }
+    }
+
     public var code: String {
         switch kind {
         case .connectionFailed: return "postgres.connection_failed"

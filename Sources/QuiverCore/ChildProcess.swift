@@ -100,6 +100,7 @@ public struct ChildProcessError: NamedError {
     public let output: String
 
     public var code: String { "process.failed" }
+    public var errorKind: ErrorKind { .unavailable }
     public var reason: String {
         "\(executable) \(arguments.joined(separator: " ")) exited with status \(status): \(output.suffix(2000))"
     }

@@ -9,6 +9,8 @@ public protocol NamedError: Error, CustomStringConvertible, Sendable {
     var reason: String { get }
     /// What the user can do about it; empty when there is nothing useful to say.
     var hint: String { get }
+    /// What sort of failure this is (refusal, not found, invalid input, ...), for exit codes and HTTP statuses.
+    var errorKind: ErrorKind { get }
 }
 
 extension NamedError {

@@ -21,7 +21,7 @@ extension Registry {
     public func setAlias(name: String, alias: String, version number: Int, force: Bool = false) throws -> AliasOutcome {
         try AdapterRef.validateAlias(alias, in: "\(name)@\(alias)")
         if Int(alias) != nil {
-            throw RegistryError(code: "registry.invalid_alias", reason: "'\(alias)' looks like a version number", hint: "choose an alias starting with a letter")
+            throw RegistryError(.invalidInput, code: "registry.invalid_alias", reason: "'\(alias)' looks like a version number", hint: "choose an alias starting with a letter")
         }
         return try retryingTransaction { tx in
             let version = try Self.resolve(tx, .version(name: name, number: number))
@@ -32,7 +32,7 @@ extension Registry {
             }
             if !shortfalls.isEmpty && !force {
                 throw RegistryError(
-                    code: "registry.promotion_refused",
+                    .refusal, code: "registry.promotion_refused",
                     reason: "\(version.label) may not become \(name)@\(alias) (a protected alias): " + shortfalls.joined(separator: "; "),
                     hint: "record evaluations with 'quiver eval record', or pass --force (audited)")
             }
@@ -84,7 +84,7 @@ extension Registry {
     /// Records one evaluation result of a version.
     public func recordEvaluation(_ version: AdapterVersion, _ evaluation: Evaluation) throws {
         guard evaluation.value.isFinite else {
-            throw RegistryError(code: "registry.invalid_evaluation", reason: "the value of \(evaluation.suite)/\(evaluation.metric) is not finite")
+            throw RegistryError(.invalidInput, code: "registry.invalid_evaluation", reason: "the value of \(evaluation.suite)/\(evaluation.metric) is not finite")
         }
         try pool.transaction { tx in
             try tx.query("""

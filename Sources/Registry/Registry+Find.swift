@@ -63,7 +63,7 @@ extension Registry {
     /// it downloads; the directory appears only when both files are complete and verified.
     public func pull(_ version: AdapterVersion, to output: URL) throws {
         if FileManager.default.fileExists(atPath: output.path) {
-            throw RegistryError(code: "registry.output_exists", reason: "\(output.path) already exists", hint: "choose a new --output directory")
+            throw RegistryError(.conflict, code: "registry.output_exists", reason: "\(output.path) already exists", hint: "choose a new --output directory")
         }
         let parent = output.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)

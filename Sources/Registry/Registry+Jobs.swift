@@ -28,7 +28,7 @@ extension Registry {
             SELECT id, request::text, status, attempts, max_attempts, lease_owner, lease_expires_at, last_error,
                 result_version_id, requested_by FROM merge_jobs WHERE id = \(id)
             """).first else {
-            throw RegistryError(code: "registry.job_not_found", reason: "there is no merge job \(id)")
+            throw RegistryError(.notFound, code: "registry.job_not_found", reason: "there is no merge job \(id)")
         }
         return MergeJob(
             id: try row.decode(Int64.self, at: 0),

@@ -80,13 +80,13 @@ extension Registry {
         let policy = try self.policy()
         if !policy.allowedMethods.contains(request.method.rawValue) {
             throw RegistryError(
-                code: "registry.policy.method_not_allowed",
+                .refusal, code: "registry.policy.method_not_allowed",
                 reason: "the registry policy does not allow \(request.method.rawValue) merges (allowed: \(policy.allowedMethods.joined(separator: ", ")))",
                 hint: "choose an allowed method, or change the policy with 'quiver policy set allowed_methods'")
         }
         if request.allowScalingMismatch && !policy.allowScalingFold {
             throw RegistryError(
-                code: "registry.policy.scaling_fold_forbidden",
+                .refusal, code: "registry.policy.scaling_fold_forbidden",
                 reason: "the registry policy forbids folding different LoRA scalings into the factors (allow_scaling_fold = false)",
                 hint: "merge inputs with equal scaling, or set the policy with 'quiver policy set allow_scaling_fold true'")
         }
@@ -94,7 +94,7 @@ extension Registry {
         let plan = try MergeCompatibility.plan(inputs: descriptors, request: request)
         if let widest = plan.modules.max(by: { $0.outputRank < $1.outputRank }), widest.outputRank > policy.maxMergedRank {
             throw RegistryError(
-                code: "registry.policy.rank_too_large",
+                .refusal, code: "registry.policy.rank_too_large",
                 reason: "the merged module \(widest.path) would have rank \(widest.outputRank), above the policy's max_merged_rank \(policy.maxMergedRank)",
                 hint: "pass --svd-rank \(policy.maxMergedRank) or lower, or raise max_merged_rank")
         }

@@ -76,7 +76,7 @@ extension Registry {
                     VALUES (\(id), 'config', \(config.digest.hex)), (\(id), 'weights', \(weights.digest.hex))
                     """)
                 guard let created = try Self.version(tx, id: id) else {
-                    throw RegistryError(code: "registry.internal", reason: "version \(id) vanished inside its own transaction")
+                    throw RegistryError(.internal, code: "registry.internal", reason: "version \(id) vanished inside its own transaction")
                 }
                 try audit(tx, action: "version.register", subject: created.label, details: [
                     "kind": kind, "canonical_digest": canonical.hex, "weights_digest": weights.digest.hex,

@@ -39,7 +39,7 @@ extension Registry {
                 let candidates = try rows.map(AdapterVersion.decode)
                 if candidates[0].canonicalDigest != digest && candidates[0].weightsDigest != digest {
                     throw RegistryError(
-                        code: "registry.ambiguous_reference",
+                        .invalidInput, code: "registry.ambiguous_reference",
                         reason: "sha256:\(digest.hex) is the config file of several versions (\(candidates.map(\.label).joined(separator: ", "))\(rows.count > 2 ? ", …" : ""))",
                         hint: "use the weights file, its digest, or NAME@VERSION")
                 }
@@ -47,7 +47,7 @@ extension Registry {
         }
         guard let row = rows.first else {
             throw RegistryError(
-                code: "registry.not_found", reason: "no adapter version matches \(ref)",
+                .notFound, code: "registry.not_found", reason: "no adapter version matches \(ref)",
                 hint: "run 'quiver list' to see the registered adapters")
         }
         return try AdapterVersion.decode(row)

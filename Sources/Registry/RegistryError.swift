@@ -2,11 +2,13 @@ import QuiverCore
 
 /// Failures of the registry's use cases, each naming the adapter or reference involved and what to do.
 public struct RegistryError: NamedError, Equatable {
+    public let errorKind: ErrorKind
     public let code: String
     public let reason: String
     public let hint: String
 
-    public init(code: String, reason: String, hint: String = "") {
+    public init(_ kind: ErrorKind, code: String, reason: String, hint: String = "") {
+        self.errorKind = kind
         self.code = code
         self.reason = reason
         self.hint = hint
@@ -16,17 +18,25 @@ public struct RegistryError: NamedError, Equatable {
 
     static func invalidReference(_ text: String, why: String) -> RegistryError {
         RegistryError(
-            code: "registry.invalid_reference", reason: "'\(text)' is not an adapter reference: \(why)",
+            .invalidInput, code: "registry.invalid_reference", reason: "'\(text)' is not an adapter reference: \(why)",
             hint: "write NAME, NAME@VERSION, NAME@ALIAS or a 64-hex sha256 digest")
     }
 
     static func invalidName(_ name: String, why: String) -> RegistryError {
-        RegistryError(code: "registry.invalid_name", reason: "'\(name)' is not a valid adapter name: \(why)")
+        RegistryError(.invalidInput, code: "registry.invalid_name", reason: "'\(name)' is not a valid adapter name: \(why)")
     }
 
     static func invalidDuration(_ text: String) -> RegistryError {
         RegistryError(
-            code: "registry.invalid_duration", reason: "'\(text)' is not a duration",
+            .invalidInput, code: "registry.invalid_duration", reason: "'\(text)' is not a duration",
             hint: "write a whole number followed by s, m, h or d, e.g. 24h")
+    }
+
+    static func notFound(_ what: String, hint: String = "run 'quiver list' to see the registered adapters") -> RegistryError {
+        RegistryError(.notFound, code: "registry.not_found", reason: what, hint: hint)
+    }
+
+    static func `internal`(_ what: String) -> RegistryError {
+        RegistryError(.internal, code: "registry.internal", reason: what)
     }
 }

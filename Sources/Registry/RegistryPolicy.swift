@@ -21,7 +21,7 @@ public struct RegistryPolicy: Sendable, Codable, Equatable {
     public mutating func apply(key: String, json: Data) throws {
         let decoder = JSONDecoder()
         func bad(_ expected: String) -> RegistryError {
-            RegistryError(code: "registry.invalid_policy", reason: "policy \(key) must be \(expected)",
+            RegistryError(.invalidInput, code: "registry.invalid_policy", reason: "policy \(key) must be \(expected)",
                           hint: "e.g. quiver policy set \(key) \(Self.example(key))")
         }
         switch key {
@@ -34,7 +34,7 @@ public struct RegistryPolicy: Sendable, Codable, Equatable {
         case "allowed_methods":
             guard let value = try? decoder.decode([String].self, from: json) else { throw bad("a JSON array of method names") }
             if let unknown = value.first(where: { MergeMethod(rawValue: $0) == nil }) {
-                throw RegistryError(code: "registry.invalid_policy", reason: "allowed_methods names an unknown method '\(unknown)'",
+                throw RegistryError(.invalidInput, code: "registry.invalid_policy", reason: "allowed_methods names an unknown method '\(unknown)'",
                                     hint: "methods: \(MergeMethod.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             allowedMethods = value
@@ -42,7 +42,7 @@ public struct RegistryPolicy: Sendable, Codable, Equatable {
             guard let value = try? decoder.decode([String].self, from: json) else { throw bad("a JSON array of alias names") }
             protectedAliases = value
         default:
-            throw RegistryError(code: "registry.unknown_policy", reason: "there is no policy key '\(key)'",
+            throw RegistryError(.invalidInput, code: "registry.unknown_policy", reason: "there is no policy key '\(key)'",
                                 hint: "keys: \(Self.keys.joined(separator: ", "))")
         }
     }

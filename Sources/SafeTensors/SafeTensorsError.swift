@@ -46,6 +46,14 @@ public struct SafeTensorsError: NamedError, Equatable {
 
     public var code: String { "safetensors.\(kind.rawValue)" }
 
+    public var errorKind: ErrorKind {
+        switch kind {
+        case .writeFailed: .unavailable
+        case .invalidTensorToWrite: .internal
+        default: .invalidInput
+        }
+    }
+
     public var reason: String {
         let place = tensor.map { "\(file), tensor '\($0)'" } ?? file
         return "\(place): \(detail)"
