@@ -1,9 +1,11 @@
 import Foundation
 import Postgres
 
-/// The registry's catalog database: a connection pool over a migrated schema.
+/// The registry's catalog database: a connection pool over a migrated schema, and the typed stores that hold
+/// every query (`Stores/`): versions, merges, lineage, aliases, evaluations, policy, jobs, blobs and the audit log.
 ///
-/// The registry's typed queries (adapters, versions, lineage, …) are added as `Catalog+Concern.swift` extensions.
+/// Callers never write SQL: they take a ``CatalogSession`` (one connection, maybe inside a transaction) and call
+/// its stores. Every method blocks the calling thread inside libpq; async callers go through the pool's executor.
 public struct Catalog: Sendable {
     public let pool: ConnectionPool
 
@@ -31,4 +33,72 @@ public struct Catalog: Sendable {
     public static func migrate(pool: ConnectionPool) throws -> [AppliedMigration] {
         try Migrator().migrate(pool: pool)
     }
+
+    /// Runs `body` with a session on a pooled connection, outside any transaction (each statement commits alone).
+    public func read<T>(_ body: (CatalogSession) throws -> T) throws -> T {
+        try pool.withConnection { try body(CatalogSession($0)) }
+    }
+
+    /// Runs `body` in one transaction, retrying it when PostgreSQL reports a serialization failure, a deadlock or a
+    /// unique violation (a concurrent writer won a race; the retry sees its row). `body` must be safe to re-run.
+    public func transaction<T>(on connection: PostgresConnection? = nil, attempts: Int = 8, _ body: (CatalogSession) throws -> T) throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                if let connection { return try connection.transaction { try body(CatalogSession($0)) } }
+                return try pool.transaction { try body(CatalogSession($0)) }
+            } catch let error as PostgresError where attempt < attempts && Self.isRetryable(error) {
+                usleep(UInt32.random(in: 1_000...20_000) * UInt32(attempt))
+            }
+        }
+    }
+
+    /// Whether a failed transaction may succeed when re-run.
+    public static func isRetryable(_ error: PostgresError) -> Bool {
+        [SQLState.serializationFailure, SQLState.deadlockDetected, SQLState.uniqueViolation].contains(error.sqlState ?? "")
+    }
+
+    /// Runs `body` holding the blob fence in shared mode on one connection, so the garbage collector (which holds it
+    /// exclusively, ``withExclusiveBlobFence(_:)``) never deletes a blob between its upload and the commit that
+    /// references it. `body` gets that connection for its own transaction.
+    public func withBlobFence<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try pool.withConnection { connection in
+            let locks = CatalogLocks(connection)
+            try locks.lockBlobFenceShared()
+            defer { locks.unlockBlobFenceShared() }
+            return try body(connection)
+        }
+    }
+
+    /// Runs `body` holding the blob fence exclusively: no writer is between an upload and its commit meanwhile.
+    public func withExclusiveBlobFence<T>(_ body: (CatalogSession) throws -> T) throws -> T {
+        try pool.withConnection { connection in
+            let locks = CatalogLocks(connection)
+            try locks.lockBlobFenceExclusive()
+            defer { locks.unlockBlobFenceExclusive() }
+            return try body(CatalogSession(connection))
+        }
+    }
+}
+
+/// One connection's view of the catalog: the typed stores over it. Inside ``Catalog/transaction(on:attempts:_:)``
+/// every store's statements belong to that transaction.
+public struct CatalogSession: Sendable {
+    public let connection: PostgresConnection
+
+    public init(_ connection: PostgresConnection) {
+        self.connection = connection
+    }
+
+    public var versions: VersionStore { VersionStore(connection) }
+    public var blobs: BlobRecords { BlobRecords(connection) }
+    public var lineage: LineageStore { LineageStore(connection) }
+    public var merges: MergeLog { MergeLog(connection) }
+    public var aliases: AliasStore { AliasStore(connection) }
+    public var evaluations: EvaluationStore { EvaluationStore(connection) }
+    public var policy: PolicyStore { PolicyStore(connection) }
+    public var jobs: JobQueue { JobQueue(connection) }
+    public var audit: AuditLog { AuditLog(connection) }
+    public var locks: CatalogLocks { CatalogLocks(connection) }
 }

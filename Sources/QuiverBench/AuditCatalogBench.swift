@@ -23,15 +23,13 @@ struct AuditCatalog: ParsableCommand {
         let registry = Registry(pool: catalog.pool, blobs: blobs, actor: "bench")
         let groups = max(1, versions / 100)
         let seedStart = Date()
-        let existing = try catalog.pool.query("SELECT count(*) FROM adapter_versions").single().decode(Int.self, at: 0)
-        if existing == 0 { try seed(catalog.pool, groups: groups) } else if existing != groups * 100 {
-            throw ValidationError("the database holds \(existing) versions, not \(groups * 100): use an empty database")
-        }
-        print(existing > 0 ? "reusing the seeded catalog" : "seeded \(groups * 100) versions (\(groups * 50) merges, \(groups * 100) lineage edges) in \(String(format: "%.1f", Date().timeIntervalSince(seedStart))) s")
+        let existing = try catalog.read { try $0.versions.list(VersionFilter(), limit: 1).count }
+        if existing == 0 { try seed(catalog, groups: groups) }
+        print(existing > 0 ? "reusing the seeded catalog" : "seeded \(groups * 100) versions (\(groups * 50) merges, \(groups * 100) lineage edges) through the catalog's stores in \(String(format: "%.1f", Date().timeIntervalSince(seedStart))) s")
 
         // The last version of the middle group: 50 merges deep, 100 versions in its lineage.
-        let target = Int64((groups / 2) * 100 + 100)
-        let digest = try catalog.pool.query("SELECT weights_digest FROM adapter_versions WHERE id = \(target)").single().decode(String.self, at: 0)
+        let target = try registry.resolve(.version(name: "adapter-\(groups / 2 + 1)", number: 100))
+        let digest = target.weightsDigest.hex
         let check = try registry.audit(digest)
         print("audit of \(check.subject.label) by weights sha256: depth \(check.lineage.nodes.map(\.depth).max() ?? 0), \(check.lineage.nodes.count) versions, \(check.roots.count) roots, \(check.merges.count) merges")
         for _ in 0..<5 { _ = try registry.audit(digest) }
@@ -46,45 +44,42 @@ struct AuditCatalog: ParsableCommand {
         print(String(format: "audit over %d runs: p50 %.2f ms, p99 %.2f ms, min %.2f ms, max %.2f ms", runs, percentile(0.5), percentile(0.99), times[0], times[times.count - 1]))
 
         var explain: SQLQuery = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "
-        explain.append(Registry.lineageQuery(start: target, direction: .ancestors))
+        explain.append(LineageStore.walkQuery(start: target.id, direction: .ancestors))
         print("\nEXPLAIN ANALYZE of the recursive ancestor walk:")
         for row in try catalog.pool.query(explain) { print("  " + (try row.decode(String.self, at: 0))) }
     }
 
-    /// Groups of 100 versions: positions 0–49 trained, 50–99 merged; merged p has parents p−1 (position 0 for
-    /// p = 50) and the trained position (p − 49) mod 50, so position 99 is 50 merges deep.
-    private func seed(_ pool: ConnectionPool, groups: Int) throws {
-        let n = groups * 100
-        try pool.withConnection { c in
-            try c.executeScript(SQLQuery(unsafeSQL: """
-                BEGIN;
-                INSERT INTO base_models (id, name) VALUES (1, 'bench/base');
-                INSERT INTO blobs (sha256, size) VALUES (encode(sha256('config'::bytea), 'hex'), 700);
-                INSERT INTO blobs (sha256, size) SELECT encode(sha256(('w' || i)::bytea), 'hex'), 1000000 FROM generate_series(1, \(n)) i;
-                INSERT INTO adapters (id, name, created_by) SELECT g, 'adapter-' || g, 'bench' FROM generate_series(1, \(groups)) g;
-                INSERT INTO adapter_versions (id, adapter_id, version, kind, base_model_id, r, lora_alpha, target_modules, config,
-                    canonical_digest, config_digest, config_size, weights_digest, weights_size, created_by)
-                SELECT i, (i - 1) / 100 + 1, (i - 1) % 100 + 1, CASE WHEN (i - 1) % 100 < 50 THEN 'trained' ELSE 'merged' END, 1,
-                    16, 32, '{q_proj,v_proj}', '{"r": 16, "lora_alpha": 32, "peft_type": "LORA"}'::jsonb,
-                    encode(sha256(('c' || i)::bytea), 'hex'), encode(sha256('config'::bytea), 'hex'), 700,
-                    encode(sha256(('w' || i)::bytea), 'hex'), 1000000, 'bench'
-                FROM generate_series(1, \(n)) i;
-                CREATE TEMP TABLE bench_parents AS
-                SELECT i AS child, ((i - 1) / 100) * 100 AS base, (i - 1) % 100 AS p FROM generate_series(1, \(n)) i WHERE (i - 1) % 100 >= 50;
-                INSERT INTO merges (id, method, params, seed, software_version, input_digests, output_version_id, requested_by, request_digest)
-                SELECT child, 'ties', '{"method": "ties", "density": 0.5, "weights": [0.5, 0.5]}'::jsonb, 0, '0.1.0',
-                    ARRAY[encode(sha256(('c' || child)::bytea), 'hex')], child, 'bench', encode(sha256(('r' || child)::bytea), 'hex')
-                FROM bench_parents;
-                INSERT INTO merge_inputs (merge_id, position, input_version_id, weight)
-                SELECT child, 0, CASE WHEN p = 50 THEN base + 1 ELSE child - 1 END, 0.5 FROM bench_parents
-                UNION ALL SELECT child, 1, base + ((p - 49) % 50) + 1, 0.5 FROM bench_parents;
-                INSERT INTO lineage_edges (parent_version_id, child_version_id, weight, merge_id)
-                SELECT input_version_id, merge_id, weight, merge_id FROM merge_inputs;
-                SELECT setval('adapter_versions_id_seq', \(n)); SELECT setval('merges_id_seq', \(n));
-                SELECT setval('adapters_id_seq', \(groups)); SELECT setval('base_models_id_seq', 1);
-                COMMIT;
-                ANALYZE;
-                """))
+    /// Groups of 100 versions of one adapter each, written through the catalog's stores (the registry's own write
+    /// path, without blobs): versions 1–50 trained, 51–100 merged; merged position p (0-based) has parents p−1
+    /// (position 0 for p = 50) and the trained position (p − 49) mod 50, so version 100 is 50 merges deep.
+    private func seed(_ catalog: Catalog, groups: Int) throws {
+        let config = SHA256Digest.of(Array("config".utf8))
+        for group in 1...groups {
+            try catalog.transaction { tx in
+                var ids: [Int64] = []
+                for position in 0..<100 {
+                    let key = "\(group)-\(position)"
+                    let merged = position >= 50
+                    let version = try tx.versions.insert(NewVersion(
+                        name: "adapter-\(group)", kind: merged ? .merged : .trained, peftType: "LORA", baseModel: "bench/base",
+                        baseRevision: "", rank: 16, loraAlpha: 32, useRslora: false, useDora: false, targetModules: ["q_proj", "v_proj"],
+                        config: #"{"r": 16, "lora_alpha": 32, "peft_type": "LORA"}"#,
+                        canonicalDigest: SHA256Digest.of(Array("c\(key)".utf8)), configDigest: config, configSize: 700,
+                        weightsDigest: SHA256Digest.of(Array("w\(key)".utf8)), weightsSize: 1_000_000, tags: [:], modules: [],
+                        createdBy: "bench"))
+                    try tx.blobs.record(version.weightsDigest, size: version.weightsSize)
+                    ids.append(version.id)
+                    guard merged else { continue }
+                    let parents = [position == 50 ? 0 : position - 1, (position - 49) % 50]
+                    _ = try tx.merges.record(NewMerge(
+                        method: "ties", params: #"{"method": "ties", "density": 0.5, "weights": [0.5, 0.5]}"#, seed: 0,
+                        softwareVersion: "0.1.0",
+                        inputs: parents.map { (versionID: ids[$0], canonicalDigest: SHA256Digest.of(Array("c\(group)-\($0)".utf8)), weight: 0.5) },
+                        outputVersionID: version.id, requestDigest: SHA256Digest.of(Array("r\(key)".utf8)), requestedBy: "bench"))
+                }
+                try tx.blobs.record(config, size: 700)
+            }
         }
+        try catalog.pool.query("ANALYZE")
     }
 }

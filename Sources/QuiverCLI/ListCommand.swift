@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Registry
 
+extension VersionKind: ExpressibleByArgument {}
+
 /// `quiver list`: versions, filtered by name, base model, rank, target module, tag or kind.
 public struct ListCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(commandName: "list", abstract: "List and search registered adapter versions.")
@@ -12,7 +14,7 @@ public struct ListCommand: ParsableCommand {
     @Option(help: "Only this LoRA rank r.") var rank: Int?
     @Option(name: .customLong("target-module"), help: "Only adapters adapting this module (e.g. q_proj).") var targetModule: String?
     @Option(name: .customLong("tag"), help: "Only versions with this key=value tag (repeatable).") var tags: [String] = []
-    @Option(help: "trained or merged.") var kind: String?
+    @Option(help: "trained or merged.") var kind: VersionKind?
     @Flag(help: "Print JSON.") var json = false
 
     public init() {}

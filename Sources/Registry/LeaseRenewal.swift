@@ -1,5 +1,5 @@
 import Dispatch
-import Postgres
+import QuiverCore
 
 /// Extends a claimed job's lease every third of the lease while the job runs, so a long merge keeps its claim
 /// and only a dead worker's job (no renewals) becomes claimable again.
@@ -7,17 +7,14 @@ final class LeaseRenewal {
     private let timer: any DispatchSourceTimer
     private var stopped = false
 
-    init(pool: ConnectionPool, jobID: Int64, worker: String, leaseSeconds: Int) {
+    init(catalog: Catalog, clock: any WallClock, jobID: Int64, worker: String, leaseSeconds: Int) {
         let interval = max(1, leaseSeconds / 3)
         timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "quiver.lease-renewal"))
         timer.schedule(deadline: .now() + .seconds(interval), repeating: .seconds(interval))
         timer.setEventHandler {
             // A failed renewal is not fatal: the lease may lapse and another worker may take over, which the
-            // finishing UPDATE (guarded by lease_owner) detects.
-            _ = try? pool.query("""
-                UPDATE merge_jobs SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds)), updated_at = now()
-                WHERE id = \(jobID) AND lease_owner = \(worker) AND status = 'running'
-                """)
+            // finishing update (guarded by the lease owner) detects.
+            _ = try? catalog.read { try $0.jobs.renewLease(id: jobID, worker: worker, leaseSeconds: leaseSeconds, now: clock.now()) }
         }
         timer.resume()
     }

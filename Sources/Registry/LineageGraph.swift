@@ -1,46 +1,9 @@
+import Catalog
 import Foundation
-
-/// One adapter version in a lineage walk.
-public struct LineageNode: Hashable, Sendable, Codable {
-    public let versionID: Int64
-    public let name: String
-    public let version: Int
-    /// `trained` for registered adapters, `merged` for the outputs of merges.
-    public let kind: String
-    /// Distance from the version the walk started at.
-    public let depth: Int
-
-    public init(versionID: Int64, name: String, version: Int, kind: String, depth: Int) {
-        self.versionID = versionID
-        self.name = name
-        self.version = version
-        self.kind = kind
-        self.depth = depth
-    }
-
-    public var label: String { "\(name)@\(version)" }
-}
-
-/// A weighted parent → child edge, produced by one merge.
-public struct LineageEdge: Hashable, Sendable, Codable {
-    public let parentID: Int64
-    public let childID: Int64
-    public let weight: Double
-    public let mergeID: Int64
-    public let method: String
-
-    public init(parentID: Int64, childID: Int64, weight: Double, mergeID: Int64, method: String) {
-        self.parentID = parentID
-        self.childID = childID
-        self.weight = weight
-        self.mergeID = mergeID
-        self.method = method
-    }
-}
 
 /// The ancestors (or descendants) of one version, and how to print them.
 public struct LineageGraph: Sendable, Codable, Equatable {
-    public enum Direction: String, Sendable, Codable { case ancestors, descendants }
+    public typealias Direction = LineageDirection
 
     public let start: Int64
     public let direction: Direction
@@ -111,7 +74,7 @@ public struct LineageGraph: Sendable, Codable, Equatable {
     private func renderDot() -> String {
         var lines = ["digraph lineage {", "  rankdir=BT;"]
         for node in nodes {
-            let shape = node.kind == "merged" ? "box" : "ellipse"
+            let shape = node.kind == .merged ? "box" : "ellipse"
             lines.append("  v\(node.versionID) [label=\"\(dotEscape(node.label))\", shape=\(shape)];")
         }
         for edge in edges {
@@ -126,7 +89,7 @@ public struct LineageGraph: Sendable, Codable, Equatable {
         var lines = ["graph BT"]
         for node in nodes {
             let text = mermaidEscape(node.label)
-            lines.append(node.kind == "merged" ? "  v\(node.versionID)[\"\(text)\"]" : "  v\(node.versionID)([\"\(text)\"])")
+            lines.append(node.kind == .merged ? "  v\(node.versionID)[\"\(text)\"]" : "  v\(node.versionID)([\"\(text)\"])")
         }
         for edge in edges {
             lines.append("  v\(edge.parentID) -->|\"\(mermaidEscape(edge.method)) \(formatWeight(edge.weight))\"| v\(edge.childID)")

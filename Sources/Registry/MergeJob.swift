@@ -15,12 +15,11 @@ public struct MergeJobRequest: Sendable, Codable, Equatable {
     }
 }
 
-/// A row of `merge_jobs`.
+/// A merge job as the queue holds it.
 public struct MergeJob: Sendable, Codable, Equatable {
     public let id: Int64
     public let request: MergeJobRequest
-    /// queued, running, succeeded or failed.
-    public let status: String
+    public let status: JobStatus
     public let attempts: Int
     public let maxAttempts: Int
     public let leaseOwner: String?
@@ -28,4 +27,17 @@ public struct MergeJob: Sendable, Codable, Equatable {
     public let lastError: String?
     public let resultVersionID: Int64?
     public let requestedBy: String
+
+    init(_ record: JobRecord) throws {
+        id = record.id
+        request = try JSONDecoder().decode(MergeJobRequest.self, from: Data(record.requestJSON.utf8))
+        status = record.status
+        attempts = record.attempts
+        maxAttempts = record.maxAttempts
+        leaseOwner = record.leaseOwner
+        leaseExpiresAt = record.leaseExpiresAt
+        lastError = record.lastError
+        resultVersionID = record.resultVersionID
+        requestedBy = record.requestedBy
+    }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import ObjectStore
-import Postgres
 import QuiverCore
 
 /// What `gc` found and did.
@@ -29,14 +28,9 @@ extension Registry {
     /// uploads still in flight: a grace shorter than the longest upload can abort a live writer's upload (its
     /// `put` then fails; nothing half-written is ever visible under a blob key).
     public func collectGarbage(graceSeconds: Int64, dryRun: Bool = false) throws -> GCReport {
-        try pool.withConnection { connection in
-            try connection.query("SELECT pg_advisory_lock(\(Self.blobFenceKey))")
-            defer { _ = try? connection.query("SELECT pg_advisory_unlock(\(Self.blobFenceKey))") }
-            let referenced = Set(try connection.query("""
-                SELECT blob_sha256 FROM version_blobs
-                UNION SELECT config_digest FROM adapter_versions UNION SELECT weights_digest FROM adapter_versions
-                """).map { try $0.decode(String.self, at: 0) })
-            let cutoff = Date().addingTimeInterval(-Double(graceSeconds))
+        try catalog.withExclusiveBlobFence { session in
+            let referenced = try session.blobs.referencedDigests()
+            let cutoff = clock.now().addingTimeInterval(-Double(graceSeconds))
             var deleted: [String] = []
             var bytes: Int64 = 0
             var young = 0
@@ -51,19 +45,12 @@ extension Registry {
             }
             let uploads = try blobs.sweepPendingUploads(olderThan: cutoff, dryRun: dryRun)
             // Rows for blobs that are gone from the store (or never arrived) and that nothing references.
-            let staleRows = try connection.query("""
-                SELECT sha256, size, created_at < \(cutoff) FROM blobs b
-                WHERE NOT EXISTS (SELECT 1 FROM version_blobs vb WHERE vb.blob_sha256 = b.sha256)
-                  AND NOT EXISTS (SELECT 1 FROM adapter_versions v WHERE v.config_digest = b.sha256 OR v.weights_digest = b.sha256)
-                """)
-            var rowsToDelete: [String] = deleted
-            for row in staleRows {
-                let digest = try row.decode(String.self, at: 0)
-                if !seen.contains(digest), try row.decode(Bool.self, at: 2) { rowsToDelete.append(digest) }
-            }
+            let staleRows = try session.blobs.unreferenced(cutoff: cutoff)
+                .filter { !seen.contains($0.digest) && $0.olderThanCutoff }.map(\.digest)
+            let rowsToDelete = deleted + staleRows
             if !dryRun && (!rowsToDelete.isEmpty || !uploads.aborted.isEmpty) {
-                try connection.transaction { tx in
-                    if !rowsToDelete.isEmpty { try tx.query("DELETE FROM blobs WHERE sha256 = ANY(\(rowsToDelete))") }
+                try catalog.transaction(on: session.connection) { tx in
+                    try tx.blobs.delete(hexDigests: rowsToDelete)
                     try audit(tx, action: "gc.delete", subject: "blobs", details: [
                         "count": String(deleted.count), "bytes": String(bytes), "grace_seconds": String(graceSeconds),
                         "uploads_aborted": String(uploads.aborted.count),

@@ -18,93 +18,66 @@ extension Registry {
     ///
     /// The registry policy and the engine's compatibility rules are checked on the catalog's metadata before any
     /// blob is fetched; a refusal is recorded in `merge_refusals` with an audit event and thrown. The same request
-    /// (method, resolved parameters, input digests) asked again returns the recorded result; if the store has lost
-    /// that result's files, the merge is re-run (same bytes) and the files restored.
+    /// (`MergeIdentity`: method, resolved parameters, input digests) asked again returns the recorded result; if the
+    /// store has lost that result's files, the merge is re-run (same bytes) and the files restored.
     public func merge(inputs refs: [AdapterRef], into name: String, request: MergeRequest) throws -> MergeOutcome {
         try AdapterRef.validateName(name)
         let inputs = try refs.map { try resolve($0) }
         let resolved = request.resolved(inputCount: inputs.count)
-        let requestDigest = try Self.requestDigest(resolved, inputs: inputs)
-        if let previous = try recordedMerge(requestDigest: requestDigest), try storeHasFiles(of: previous.version) {
+        let identity = try MergeIdentity.key(resolved, inputDigests: inputs.map(\.canonicalDigest))
+        if let previous = try recordedMerge(identity), try storeHasFiles(of: previous.version) {
             return previous
         }
         do {
             try check(inputs: inputs, request: resolved)
-        } catch let error as MergeError {
-            try recordRefusal(inputs: inputs, request: resolved, code: error.code, message: error.reason)
-            throw error
-        } catch let error as RegistryError where error.code.hasPrefix("registry.policy") {
+        } catch let error as any NamedError where error.errorKind == .refusal {
             try recordRefusal(inputs: inputs, request: resolved, code: error.code, message: error.reason)
             throw error
         }
         let (adapter, scratch) = try runMerge(inputs: inputs, request: resolved)
         defer { try? FileManager.default.removeItem(at: scratch) }
         var mergeID: Int64 = 0
-        let outcome = try store(adapter: adapter, name: name, kind: "merged", tags: [:], baseRevision: inputs[0].baseRevision) { tx, version in
-            mergeID = try recordMerge(tx, output: version, inputs: inputs, request: resolved, requestDigest: requestDigest)
+        let outcome = try store(adapter: adapter, name: name, kind: .merged, tags: [:], baseRevision: inputs[0].baseRevision) { tx, version in
+            mergeID = try recordMerge(tx, output: version, inputs: inputs, request: resolved, identity: identity)
         }
         if outcome.existed {
             // Another request (or a concurrent twin) produced identical content: link this request to it.
-            if let previous = try recordedMerge(requestDigest: requestDigest) { return previous }
-            mergeID = try retryingTransaction { tx in
-                try recordMerge(tx, output: outcome.version, inputs: inputs, request: resolved, requestDigest: requestDigest)
+            if let previous = try recordedMerge(identity) { return previous }
+            mergeID = try catalog.transaction { tx in
+                try recordMerge(tx, output: outcome.version, inputs: inputs, request: resolved, identity: identity)
             }
         }
         return MergeOutcome(version: outcome.version, mergeID: mergeID, existed: outcome.existed)
     }
 
-    /// sha256 of the canonical request JSON and the inputs' canonical digests, in order.
     /// Whether the blob store still holds the version's config and weights.
     func storeHasFiles(of version: AdapterVersion) throws -> Bool {
         try blobs.exists(digest: version.configDigest) && blobs.exists(digest: version.weightsDigest)
     }
 
-    static func requestDigest(_ request: MergeRequest, inputs: [AdapterVersion]) throws -> SHA256Digest {
-        var bytes = try request.canonicalJSON()
-        bytes.append(contentsOf: Array(("\n" + inputs.map(\.canonicalDigest.hex).joined(separator: ",")).utf8))
-        return SHA256Digest.of(bytes)
-    }
-
-    func recordedMerge(requestDigest: SHA256Digest) throws -> MergeOutcome? {
-        try pool.withConnection { connection in
-            guard let row = try connection.query("""
-                SELECT id, output_version_id FROM merges WHERE request_digest = \(requestDigest.hex) AND output_version_id IS NOT NULL
-                """).first else { return nil }
-            guard let version = try Self.version(connection, id: try row.decode(Int64.self, at: 1)) else { return nil }
-            return MergeOutcome(version: version, mergeID: try row.decode(Int64.self, at: 0), existed: true)
+    func recordedMerge(_ identity: SHA256Digest) throws -> MergeOutcome? {
+        try catalog.read { session in
+            guard let (mergeID, outputID) = try session.merges.recorded(requestDigest: identity),
+                  let version = try session.versions.version(id: outputID) else { return nil }
+            return MergeOutcome(version: version, mergeID: mergeID, existed: true)
         }
     }
 
     /// The registry policy, then the engine's rules over descriptors built from the catalog (no blob is read).
     func check(inputs: [AdapterVersion], request: MergeRequest) throws {
         let policy = try self.policy()
-        if !policy.allowedMethods.contains(request.method.rawValue) {
-            throw RegistryError(
-                .refusal, code: "registry.policy.method_not_allowed",
-                reason: "the registry policy does not allow \(request.method.rawValue) merges (allowed: \(policy.allowedMethods.joined(separator: ", ")))",
-                hint: "choose an allowed method, or change the policy with 'quiver policy set allowed_methods'")
-        }
-        if request.allowScalingMismatch && !policy.allowScalingFold {
-            throw RegistryError(
-                .refusal, code: "registry.policy.scaling_fold_forbidden",
-                reason: "the registry policy forbids folding different LoRA scalings into the factors (allow_scaling_fold = false)",
-                hint: "merge inputs with equal scaling, or set the policy with 'quiver policy set allow_scaling_fold true'")
-        }
+        try policy.check(request)
         let descriptors = try inputs.map { try descriptor(of: $0) }
-        let plan = try MergeCompatibility.plan(inputs: descriptors, request: request)
-        if let widest = plan.modules.max(by: { $0.outputRank < $1.outputRank }), widest.outputRank > policy.maxMergedRank {
-            throw RegistryError(
-                .refusal, code: "registry.policy.rank_too_large",
-                reason: "the merged module \(widest.path) would have rank \(widest.outputRank), above the policy's max_merged_rank \(policy.maxMergedRank)",
-                hint: "pass --svd-rank \(policy.maxMergedRank) or lower, or raise max_merged_rank")
-        }
+        try policy.check(request, plan: try MergeCompatibility.plan(inputs: descriptors, request: request))
     }
 
     /// The engine's view of a version, from its recorded modules and config.
     func descriptor(of version: AdapterVersion) throws -> MergeInputDescriptor {
-        let configText = try pool.query("SELECT config::text FROM adapter_versions WHERE id = \(version.id)").single().decode(String.self, at: 0)
+        let (configText, recorded) = try catalog.read { session in
+            (try session.versions.configs(versionIDs: [version.id])[version.id] ?? "{}", try session.versions.modules(versionID: version.id))
+        }
         let config = try AdapterConfig.parse(Data(configText.utf8), file: version.label)
-        let modules = try self.modules(of: version).map {
+        let modules = recorded.map {
             ModuleDescriptor(path: $0.path, rank: $0.rank, scaling: $0.scaling, inFeatures: $0.inFeatures,
                              outFeatures: $0.outFeatures, hasMagnitude: version.useDora)
         }
@@ -136,48 +109,26 @@ extension Registry {
         }
     }
 
-    func recordMerge(_ tx: PostgresConnection, output: AdapterVersion, inputs: [AdapterVersion], request: MergeRequest, requestDigest: SHA256Digest) throws -> Int64 {
-        let params = try PostgresJSON(encoding: request)
-        let digests = inputs.map(\.canonicalDigest.hex)
-        let mergeID = try tx.query("""
-            INSERT INTO merges (method, params, seed, software_version, input_digests, output_version_id, requested_by, status, request_digest)
-            VALUES (\(request.method.rawValue), \(params), \(Int64(bitPattern: request.seed)), \(QuiverVersion.current), \(digests),
-                \(output.id), \(actor), 'succeeded', \(requestDigest.hex))
-            RETURNING id
-            """).single().decode(Int64.self, at: 0)
+    func recordMerge(_ tx: CatalogSession, output: AdapterVersion, inputs: [AdapterVersion], request: MergeRequest, identity: SHA256Digest) throws -> Int64 {
         let weights = request.resolvedWeights(count: inputs.count)
-        for (position, input) in inputs.enumerated() {
-            try tx.query("""
-                INSERT INTO merge_inputs (merge_id, position, input_version_id, weight)
-                VALUES (\(mergeID), \(position), \(input.id), \(weights[position]))
-                """)
-        }
-        // One edge per distinct parent (an input given twice gets its weights summed).
-        var summed: [(id: Int64, weight: Double)] = []
-        for (input, weight) in zip(inputs, weights) {
-            if let index = summed.firstIndex(where: { $0.id == input.id }) { summed[index].weight += weight } else { summed.append((input.id, weight)) }
-        }
-        for parent in summed where parent.id != output.id {
-            try tx.query("""
-                INSERT INTO lineage_edges (parent_version_id, child_version_id, weight, merge_id)
-                VALUES (\(parent.id), \(output.id), \(parent.weight), \(mergeID))
-                """)
-        }
+        let mergeID = try tx.merges.record(NewMerge(
+            method: request.method.rawValue, params: try PostgresJSON(encoding: request).text,
+            seed: request.seed, softwareVersion: QuiverVersion.current,
+            inputs: zip(inputs, weights).map { (versionID: $0.id, canonicalDigest: $0.canonicalDigest, weight: $1) },
+            outputVersionID: output.id, requestDigest: identity, requestedBy: actor))
         try audit(tx, action: "merge.record", subject: output.label, details: [
             "merge_id": String(mergeID), "method": request.method.rawValue,
-            "inputs": inputs.map(\.label).joined(separator: ","), "request_digest": requestDigest.hex,
+            "inputs": inputs.map(\.label).joined(separator: ","), "request_digest": identity.hex,
         ])
         return mergeID
     }
 
     func recordRefusal(inputs: [AdapterVersion], request: MergeRequest, code: String, message: String) throws {
-        let requested = try PostgresJSON(encoding: inputs.map { ["ref": $0.label, "canonical_digest": $0.canonicalDigest.hex] })
-        let params = try PostgresJSON(encoding: request)
-        try pool.transaction { tx in
-            try tx.query("""
-                INSERT INTO merge_refusals (requested_inputs, method, params, reason_code, message, requested_by)
-                VALUES (\(requested), \(request.method.rawValue), \(params), \(code), \(message), \(actor))
-                """)
+        let params = try PostgresJSON(encoding: request).text
+        try catalog.transaction { tx in
+            try tx.merges.recordRefusal(
+                inputs: inputs.map { ($0.label, $0.canonicalDigest) }, method: request.method.rawValue, params: params,
+                code: code, message: message, by: actor)
             try audit(tx, action: "merge.refuse", subject: inputs.map(\.label).joined(separator: "+"), details: [
                 "reason_code": code, "message": message, "method": request.method.rawValue,
             ])

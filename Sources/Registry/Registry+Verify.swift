@@ -2,7 +2,6 @@ import Foundation
 import LoRA
 import Merge
 import ObjectStore
-import Postgres
 import QuiverCore
 
 /// The result of `verify`: one check per version on the path and per recorded merge.
@@ -26,7 +25,7 @@ extension Registry {
     /// stored inputs, comparing the canonical digest with the recorded one.
     public func verify(_ version: AdapterVersion) throws -> VerifyReport {
         let graph = try lineage(of: version)
-        let versions = try pool.withConnection { try Self.versions($0, ids: graph.nodes.map(\.versionID)) }
+        let versions = try catalog.read { try $0.versions.versions(ids: graph.nodes.map(\.versionID)) }
         var checks: [VerifyReport.Check] = []
         let scratch = try scratchDirectory("verify")
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -41,7 +40,7 @@ extension Registry {
                 checks.append(.init(kind: "blobs", subject: node.label, passed: false, detail: error.reason))
             }
         }
-        for node in versions where node.kind == "merged" {
+        for node in versions where node.kind == .merged {
             checks.append(try rerunMerge(of: node))
         }
         return VerifyReport(subject: version.label, checks: checks)
@@ -49,15 +48,10 @@ extension Registry {
 
     /// Re-runs the first merge recorded for `output` and compares.
     func rerunMerge(of output: AdapterVersion) throws -> VerifyReport.Check {
-        let recorded = try pool.withConnection { connection -> (Int64, MergeRequest, [AdapterVersion])? in
-            guard let row = try connection.query(
-                "SELECT id, params::text FROM merges WHERE output_version_id = \(output.id) ORDER BY id LIMIT 1").first
-            else { return nil }
-            let id = try row.decode(Int64.self, at: 0)
-            let request = try JSONDecoder().decode(MergeRequest.self, from: Data(try row.decode(String.self, at: 1).utf8))
-            let inputIDs = try connection.query("SELECT input_version_id FROM merge_inputs WHERE merge_id = \(id) ORDER BY position")
-                .map { try $0.decode(Int64.self, at: 0) }
-            return (id, request, try Self.versions(connection, ids: inputIDs))
+        let recorded = try catalog.read { session -> (Int64, MergeRequest, [AdapterVersion])? in
+            guard let merge = try session.merges.first(producing: output.id) else { return nil }
+            let request = try JSONDecoder().decode(MergeRequest.self, from: Data(merge.params.utf8))
+            return (merge.id, request, try session.versions.versions(ids: merge.inputVersionIDs))
         }
         guard let (mergeID, request, inputs) = recorded else {
             return .init(kind: "merge", subject: output.label, passed: false, detail: "a merged version with no recorded merge")

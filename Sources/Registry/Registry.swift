@@ -1,4 +1,4 @@
-import Catalog
+@_exported import Catalog
 import Foundation
 import ObjectStore
 import Postgres
@@ -6,24 +6,43 @@ import QuiverCore
 
 /// The registry's use cases over one catalog (PostgreSQL) and one content-addressed blob store.
 ///
-/// Every method blocks the calling thread (database and network I/O); call them from a thread, a CLI command or
-/// `Task.detached`. Use cases are in `Registry+<UseCase>.swift`.
+/// Registry orders side effects (validate, upload, fence, transaction, record) and makes decisions; the queries
+/// live in `Catalog`'s stores and the decisions that need no I/O are plain values (`Decisions/`). Its public API
+/// speaks in the catalog's record types (`AdapterVersion`, `Evaluation`, …), so `Catalog` is re-exported.
+///
+/// Every method blocks the calling thread inside libpq and libcurl: call them from a thread of your own (the CLI's
+/// main thread) or through QuiverCore's blocking executor, never from a cooperative thread or an event loop.
 public final class Registry: Sendable {
-    public let pool: ConnectionPool
+    public let catalog: Catalog
     public let blobs: any BlobStore
     /// Who is acting: recorded on every version, merge, alias move and audit event.
     public let actor: String
+    /// The time lease expiry and gc grace periods are measured by.
+    public let clock: any WallClock
 
-    public init(pool: ConnectionPool, blobs: any BlobStore, actor: String) {
-        self.pool = pool
+    public init(catalog: Catalog, blobs: any BlobStore, actor: String, clock: any WallClock = SystemClock()) {
+        self.catalog = catalog
         self.blobs = blobs
         self.actor = actor
+        self.clock = clock
+    }
+
+    public convenience init(pool: ConnectionPool, blobs: any BlobStore, actor: String, clock: any WallClock = SystemClock()) {
+        self.init(catalog: Catalog(pool: pool), blobs: blobs, actor: actor, clock: clock)
+    }
+
+    /// The catalog's connection pool.
+    public var pool: ConnectionPool { catalog.pool }
+
+    /// The same catalog, store and clock, acting as someone else (a worker runs a job as its requester).
+    public func acting(as actor: String) -> Registry {
+        Registry(catalog: catalog, blobs: blobs, actor: actor, clock: clock)
     }
 
     /// Opens the catalog at `databaseURL` (migrating it) and the blob store at `blobStoreURL`.
     public static func open(databaseURL: String, blobStoreURL: String, actor: String, maxConnections: Int = 4) throws -> Registry {
         let catalog = try Catalog.open(url: databaseURL, maxConnections: maxConnections)
-        return Registry(pool: catalog.pool, blobs: try BlobStores.open(url: blobStoreURL), actor: actor)
+        return Registry(catalog: catalog, blobs: try BlobStores.open(url: blobStoreURL), actor: actor)
     }
 
     /// `--actor`, else `QUIVER_ACTOR`, else the operating-system user.
@@ -50,30 +69,9 @@ public final class Registry: Sendable {
         QuiverHome.directory(environment: environment)
     }
 
-    /// Appends an audit event inside the caller's transaction.
-    func audit(_ connection: PostgresConnection, action: String, subject: String, details: some Encodable = [String: String]()) throws {
-        let json = try PostgresJSON(encoding: details)
-        try connection.query(
-            "INSERT INTO audit_events (actor, action, subject, details) VALUES (\(actor), \(action), \(subject), \(json))")
-    }
-
-    /// Runs `body` in a transaction, retrying when PostgreSQL reports a serialization failure, a deadlock or a
-    /// unique violation (a concurrent writer won a race; the retry sees its row).
-    func retryingTransaction<T>(on connection: PostgresConnection? = nil, attempts: Int = 8, _ body: (PostgresConnection) throws -> T) throws -> T {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                if let connection { return try connection.transaction(body) }
-                return try pool.transaction(body)
-            } catch let error as PostgresError where attempt < attempts && Self.isRetryable(error) {
-                usleep(UInt32.random(in: 1_000...20_000) * UInt32(attempt))
-            }
-        }
-    }
-
-    static func isRetryable(_ error: PostgresError) -> Bool {
-        [SQLState.serializationFailure, SQLState.deadlockDetected, SQLState.uniqueViolation].contains(error.sqlState ?? "")
+    /// Appends an audit event as this registry's actor, inside the session's transaction.
+    func audit(_ session: CatalogSession, action: String, subject: String, details: some Encodable = [String: String]()) throws {
+        try session.audit.append(actor: actor, action: action, subject: subject, details: details)
     }
 
     /// A fresh scratch directory for downloads and merge outputs.

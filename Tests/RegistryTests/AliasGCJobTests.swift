@@ -60,7 +60,7 @@ struct AliasGCJobTests {
             let dry = try f.registry.collectGarbage(graceSeconds: 0, dryRun: true)
             #expect(dry.deleted == [orphan.digest.hex])
             #expect(try f.s3.exists(digest: orphan.digest))
-            Thread.sleep(forTimeInterval: 1.1) // S3 last-modified has one-second resolution.
+            f.clock.advance(by: 2) // past the grace period; S3 Last-Modified has one-second resolution.
             let swept = try f.registry.collectGarbage(graceSeconds: 0)
             #expect(swept.deleted == [orphan.digest.hex])
             #expect(try !f.s3.exists(digest: orphan.digest))
@@ -74,20 +74,20 @@ struct AliasGCJobTests {
             _ = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone")
             _ = try f.registry.register(directory: RegistryFixture.golden("a2"), name: "json")
             let queued = try f.registry.enqueueMerge(MergeJobRequest(inputs: ["tone", "json"], into: "blend", request: MergeRequest(method: .linear)))
-            #expect(queued.status == "queued" && queued.attempts == 0)
+            #expect(queued.status == .queued && queued.attempts == 0)
             // The first worker claims with a short lease and dies without finishing.
             let claimed = try #require(try f.registry.claimJob(worker: "worker-dead", leaseSeconds: 1))
-            #expect(claimed.id == queued.id && claimed.status == "running" && claimed.leaseOwner == "worker-dead")
+            #expect(claimed.id == queued.id && claimed.status == .running && claimed.leaseOwner == "worker-dead")
             #expect(try f.registry.claimJob(worker: "worker-2", leaseSeconds: 60) == nil)
-            Thread.sleep(forTimeInterval: 1.5)
+            f.clock.advance(by: 2) // past worker-dead's one-second lease
             let finished = try #require(try f.registry.runOneJob(worker: "worker-2", leaseSeconds: 60))
-            #expect(finished.id == queued.id && finished.status == "succeeded" && finished.attempts == 2)
+            #expect(finished.id == queued.id && finished.status == .succeeded && finished.attempts == 2)
             #expect(finished.leaseOwner == "worker-2")
             let version = try #require(finished.resultVersionID)
             #expect(try f.registry.resolve("blend").id == version)
             // The dead worker cannot overwrite the outcome.
             let late = try f.registry.runClaimedJob(claimed, worker: "worker-dead")
-            #expect(late.status == "succeeded" && late.leaseOwner == "worker-2")
+            #expect(late.status == .succeeded && late.leaseOwner == "worker-2")
             #expect(try f.count("SELECT count(*) FROM adapter_versions WHERE kind = 'merged'") == 1)
         }
     }
@@ -96,9 +96,9 @@ struct AliasGCJobTests {
         try RegistryFixture.with { f in
             let job = try f.registry.enqueueMerge(MergeJobRequest(inputs: ["missing"], into: "blend", request: MergeRequest(method: .linear)), maxAttempts: 2)
             let first = try #require(try f.registry.runOneJob(worker: "w", leaseSeconds: 60))
-            #expect(first.id == job.id && first.status == "queued" && first.attempts == 1 && first.lastError?.contains("missing") == true)
+            #expect(first.id == job.id && first.status == .queued && first.attempts == 1 && first.lastError?.contains("missing") == true)
             let second = try #require(try f.registry.runOneJob(worker: "w", leaseSeconds: 60))
-            #expect(second.status == "failed" && second.attempts == 2)
+            #expect(second.status == .failed && second.attempts == 2)
             #expect(try f.registry.runOneJob(worker: "w", leaseSeconds: 60) == nil)
         }
     }

@@ -6,11 +6,11 @@ import Testing
     /// a, b, c trained; m1 = merge(a, b); m2 = merge(m1, c, a): a is reached twice.
     func diamond() -> LineageGraph {
         let nodes = [
-            LineageNode(versionID: 5, name: "m2", version: 1, kind: "merged", depth: 0),
-            LineageNode(versionID: 4, name: "m1", version: 1, kind: "merged", depth: 1),
-            LineageNode(versionID: 3, name: "c", version: 1, kind: "trained", depth: 1),
-            LineageNode(versionID: 1, name: "a", version: 1, kind: "trained", depth: 1),
-            LineageNode(versionID: 2, name: "b", version: 2, kind: "trained", depth: 2),
+            LineageNode(versionID: 5, name: "m2", version: 1, kind: .merged, depth: 0),
+            LineageNode(versionID: 4, name: "m1", version: 1, kind: .merged, depth: 1),
+            LineageNode(versionID: 3, name: "c", version: 1, kind: .trained, depth: 1),
+            LineageNode(versionID: 1, name: "a", version: 1, kind: .trained, depth: 1),
+            LineageNode(versionID: 2, name: "b", version: 2, kind: .trained, depth: 2),
         ]
         let edges = [
             LineageEdge(parentID: 1, childID: 4, weight: 0.5, mergeID: 10, method: "ties"),

@@ -42,7 +42,7 @@ struct MergeLineageTests {
             let b = try f.registry.register(directory: RegistryFixture.golden("a2"), name: "json").version
             let request = MergeRequest(method: .ties, weights: [0.6, 0.4], density: 0.5)
             let first = try f.registry.merge(inputs: [.latest(name: "tone"), .latest(name: "json")], into: "blend", request: request)
-            #expect(!first.existed && first.version.kind == "merged" && first.version.label == "blend@1")
+            #expect(!first.existed && first.version.kind == .merged && first.version.label == "blend@1")
             let second = try f.registry.merge(inputs: [.latest(name: "tone"), .latest(name: "json")], into: "blend", request: request)
             #expect(second.existed && second.version.id == first.version.id && second.mergeID == first.mergeID)
             #expect(try f.count("SELECT count(*) FROM merges") == 1)

@@ -13,7 +13,7 @@ struct RegisterAndFindTests {
         try RegistryFixture.with { f in
             let first = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone", tags: ["team": "nlp"])
             #expect(!first.existed)
-            #expect(first.version.version == 1 && first.version.kind == "trained" && first.version.rank == 8)
+            #expect(first.version.version == 1 && first.version.kind == .trained && first.version.rank == 8)
             #expect(first.version.createdBy == "tester")
             let again = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone")
             #expect(again.existed && again.version.id == first.version.id)

@@ -13,6 +13,8 @@ struct RegistryFixture {
     let databaseURL: String
     let s3: S3BlobStore
     let blobStoreURL: String
+    /// The registry's clock: tests move it past a lease or a grace period instead of sleeping.
+    let clock: TestClock
 
     static func make(actor: String = "tester", connections: Int = 8) throws -> RegistryFixture {
         let server = try TestS3.require()
@@ -22,11 +24,14 @@ struct RegistryFixture {
         var settings = try S3Settings.fromEnvironment(url: blobURL, environment: server.awsEnvironment)
         settings.retry = RetryPolicy(maxAttempts: 3, baseDelay: 0.05, maxDelay: 0.2, maxTotal: 5)
         let store = S3BlobStore(settings: settings)
-        return RegistryFixture(registry: Registry(pool: catalog.pool, blobs: store, actor: actor), databaseURL: url, s3: store, blobStoreURL: blobURL)
+        let clock = TestClock()
+        return RegistryFixture(
+            registry: Registry(catalog: catalog, blobs: store, actor: actor, clock: clock), databaseURL: url, s3: store,
+            blobStoreURL: blobURL, clock: clock)
     }
 
     /// The same catalog and store acting as someone else.
-    func acting(as actor: String) -> Registry { Registry(pool: registry.pool, blobs: registry.blobs, actor: actor) }
+    func acting(as actor: String) -> Registry { registry.acting(as: actor) }
 
     func tearDown() {
         for blob in (try? s3.list()) ?? [] { try? s3.delete(digest: blob.digest) }

@@ -69,12 +69,12 @@ struct WorkerProcessTests {
             // Wait for its claim, then for a renewal: the lease moves later than the claim set it.
             let claimed = try Self.poll(seconds: 60) { () -> MergeJob? in
                 let job = try f.registry.job(id: queued.id)
-                return job.status == "running" && job.leaseOwner == "doomed" ? job : nil
+                return job.status == .running && job.leaseOwner == "doomed" ? job : nil
             }
             let firstLease = try #require(claimed.leaseExpiresAt)
             let renewed = try Self.poll(seconds: 10) { () -> MergeJob? in
                 let job = try f.registry.job(id: queued.id)
-                guard job.status == "running" else { throw JobEndedEarly(status: job.status) }
+                guard job.status == .running else { throw JobEndedEarly(status: job.status) }
                 return (job.leaseExpiresAt ?? firstLease) > firstLease ? job : nil
             }
             // While the lease is held nobody else may take the job.
@@ -84,14 +84,14 @@ struct WorkerProcessTests {
             killed = true
             let outcome = doomed.wait()
             #expect(outcome.status == 128 + SIGKILL)
-            #expect(try f.registry.job(id: queued.id).status == "running", "killed mid-merge: the job still reads as running")
+            #expect(try f.registry.job(id: queued.id).status == .running, "killed mid-merge: the job still reads as running")
             #expect(try f.count("SELECT count(*) FROM adapter_versions WHERE kind = 'merged'") == 0)
 
             // Once its lease lapses, another worker takes the job over and finishes it.
             let lapse = (renewed.leaseExpiresAt ?? Date()).timeIntervalSinceNow
-            Thread.sleep(forTimeInterval: max(0, lapse) + 0.5)
+            f.clock.advance(by: max(0, lapse) + 0.5)
             let finished = try #require(try f.registry.runOneJob(worker: "rescuer", leaseSeconds: 60))
-            #expect(finished.id == queued.id && finished.status == "succeeded" && finished.attempts == 2)
+            #expect(finished.id == queued.id && finished.status == .succeeded && finished.attempts == 2)
             #expect(finished.leaseOwner == "rescuer")
             let version = try f.registry.resolve("slow-blend")
             #expect(version.id == finished.resultVersionID)
@@ -111,7 +111,7 @@ struct WorkerProcessTests {
     }
 
     struct JobEndedEarly: Error, CustomStringConvertible {
-        let status: String
+        let status: JobStatus
         var description: String { "the job ended (\(status)) before the worker could be killed: make the merge slower" }
     }
 

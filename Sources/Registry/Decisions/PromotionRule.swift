@@ -1,17 +1,4 @@
-/// One recorded evaluation result.
-public struct Evaluation: Hashable, Sendable, Codable {
-    public let suite: String
-    public let metric: String
-    public let value: Double
-    public let higherIsBetter: Bool
-
-    public init(suite: String, metric: String, value: Double, higherIsBetter: Bool) {
-        self.suite = suite
-        self.metric = metric
-        self.value = value
-        self.higherIsBetter = higherIsBetter
-    }
-}
+import Catalog
 
 /// The rule for promoting a merged version to a protected alias: the merge must be at least as good as each
 /// parent on every (suite, metric) that parent was evaluated on. A merge that loses a skill has failed.
@@ -31,6 +18,18 @@ public enum PromotionRule {
             }
             return "\(suite)/\(metric) is \(candidateValue), worse than \(parent)'s \(parentValue)"
         }
+    }
+
+    /// Why `candidate` may not become `alias`, as sentences; empty when it may. Only a protected alias is guarded,
+    /// and only against merged versions (a trained adapter has no parents to be compared with): the merge must have
+    /// evaluations, and be at least as good as each parent on every (suite, metric) that parent was evaluated on.
+    public static func refusals(
+        candidate label: String, kind: VersionKind, aliasIsProtected: Bool, evaluations own: [Evaluation],
+        parents: [(label: String, evaluations: [Evaluation])]
+    ) -> [String] {
+        guard aliasIsProtected, kind == .merged else { return [] }
+        guard !own.isEmpty else { return ["\(label) has no recorded evaluations"] }
+        return shortfalls(candidate: own, parents: parents).map(\.description)
     }
 
     /// Every shortfall of `candidate` against `parents` (label, evaluations); empty means promotion is allowed.

@@ -47,6 +47,30 @@ public struct RegistryPolicy: Sendable, Codable, Equatable {
         }
     }
 
+    /// Refuses a merge request the policy does not allow, before any blob is read: a method outside
+    /// `allowed_methods`, folding scalings while `allow_scaling_fold` is off, or a merged module wider than
+    /// `max_merged_rank` in the engine's plan (nil before the plan is known).
+    public func check(_ request: MergeRequest, plan: MergePlan? = nil) throws(RegistryError) {
+        if !allowedMethods.contains(request.method.rawValue) {
+            throw RegistryError(
+                .refusal, code: "registry.policy.method_not_allowed",
+                reason: "the registry policy does not allow \(request.method.rawValue) merges (allowed: \(allowedMethods.joined(separator: ", ")))",
+                hint: "choose an allowed method, or change the policy with 'quiver policy set allowed_methods'")
+        }
+        if request.allowScalingMismatch && !allowScalingFold {
+            throw RegistryError(
+                .refusal, code: "registry.policy.scaling_fold_forbidden",
+                reason: "the registry policy forbids folding different LoRA scalings into the factors (allow_scaling_fold = false)",
+                hint: "merge inputs with equal scaling, or set the policy with 'quiver policy set allow_scaling_fold true'")
+        }
+        if let plan, let widest = plan.modules.max(by: { $0.outputRank < $1.outputRank }), widest.outputRank > maxMergedRank {
+            throw RegistryError(
+                .refusal, code: "registry.policy.rank_too_large",
+                reason: "the merged module \(widest.path) would have rank \(widest.outputRank), above the policy's max_merged_rank \(maxMergedRank)",
+                hint: "pass --svd-rank \(maxMergedRank) or lower, or raise max_merged_rank")
+        }
+    }
+
     static func example(_ key: String) -> String {
         switch key {
         case "allow_scaling_fold": "true"
