@@ -57,17 +57,19 @@ struct AuditCatalog: ParsableCommand {
         for group in 1...groups {
             try catalog.transaction { tx in
                 var ids: [Int64] = []
+                try tx.blobs.record(config, size: 700)
                 for position in 0..<100 {
                     let key = "\(group)-\(position)"
                     let merged = position >= 50
+                    let weights = SHA256Digest.of(Array("w\(key)".utf8))
+                    try tx.blobs.record(weights, size: 1_000_000)
                     let version = try tx.versions.insert(NewVersion(
                         name: "adapter-\(group)", kind: merged ? .merged : .trained, peftType: "LORA", baseModel: "bench/base",
                         baseRevision: "", rank: 16, loraAlpha: 32, useRslora: false, useDora: false, targetModules: ["q_proj", "v_proj"],
                         config: #"{"r": 16, "lora_alpha": 32, "peft_type": "LORA"}"#,
                         canonicalDigest: SHA256Digest.of(Array("c\(key)".utf8)), configDigest: config, configSize: 700,
-                        weightsDigest: SHA256Digest.of(Array("w\(key)".utf8)), weightsSize: 1_000_000, tags: [:], modules: [],
+                        weightsDigest: weights, weightsSize: 1_000_000, tags: [:], modules: [],
                         createdBy: "bench"))
-                    try tx.blobs.record(version.weightsDigest, size: version.weightsSize)
                     ids.append(version.id)
                     guard merged else { continue }
                     let parents = [position == 50 ? 0 : position - 1, (position - 49) % 50]
@@ -77,7 +79,6 @@ struct AuditCatalog: ParsableCommand {
                         inputs: parents.map { (versionID: ids[$0], canonicalDigest: SHA256Digest.of(Array("c\(group)-\($0)".utf8)), weight: 0.5) },
                         outputVersionID: version.id, requestDigest: SHA256Digest.of(Array("r\(key)".utf8)), requestedBy: "bench"))
                 }
-                try tx.blobs.record(config, size: 700)
             }
         }
         try catalog.pool.query("ANALYZE")
