@@ -101,4 +101,5 @@ public struct CatalogSession: Sendable {
     public var jobs: JobQueue { JobQueue(connection) }
     public var audit: AuditLog { AuditLog(connection) }
     public var locks: CatalogLocks { CatalogLocks(connection) }
+    public var tokens: TokenStore { TokenStore(connection) }
 }

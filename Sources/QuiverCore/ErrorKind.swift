@@ -15,6 +15,10 @@ public enum ErrorKind: String, Sendable, Codable, CaseIterable {
     case unavailable
     /// Stored or received bytes do not match their digest, or a recorded result does not reproduce.
     case integrity
+    /// No valid credentials were presented (a missing, unknown, expired or revoked API token).
+    case unauthenticated
+    /// Valid credentials, but not for this action or this name (a token's scope or name pattern).
+    case forbidden
     /// A bug or an impossible state: nothing the user did explains it.
     case `internal`
 }

@@ -116,6 +116,41 @@ struct DecisionTests {
         #expect(JobLifecycle.afterLeaseExpiry(attempts: 3, maxAttempts: 3) == .failed)
     }
 
+    // MARK: authorization
+
+    static func token(_ scope: TokenScope, names: String? = nil, expires: Date? = nil, revoked: Date? = nil) -> TokenRecord {
+        TokenRecord(id: 1, name: "ci", scope: scope, namePattern: names, createdBy: "admin", createdAt: Date(timeIntervalSince1970: 0),
+                    expiresAt: expires, revokedAt: revoked, lastUsedAt: nil)
+    }
+
+    @Test func scopesIncludeTheOnesBelow() throws {
+        let actions: [RegistryAction] = [.read(name: "a"), .write(name: "a"), .uploadBlob, .moveProtectedAlias(name: "a"), .administer]
+        let allowed: [TokenScope: Int] = [.read: 1, .write: 3, .admin: 5]
+        for (scope, count) in allowed {
+            let passing = actions.filter { action in (try? Authorization.check(Self.token(scope), may: action)) != nil }
+            #expect(passing.count == count, "\(scope)")
+        }
+        let error = #expect(throws: RegistryError.self) { try Authorization.check(Self.token(.write), may: .administer) }
+        #expect(error?.errorKind == .forbidden && error?.code == "auth.scope")
+    }
+
+    @Test func namePatternsLimitWhatATokenTouches() throws {
+        let team = Self.token(.admin, names: "team-*")
+        #expect(throws: Never.self) { try Authorization.check(team, may: .write(name: "team-tone")) }
+        #expect(throws: Never.self) { try Authorization.check(team, may: .read(name: nil)) }
+        let error = #expect(throws: RegistryError.self) { try Authorization.check(team, may: .write(name: "other")) }
+        #expect(error?.code == "auth.name_pattern")
+        #expect(Authorization.matches("*", "") && Authorization.matches("a*b*c", "aXXbYc") && !Authorization.matches("a*b", "ab-c"))
+        #expect(!Authorization.matches(String(repeating: "*a", count: 60) + "b", String(repeating: "a", count: 4000)))
+    }
+
+    @Test func expiredOrRevokedTokensAreInvalid() {
+        let now = Date(timeIntervalSince1970: 1_000)
+        #expect(Authorization.invalidity(of: Self.token(.read, expires: now.addingTimeInterval(1)), now: now) == nil)
+        #expect(Authorization.invalidity(of: Self.token(.read, expires: now), now: now) == "token ci expired")
+        #expect(Authorization.invalidity(of: Self.token(.read, revoked: now.addingTimeInterval(-1)), now: now) == "token ci was revoked")
+    }
+
     // MARK: merge identity
 
     static let a = SHA256Digest.of(Array("a".utf8))

@@ -39,3 +39,23 @@ public enum JobStatus: String, TextColumn {
 public enum BlobRole: String, TextColumn {
     case config, weights
 }
+
+/// What an API token may do; each scope includes the ones below it.
+public enum TokenScope: String, TextColumn, Comparable {
+    /// List, show, pull, lineage, audit, verify.
+    case read
+    /// Also register, merge, record evaluations, move unprotected aliases, queue jobs.
+    case write
+    /// Also move protected aliases, change the policy, manage tokens, collect garbage.
+    case admin
+
+    private var rank: Int {
+        switch self {
+        case .read: 0
+        case .write: 1
+        case .admin: 2
+        }
+    }
+
+    public static func < (a: TokenScope, b: TokenScope) -> Bool { a.rank < b.rank }
+}
