@@ -53,8 +53,9 @@ public enum MergeCompatibility {
         return MergePlan(request: request.resolved(inputCount: inputs.count), modules: planned)
     }
 
-    /// Parameter ranges that do not depend on the inputs' contents.
-    static func checkParameters(_ request: MergeRequest, inputCount: Int) throws {
+    /// Parameter ranges that do not depend on the inputs' contents (public so a command line can refuse them before
+    /// reading any input).
+    public static func checkParameters(_ request: MergeRequest, inputCount: Int) throws {
         let method = request.method
         guard inputCount > 0 else {
             throw MergeError(.noInputs, "a merge needs at least one input", hint: "pass one or more adapter directories")

@@ -5,7 +5,7 @@ import Merge
 import QuiverCore
 
 /// `quiver check`: how much adapters would interfere if merged, before merging them.
-public struct CheckCommand: ParsableCommand {
+public struct CheckCommand: ParsableCommand, JSONOutputCommand {
     public static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Report sign conflicts, cosine similarity and subspace overlap between adapters, with a verdict.",
@@ -29,29 +29,25 @@ public struct CheckCommand: ParsableCommand {
 
     public init() {}
 
-    public func run() throws {
-        do {
-            let adapters = try inputs.map { try LoRAAdapter.load(directory: URL(fileURLWithPath: $0)) }
-            let descriptors = try adapters.map(MergeEngine.descriptor(for:))
-            let report = try InterferenceAnalyzer.analyze(
-                inputs: descriptors, trimDensity: density, threads: threads) { index, path in
-                    try adapters[index].factors(path)
-                }
-            print(json ? try Self.json(report) : Self.text(report))
-        } catch let error as any NamedError {
-            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
-            throw ExitCode(2)
+    public func validate() throws {
+        guard (0...1).contains(density) else {
+            throw OptionError("invalid_option", "--density must be in [0, 1], got \(density)", hint: "use 0.2, like TIES")
         }
+        try OptionParsing.positive(threads, "threads")
     }
 
-    static func json(_ report: InterferenceReport) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(report), as: UTF8.self)
+    public func run() throws {
+        let adapters = try inputs.map { try LoRAAdapter.load(directory: URL(fileURLWithPath: $0)) }
+        let descriptors = try adapters.map(MergeEngine.descriptor(for:))
+        let report = try InterferenceAnalyzer.analyze(
+            inputs: descriptors, trimDensity: density, threads: threads) { index, path in
+                try adapters[index].factors(path)
+            }
+        print(json ? try JSONOutput.string(report) : Self.text(report))
     }
 
     static func text(_ report: InterferenceReport) -> String {
-        func percent(_ value: Double?) -> String { value.map { String(format: "%5.1f%%", $0 * 100) } ?? "    -" }
+        let percent = NumberFormat.percent
         var lines = ["inputs: " + report.inputs.enumerated().map { "[\($0)] \($1)" }.joined(separator: "  ")]
         lines.append("sign conflicts counted after trimming each update to its top \(Int(report.trimDensity * 100))%")
         lines.append("module                                              conflicts  pair  cosine  overlap")
@@ -62,7 +58,7 @@ public struct CheckCommand: ParsableCommand {
             }
             for (index, pair) in module.pairs.enumerated() {
                 let head = index == 0 ? "\(name)  \(percent(module.signConflictRate))" : String(repeating: " ", count: 59)
-                lines.append(head + String(format: "  %d-%d  %+.3f  %.3f", pair.first, pair.second, pair.cosine, pair.subspaceOverlap))
+                lines.append(head + "  \(pair.first)-\(pair.second)  \(NumberFormat.fixed(pair.cosine, 3, sign: true))  \(NumberFormat.fixed(pair.subspaceOverlap, 3))")
             }
         }
         lines.append("overall sign-conflict rate: \(percent(report.signConflictRate))")
@@ -71,7 +67,7 @@ public struct CheckCommand: ParsableCommand {
                 + "cross-term error \(percent(report.factorMergeRelativeError)), factor sign conflicts \(percent(report.factorSignConflictRate))")
         }
         for pair in report.pairs {
-            lines.append(String(format: "overall [%d]-[%d]: cosine %+.3f, subspace overlap %.3f", pair.first, pair.second, pair.cosine, pair.subspaceOverlap))
+            lines.append("overall [\(pair.first)]-[\(pair.second)]: cosine \(NumberFormat.fixed(pair.cosine, 3, sign: true)), subspace overlap \(NumberFormat.fixed(pair.subspaceOverlap, 3))")
         }
         lines.append("verdict: \(report.verdict)")
         return lines.joined(separator: "\n")

@@ -1,7 +1,7 @@
-import Foundation
 import ArgumentParser
 import Catalog
-import Postgres
+import QuiverCore
+import Registry
 
 /// `quiver db …`: database maintenance.
 public struct DBCommand: ParsableCommand {
@@ -25,17 +25,14 @@ public struct DBCommand: ParsableCommand {
         public init() {}
 
         public func run() throws {
-            try reportingErrors {
-                let url = try DatabaseLocation.resolve(explicit: databaseURL)
-                let pool = ConnectionPool(url: url, maxSize: 1)
-                defer { pool.close() }
-                let applied = try Catalog.migrate(pool: pool)
-                if applied.isEmpty {
-                    print("catalog is up to date (\(Migration.embedded.count) migration(s))")
-                } else {
-                    for migration in applied {
-                        print("applied \(String(format: "%04d", migration.version))_\(migration.name) (\(migration.durationMilliseconds) ms)")
-                    }
+            let catalog = try RegistryConfiguration(databaseURL: databaseURL).openCatalog(maxConnections: 1, migrate: false)
+            defer { catalog.pool.close() }
+            let applied = try catalog.migrate()
+            if applied.isEmpty {
+                print("catalog is up to date (\(Migration.embedded.count) migration(s))")
+            } else {
+                for migration in applied {
+                    print("applied \(NumberFormat.zeroPadded(migration.version, 4))_\(migration.name) (\(migration.durationMilliseconds) ms)")
                 }
             }
         }

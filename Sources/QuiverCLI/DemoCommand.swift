@@ -17,21 +17,22 @@ public struct DemoCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        try reportingErrors { try story() }
+        try story()
     }
 
     private func step(_ title: String) { print("\n== \(title)") }
 
     private func story() throws {
-        let registry = try options.open()
+        let configuration = options.configuration
+        let registry = try configuration.openRegistry()
         let root = workdir.map { URL(fileURLWithPath: $0, isDirectory: true) }
-            ?? Registry.quiverHome().appendingPathComponent("demo", isDirectory: true)
+            ?? configuration.home.appendingPathComponent("demo", isDirectory: true)
         print("Quiver \(QuiverVersion.current) demo: catalog ready, blobs in \(registry.blobs.location), acting as \(registry.actor)")
 
         step("1. Three small skill adapters (tone, json, domain: r=8 on \(DemoAdapters.baseModel)) and one legacy adapter (r=4)")
         let directories = try DemoAdapters.write(to: root.appendingPathComponent("adapters", isDirectory: true))
         func directory(_ name: String) throws -> URL {
-            guard let url = directories[name] else { throw ValidationError("the demo has no adapter named \(name)") }
+            guard let url = directories[name] else { throw RegistryError(.internal, code: "demo.missing_adapter", reason: "the demo has no adapter named \(name)") }
             return url
         }
         for spec in DemoAdapters.specs {
@@ -46,10 +47,10 @@ public struct DemoCommand: ParsableCommand {
             try adapters[index].factors(path)
         }
         for pair in report.pairs {
-            print(String(format: "  %@ vs %@: cosine %+.2f, subspace overlap %.2f",
-                         skills[pair.first], skills[pair.second], pair.cosine, pair.subspaceOverlap))
+            print("  \(skills[pair.first]) vs \(skills[pair.second]): cosine \(NumberFormat.fixed(pair.cosine, 2, sign: true)), "
+                + "subspace overlap \(NumberFormat.fixed(pair.subspaceOverlap, 2))")
         }
-        if let rate = report.signConflictRate { print(String(format: "  sign conflicts after trimming to the top 20%%: %.1f%%", rate * 100)) }
+        if let rate = report.signConflictRate { print("  sign conflicts after trimming to the top 20%: \(NumberFormat.fixed(rate * 100, 1))%") }
         print("  risk: \(report.risk.rawValue): \(report.verdict)")
         print("  tone and json pull in opposite directions: a plain average would cancel them; TIES elects a sign per entry.")
 
@@ -91,6 +92,6 @@ public struct DemoCommand: ParsableCommand {
         for check in verification.checks { print("  \(check.passed ? "ok  " : "FAIL") \(check.kind) \(check.subject): \(check.detail)") }
         print(verification.passed ? "\nThe story checks out: \(merged.version.label) is exactly what its recorded inputs and recipe produce."
               : "\nVerification FAILED")
-        if !verification.passed { throw ExitCode(1) }
+        if !verification.passed { throw ExitStatus.mismatch.exitCode }
     }
 }

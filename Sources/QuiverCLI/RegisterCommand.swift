@@ -3,7 +3,7 @@ import Foundation
 import Registry
 
 /// `quiver register DIR --name NAME`: uploads a PEFT directory and records it as a new version.
-public struct RegisterCommand: ParsableCommand {
+public struct RegisterCommand: ParsableCommand, JSONOutputCommand {
     public static let configuration = CommandConfiguration(
         commandName: "register",
         abstract: "Register a PEFT adapter directory as a new version of NAME (identical content returns the existing version).")
@@ -17,13 +17,16 @@ public struct RegisterCommand: ParsableCommand {
 
     public init() {}
 
+    public func validate() throws {
+        try AdapterRef.validateName(name)
+        _ = try OptionParsing.tags(tags)
+    }
+
     public func run() throws {
-        try reportingErrors {
-            let registry = try options.open()
-            let outcome = try registry.register(
-                directory: URL(fileURLWithPath: directory), name: name, tags: try parseTags(tags), baseRevision: baseRevision)
-            if json { return try printJSON(outcome) }
-            print(outcome.existed ? "already registered: \(outcome.version.summaryLine)" : "registered \(outcome.version.summaryLine)")
-        }
+        let tags = try OptionParsing.tags(tags)
+        let registry = try options.open()
+        let outcome = try registry.register(directory: URL(fileURLWithPath: directory), name: name, tags: tags, baseRevision: baseRevision)
+        if json { return try printJSON(outcome) }
+        print(outcome.existed ? "already registered: \(outcome.version.summaryLine)" : "registered \(outcome.version.summaryLine)")
     }
 }

@@ -1,6 +1,9 @@
 import QuiverCLI
 
-// `@main` on the root command, as argument-parser documents for async commands: a top-level `await Quiver.main()`
-// resolves to ParsableCommand's synchronous main, which refuses to run an async root command.
+/// The executable: everything, including the exit status of every outcome, is decided by `QuiverProgram`.
 @main
-extension Quiver {}
+enum QuiverMain {
+    static func main() {
+        QuiverProgram.main()
+    }
+}
