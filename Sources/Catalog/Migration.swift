@@ -14,7 +14,7 @@ public struct Migration: Sendable, Hashable {
     }
 
     /// The file name it came from.
-    public var fileName: String { String(format: "%04d_%@.sql", version, name) }
+    public var fileName: String { NumberFormat.zeroPadded(version, 4) + "_\(name).sql" }
 
     /// The SHA-256 of the file's text, recorded when applied and compared on every later run.
     public var checksum: SHA256Digest { SHA256Digest.of(Data(sql.utf8)) }

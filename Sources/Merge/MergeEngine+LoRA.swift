@@ -75,7 +75,7 @@ extension MergeEngine {
             "quiver.inputs": inputs.map { $0.canonicalDigest.hex }.joined(separator: ","),
             "quiver.input_weights_sha256": inputs.map { $0.weightsDigest.hex }.joined(separator: ","),
         ]
-        if let worst { metadata["quiver.max_relative_truncation_error"] = String(format: "%.6g", worst) }
+        if let worst { metadata["quiver.max_relative_truncation_error"] = NumberFormat.significant(worst, 6) }
         return MergeResult(config: config, tensors: tensors, metadata: metadata, report: report)
     }
 

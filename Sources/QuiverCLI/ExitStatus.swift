@@ -7,7 +7,7 @@ import QuiverCore
 /// | --- | --- |
 /// | 0 | success |
 /// | 1 | verification found a mismatch (`verify`, `demo`), or an `integrity` error (a blob does not match its digest) |
-/// | 2 | refused or invalid: `refusal`, `invalid_input`, `conflict` |
+/// | 2 | refused or invalid: `refusal`, `invalid_input`, `conflict`, and a server's `unauthenticated`/`forbidden` |
 /// | 3 | `not_found` |
 /// | 4 | `unavailable`: PostgreSQL or S3 did not answer, after every retry |
 /// | 64 | usage: an unknown flag, a missing argument, or an option value that is malformed or out of range on its own |
@@ -25,7 +25,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     public init(_ kind: ErrorKind) {
         switch kind {
         case .integrity: self = .mismatch
-        case .refusal, .invalidInput, .conflict: self = .refused
+        case .refusal, .invalidInput, .conflict, .unauthenticated, .forbidden: self = .refused
         case .notFound: self = .notFound
         case .unavailable: self = .unavailable
         case .internal: self = .internal

@@ -18,15 +18,9 @@ public struct ListCommand: ParsableCommand, JSONOutputCommand {
 
     public init() {}
 
-    /// The version kinds `--kind` accepts.
-    static let kinds = ["trained", "merged"]
-
     public func validate() throws {
         if let name { try AdapterRef.validateName(name) }
         _ = try OptionParsing.tags(tags)
-        if let kind, !Self.kinds.contains(kind) {
-            throw OptionError("invalid_option", "--kind must be trained or merged, got '\(kind)'")
-        }
     }
 
     public func run() throws {

@@ -1,5 +1,6 @@
 import Catalog
 import Foundation
+import QuiverCore
 
 /// The ancestors (or descendants) of one version, and how to print them.
 public struct LineageGraph: Sendable, Codable, Equatable {
@@ -49,7 +50,7 @@ public struct LineageGraph: Sendable, Codable, Equatable {
         func visit(_ id: Int64, indent: String, via edge: LineageEdge?) {
             guard let node = nodesByID[id] else { return }
             var line = indent + node.label + " (\(node.kind))"
-            if let edge { line += "  weight \(formatWeight(edge.weight)) via \(edge.method) merge #\(edge.mergeID)" }
+            if let edge { line += "  weight \(NumberFormat.compact(edge.weight)) via \(edge.method) merge #\(edge.mergeID)" }
             if printed.contains(id), next[id] != nil {
                 lines.append(line + "  [see above]")
                 return
@@ -66,9 +67,7 @@ public struct LineageGraph: Sendable, Codable, Equatable {
     }
 
     private func renderJSON() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
+        try JSONOutput.string(self)
     }
 
     private func renderDot() -> String {
@@ -79,7 +78,7 @@ public struct LineageGraph: Sendable, Codable, Equatable {
         }
         for edge in edges {
             lines.append(
-                "  v\(edge.parentID) -> v\(edge.childID) [label=\"\(dotEscape(edge.method)) \(formatWeight(edge.weight))\"];")
+                "  v\(edge.parentID) -> v\(edge.childID) [label=\"\(dotEscape(edge.method)) \(NumberFormat.compact(edge.weight))\"];")
         }
         lines.append("}")
         return lines.joined(separator: "\n")
@@ -92,7 +91,7 @@ public struct LineageGraph: Sendable, Codable, Equatable {
             lines.append(node.kind == .merged ? "  v\(node.versionID)[\"\(text)\"]" : "  v\(node.versionID)([\"\(text)\"])")
         }
         for edge in edges {
-            lines.append("  v\(edge.parentID) -->|\"\(mermaidEscape(edge.method)) \(formatWeight(edge.weight))\"| v\(edge.childID)")
+            lines.append("  v\(edge.parentID) -->|\"\(mermaidEscape(edge.method)) \(NumberFormat.compact(edge.weight))\"| v\(edge.childID)")
         }
         return lines.joined(separator: "\n")
     }
@@ -102,8 +101,4 @@ public struct LineageGraph: Sendable, Codable, Equatable {
     }
 
     private func mermaidEscape(_ s: String) -> String { s.replacingOccurrences(of: "\"", with: "#quot;") }
-
-    private func formatWeight(_ w: Double) -> String {
-        w == w.rounded() && abs(w) < 1e15 ? String(Int64(w)) : String(w)
-    }
 }

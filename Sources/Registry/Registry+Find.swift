@@ -21,20 +21,7 @@ extension Registry {
     /// Writes the version as a PEFT directory at `output` (which must not exist), verifying every blob's digest as
     /// it downloads; the directory appears only when both files are complete and verified.
     public func pull(_ version: AdapterVersion, to output: URL) throws {
-        if FileManager.default.fileExists(atPath: output.path) {
-            throw RegistryError(.conflict, code: "registry.output_exists", reason: "\(output.path) already exists", hint: "choose a new --output directory")
-        }
-        let parent = output.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
-        let temporary = parent.appendingPathComponent(".\(output.lastPathComponent).tmp-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
-        do {
-            try download(version, into: temporary)
-            try FileManager.default.moveItem(at: temporary, to: output)
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
+        try AtomicDirectory.write(to: output) { temporary in try download(version, into: temporary) }
     }
 
     /// Downloads both files of a version into an existing directory (verified).

@@ -39,36 +39,6 @@ public final class Registry: Sendable {
         Registry(catalog: catalog, blobs: blobs, actor: actor, clock: clock)
     }
 
-    /// Opens the catalog at `databaseURL` (migrating it) and the blob store at `blobStoreURL`.
-    public static func open(databaseURL: String, blobStoreURL: String, actor: String, maxConnections: Int = 4) throws -> Registry {
-        let catalog = try Catalog.open(url: databaseURL, maxConnections: maxConnections)
-        return Registry(catalog: catalog, blobs: try BlobStores.open(url: blobStoreURL), actor: actor)
-    }
-
-    /// `--actor`, else `QUIVER_ACTOR`, else the operating-system user.
-    public static func resolveActor(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        for candidate in [explicit, environment["QUIVER_ACTOR"]] {
-            if let candidate, !candidate.isEmpty { return candidate }
-        }
-        if let user = environment["USER"], !user.isEmpty { return user }
-        if let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name { return String(cString: name) }
-        return "uid-\(geteuid())"
-    }
-
-    /// `--blob-store`, else `QUIVER_BLOB_STORE`, else `blobs/` under `QuiverHome` (`$QUIVER_HOME`, `~/.quiver`, or
-    /// `/var/lib/quiver` as root).
-    public static func resolveBlobStore(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        for candidate in [explicit, environment["QUIVER_BLOB_STORE"]] {
-            if let candidate, !candidate.isEmpty { return candidate }
-        }
-        return quiverHome(environment: environment).appendingPathComponent("blobs", isDirectory: true).path
-    }
-
-    /// The embedded default's data directory (see `QuiverHome`).
-    public static func quiverHome(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
-        QuiverHome.directory(environment: environment)
-    }
-
     /// Appends an audit event as this registry's actor, inside the session's transaction.
     func audit(_ session: CatalogSession, action: String, subject: String, details: some Encodable = [String: String]()) throws {
         try session.audit.append(actor: actor, action: action, subject: subject, details: details)

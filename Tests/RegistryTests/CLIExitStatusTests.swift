@@ -225,6 +225,10 @@ struct CLIExitStatusTests {
         #expect(unknownJSON.status == 64)
         #expect(try unknownJSON.errorBody()["kind"] == "usage")
         #expect(try unknownJSON.errorBody()["code"] == "cli.usage")
+        let badKind = try Self.quiver(["list", "--kind", "baked", "--json"] + untouched)
+        #expect(badKind.status == 64, "\(badKind.description)")
+        #expect(try badKind.errorBody()["code"] == "cli.usage")
+        #expect(try badKind.errorBody()["message"]?.contains("'trained' and 'merged'") == true)
 
         let cases: [(arguments: [String], code: String)] = [
             (["merge", "--method", "ties", "--density", "0.5", "--weights", "0.5,heavy", "--into", "x", "tone", "json"], "merge.bad_parameter"),
@@ -237,7 +241,6 @@ struct CLIExitStatusTests {
             (["register", RegistryFixture.golden("a1").path, "--name", "tone", "--tag", "novalue"], "cli.invalid_tag"),
             (["gc", "--grace", "soon"], "registry.invalid_duration"),
             (["worker", "--once", "--lease", "0s"], "cli.invalid_option"),
-            (["list", "--kind", "baked"], "cli.invalid_option"),
             (["eval", "record", "tone", "--suite", "s", "--metric", "m", "--value", "nan"], "cli.invalid_option"),
             (["alias", "set", "tone", "7", "1"], "cli.invalid_alias"),
             (["policy", "set", "max_merged_rank", "0"], "registry.invalid_policy"),

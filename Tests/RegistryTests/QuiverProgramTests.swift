@@ -12,6 +12,7 @@ struct QuiverProgramTests {
     @Test func everyKindHasItsStatus() {
         let expected: [ErrorKind: Int32] = [
             .integrity: 1, .refusal: 2, .invalidInput: 2, .conflict: 2, .notFound: 3, .unavailable: 4, .internal: 70,
+            .unauthenticated: 2, .forbidden: 2,
         ]
         #expect(Set(expected.keys) == Set(ErrorKind.allCases))
         for (kind, status) in expected {
