@@ -149,7 +149,7 @@ public struct BlobCommand: AsyncParsableCommand {
             try await reportingErrors {
                 let store = try options.open()
                 if let s3 = store as? S3BlobStore {
-                    try await BlockingPool.shared.run { try s3.createBucketIfMissing() }
+                    try await BlockingExecutor.shared.run { try s3.createBucketIfMissing() }
                 }
                 print("ready \(store.location)")
             }
