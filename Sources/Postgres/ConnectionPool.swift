@@ -84,6 +84,9 @@ public final class ConnectionPool: Sendable {
     }
 
     /// Closes idle connections and refuses new checkouts; connections in use are closed when returned.
+    ///
+    /// The idle connections' `PQfinish` runs on the calling thread (it sends a goodbye and closes the socket, without
+    /// waiting for the server); close a pool from blocking code, or from async code through `BlockingExecutor`.
     public func close() {
         let (idle, waiters) = state.withLock { $0.close() }
         idle.forEach { $0.close() }
