@@ -26,7 +26,7 @@ public final class BlockingExecutor: Sendable {
 
     /// The most threads this executor runs at once.
     public let maxThreads: Int
-    /// The name its threads carry (visible in debuggers and `top -H`; Linux keeps the first 15 bytes).
+    /// The name its threads carry, for debuggers and `top -H` (best effort; Linux keeps the first 15 bytes).
     public let name: String
 
     private let state = Mutex(State())
@@ -112,7 +112,8 @@ public final class BlockingExecutor: Sendable {
 
     private func startThread(_ body: @escaping @Sendable () -> Void) {
         let thread = Thread { [self] in
-            // Named from inside: on Linux a name set before `start()` does not reach the OS thread.
+            // Named from inside: on Linux a name set before `start()` does not reach the OS thread. Best effort:
+            // corelibs Foundation now and then misses even this, so nothing may depend on the name.
             Thread.current.name = name
             let id = Self.currentThreadID
             state.withLock { _ = $0.threadIDs.insert(id) }
