@@ -12,9 +12,11 @@ let package = Package(
     products: [
         .executable(name: "quiver", targets: ["quiver"]),
     ],
+    // Exact versions, so every build compiles the same code without a committed Package.resolved. (swift-crypto
+    // also declares swift-asn1, resolved within its range, but only its _CryptoExtras uses it; Quiver builds none.)
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-crypto", .upToNextMajor(from: "3.12.3")),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
     ],
     targets: [
         // C libraries, reached through pkg-config (see scripts/bootstrap.sh for the apt packages).

@@ -18,7 +18,7 @@ public enum InterferenceAnalyzer {
             throw MergeError(.noInputs, "nothing to check", hint: "pass two or more adapter directories")
         }
         let groups = try MergeCompatibility.groupModules(inputs)
-        let modules = try ParallelMap.run(count: groups.count, threads: threads) { index in
+        let modules = try MergeEngine.forEachModule(count: groups.count, threads: threads) { index in
             let (path, members) = groups[index]
             var loaded: [ModuleInput] = []
             for member in members {

@@ -1,5 +1,6 @@
 import CLinearAlgebra
 import Foundation
+import QuiverCore
 
 /// The merge engine: checks compatibility, then merges module by module on a bounded number of workers.
 ///
@@ -40,10 +41,20 @@ public enum MergeEngine {
         let workers = max(1, min(threads ?? ParallelMap.activeCores, modules.count))
         let perWorker = min(Int(clamping: ProcessInfo.processInfo.physicalMemory / 4), workers * (costs.max() ?? 0))
         let budget = WorkspaceBudget(limit: workspaceBudget ?? max(inputBytes, perWorker))
-        return try ParallelMap.run(count: modules.count, threads: threads) { index in
+        return try forEachModule(count: modules.count, threads: threads) { index in
             try budget.withBytes(costs[index]) {
                 try mergeModule(modules[index], inputs: inputs, request: request, weights: weights, factors: factors)
             }
+        }
+    }
+
+    /// Runs `body` for module indices 0..<count on `threads` workers (default: the active cores) with
+    /// ``ParallelMap``; results in index order, the lowest failing index's error wins.
+    static func forEachModule<T: Sendable>(count: Int, threads: Int?, _ body: @Sendable (Int) throws -> T) throws -> [T] {
+        do {
+            return try ParallelMap.run(count: count, workers: threads, body)
+        } catch is ParallelMap.MissingResult {
+            throw MergeError(.linearAlgebra, "a module was not processed")
         }
     }
 

@@ -4,9 +4,9 @@ import QuiverCore
 /// A store of content-addressed blobs: each blob lives under the key `sha256/<hex>` of its own bytes.
 ///
 /// Every method **blocks the calling thread** (file and network I/O through libcurl or POSIX calls). From async
-/// code use the `async` overloads in `BlobStore+Async.swift`, which run the call on ``BlockingPool/shared`` so
-/// Swift's cooperative threads (about one per core) are never held by I/O. Conforming types are safe to use
-/// from many threads at once.
+/// code use the `async` overloads in `BlobStore+Async.swift`, which run the call on QuiverCore's
+/// ``BlockingExecutor/shared`` so Swift's cooperative threads (about one per core) are never held by I/O.
+/// Conforming types are safe to use from many threads at once.
 public protocol BlobStore: Sendable {
     /// Where the store lives, for messages (`s3://bucket/prefix`, `file:///var/quiver/blobs`).
     var location: String { get }

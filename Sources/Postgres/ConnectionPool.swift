@@ -1,9 +1,11 @@
 import Dispatch
 import Foundation
+import QuiverCore
 import Synchronization
 
 /// A bounded pool of `PostgresConnection`s, usable from threads (`withConnection`) and from async code
-/// (`withConnection` async, which runs the blocking work on the pool's own threads).
+/// (`withConnection` async, which runs the blocking work on the pool's own threads: a private `BlockingExecutor`
+/// with one thread per connection, so database calls never queue behind blob transfers).
 ///
 /// Connections are checked when they come back: an open transaction is rolled back, and a broken connection
 /// (server restarted, network cut) is closed and its slot freed, so the next caller gets a fresh one. The call
@@ -16,7 +18,8 @@ public final class ConnectionPool: Sendable {
     public let waitTimeout: Duration
     private let connectTimeout: Int
     private let state: Mutex<PoolState<PostgresConnection, DispatchSemaphore>>
-    private let executor: BlockingExecutor
+    /// Runs the async methods' blocking work; internal so tests can check where that work ran.
+    let executor: BlockingExecutor
 
     /// - Parameters:
     ///   - url: a `postgresql://` URL, or nil for the PG* environment variables.
@@ -29,7 +32,7 @@ public final class ConnectionPool: Sendable {
         self.waitTimeout = waitTimeout
         self.connectTimeout = connectTimeout
         self.state = Mutex(PoolState(maxSize: maxSize))
-        self.executor = BlockingExecutor(threads: max(1, maxSize))
+        self.executor = BlockingExecutor(maxThreads: self.maxSize, name: "quiver-postgres")
     }
 
     deinit {
@@ -81,6 +84,9 @@ public final class ConnectionPool: Sendable {
     }
 
     /// Closes idle connections and refuses new checkouts; connections in use are closed when returned.
+    ///
+    /// The idle connections' `PQfinish` runs on the calling thread (it sends a goodbye and closes the socket, without
+    /// waiting for the server); close a pool from blocking code, or from async code through `BlockingExecutor`.
     public func close() {
         let (idle, waiters) = state.withLock { $0.close() }
         idle.forEach { $0.close() }

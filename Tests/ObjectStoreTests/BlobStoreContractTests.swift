@@ -123,7 +123,7 @@ struct BlobStoreContractTests {
         let sut = try Stores.make(kind)
         defer { sut.cleanUp() }
         let store = sut.store
-        let result = try await BlockingPool.shared.run { () throws -> (PutResult, Data) in
+        let result = try await BlockingExecutor.shared.run { () throws -> (PutResult, Data) in
             let put = try store.put(data: Data("blocking".utf8))
             return (put, try store.getData(digest: put.digest))
         }

@@ -32,16 +32,16 @@ struct PendingUploadTests {
         #expect(error?.reason.contains(actual.hex) == true && error?.reason.contains(declared.hex) == true)
         #expect(try await store.head(digest: declared) == nil)
         #expect(try await store.head(digest: actual) == nil)
-        let open = try await BlockingPool.shared.run {
+        let open = try await BlockingExecutor.shared.run {
             try store.client.listAllMultipartUploads(keyPrefix: BlobKey.key(for: declared))
         }
         #expect(open.isEmpty, "uploads left open: \(open)")
-        #expect(try await BlockingPool.shared.run { try store.pendingUploads() }.isEmpty)
+        #expect(try await BlockingExecutor.shared.run { try store.pendingUploads() }.isEmpty)
 
         // The same file under its real digest goes through the same multipart path and is stored.
         let put = try await store.put(fileAt: source, digest: actual)
         #expect(put == PutResult(digest: actual, size: Int64((11 << 20) + 123), alreadyPresent: false))
-        #expect(try await BlockingPool.shared.run { try store.pendingUploads() }.isEmpty)
+        #expect(try await BlockingExecutor.shared.run { try store.pendingUploads() }.isEmpty)
         try await store.delete(digest: actual)
     }
 
@@ -72,27 +72,27 @@ struct PendingUploadTests {
         let digest = SHA256Digest.of(Data("a blob whose writer crashed".utf8))
         let key = BlobKey.key(for: digest)
         // What a writer killed mid-upload leaves: an initiated upload holding one part.
-        let uploadID = try await BlockingPool.shared.run {
+        let uploadID = try await BlockingExecutor.shared.run {
             let id = try store.client.initiateMultipartUpload(key: key)
             _ = try store.client.uploadPart(key: key, uploadID: id, number: 1, data: Data(repeating: 7, count: 64 << 10))
             return id
         }
-        let listed = try await BlockingPool.shared.run { try store.pendingUploads() }
+        let listed = try await BlockingExecutor.shared.run { try store.pendingUploads() }
         #expect(listed.map(\.key) == [key] && listed.map(\.uploadID) == [uploadID])
         #expect(abs(try #require(listed.first).started.timeIntervalSinceNow) < 300)
 
-        let kept = try await BlockingPool.shared.run { try store.sweepPendingUploads(olderThan: Date().addingTimeInterval(-3600)) }
+        let kept = try await BlockingExecutor.shared.run { try store.sweepPendingUploads(olderThan: Date().addingTimeInterval(-3600)) }
         #expect(kept.aborted.isEmpty && kept.keptYoung == 1)
         try await Task.sleep(for: .milliseconds(1100))  // Initiated has one-second resolution.
-        let dry = try await BlockingPool.shared.run { try store.sweepPendingUploads(olderThan: Date(), dryRun: true) }
+        let dry = try await BlockingExecutor.shared.run { try store.sweepPendingUploads(olderThan: Date(), dryRun: true) }
         #expect(dry.aborted.map(\.uploadID) == [uploadID])
-        #expect(try await BlockingPool.shared.run { try store.pendingUploads() }.count == 1)
+        #expect(try await BlockingExecutor.shared.run { try store.pendingUploads() }.count == 1)
 
-        let swept = try await BlockingPool.shared.run { try store.sweepPendingUploads(olderThan: Date()) }
+        let swept = try await BlockingExecutor.shared.run { try store.sweepPendingUploads(olderThan: Date()) }
         #expect(swept.aborted.map(\.uploadID) == [uploadID] && swept.keptYoung == 0)
-        #expect(try await BlockingPool.shared.run { try store.pendingUploads() }.isEmpty)
+        #expect(try await BlockingExecutor.shared.run { try store.pendingUploads() }.isEmpty)
         // Aborting again is not an error (the writer or another gc may have got there first).
-        try await BlockingPool.shared.run { try store.abort(try #require(listed.first)) }
+        try await BlockingExecutor.shared.run { try store.abort(try #require(listed.first)) }
         #expect(try await store.head(digest: digest) == nil)
     }
 
@@ -100,9 +100,9 @@ struct PendingUploadTests {
     func listingPaginates() async throws {
         let store = try Self.smallPartStore(try TestS3.require())
         let keys = (0..<3).map { BlobKey.key(for: SHA256Digest.of(Data("page \($0)".utf8))) }
-        let ids = try await BlockingPool.shared.run { try keys.map { try store.client.initiateMultipartUpload(key: $0) } }
+        let ids = try await BlockingExecutor.shared.run { try keys.map { try store.client.initiateMultipartUpload(key: $0) } }
         defer { for (key, id) in zip(keys, ids) { try? store.client.abortMultipartUpload(key: key, uploadID: id) } }
-        let paged = try await BlockingPool.shared.run { try store.client.listAllMultipartUploads(keyPrefix: BlobKey.folder, pageSize: 1) }
+        let paged = try await BlockingExecutor.shared.run { try store.client.listAllMultipartUploads(keyPrefix: BlobKey.folder, pageSize: 1) }
         #expect(Set(paged.map(\.uploadID)) == Set(ids) && paged.count == 3)
         #expect(Set(paged.map(\.key)) == Set(keys))
     }

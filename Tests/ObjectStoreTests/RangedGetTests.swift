@@ -45,7 +45,7 @@ struct RangedGetTests {
         // One byte in the fourth 5 MiB range changes; the size, and so every range request, stays the same.
         bytes[(15 << 20) + 99] ^= 0xFF
         let altered = bytes
-        try await BlockingPool.shared.run { try store.client.putObject(key: BlobKey.key(for: put.digest), data: altered) }
+        try await BlockingExecutor.shared.run { try store.client.putObject(key: BlobKey.key(for: put.digest), data: altered) }
         #expect(try await store.head(digest: put.digest)?.size == Int64(Self.size))
 
         let destination = directory.appendingPathComponent("out.bin")

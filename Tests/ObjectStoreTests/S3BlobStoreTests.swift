@@ -45,13 +45,13 @@ struct S3BlobStoreTests {
         let headError = await #expect(throws: ObjectStoreError.self) { try await store.head(digest: SHA256Digest.of(Data("x".utf8))) }
         #expect(headError?.kind == .bucketMissing && headError?.reason.contains(name) == true)
 
-        try await BlockingPool.shared.run { try store.createBucketIfMissing() }
-        try await BlockingPool.shared.run { try store.createBucketIfMissing() }
+        try await BlockingExecutor.shared.run { try store.createBucketIfMissing() }
+        try await BlockingExecutor.shared.run { try store.createBucketIfMissing() }
         #expect(try await store.head(digest: SHA256Digest.of(Data("x".utf8))) == nil)
         let put = try await store.put(data: Data("now it exists".utf8))
         #expect(try await store.getData(digest: put.digest) == Data("now it exists".utf8))
         try await store.delete(digest: put.digest)
-        try await BlockingPool.shared.run { try store.client.deleteBucket() }
+        try await BlockingExecutor.shared.run { try store.client.deleteBucket() }
     }
 
     @Test("multipart: a 200 MiB file round-trips with its digest")

