@@ -103,3 +103,27 @@ public struct RegisterOutcome: Sendable, Codable, Equatable {
     /// True when identical content was already registered and that version is returned.
     public let existed: Bool
 }
+
+extension Registry {
+    /// Registers a version whose two files are already in the blob store (uploaded by digest, as `quiver serve`
+    /// receives them): both blobs are read back verified into a scratch directory and go through exactly the
+    /// validation of ``register(directory:name:tags:baseRevision:)``, so a malformed header, a NaN weight or a
+    /// config that does not match the weights is refused and nothing is recorded.
+    public func registerStored(
+        configDigest: SHA256Digest, weightsDigest: SHA256Digest, name: String, tags: [String: String] = [:],
+        baseRevision: String? = nil
+    ) throws -> RegisterOutcome {
+        try AdapterRef.validateName(name)
+        let scratch = try scratchDirectory("register")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        for (digest, file) in [(configDigest, LoRAAdapter.configFileName), (weightsDigest, LoRAAdapter.weightsFileName)] {
+            do {
+                try blobs.get(digest: digest, to: scratch.appendingPathComponent(file))
+            } catch let error as ObjectStoreError where error.kind == .notFound {
+                throw RegistryError.notFound(
+                    "the blob store has no \(file) sha256:\(digest.hex)", hint: "upload it first (PUT /v1/blobs/\(digest.hex))")
+            }
+        }
+        return try register(directory: scratch, name: name, tags: tags, baseRevision: baseRevision)
+    }
+}
