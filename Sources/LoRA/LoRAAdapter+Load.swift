@@ -1,4 +1,5 @@
 import Foundation
+import QuiverCore
 import SafeTensors
 
 extension LoRAAdapter {
@@ -12,6 +13,9 @@ extension LoRAAdapter {
     /// Every tensor must be a LoRA factor, a DoRA magnitude, a `lora_B` bias or a `modules_to_save` copy; factors
     /// pair up per module and their shapes agree with the module's effective rank.
     /// - Throws: ``LoRAError`` or ``SafeTensorsError`` naming the file, module or tensor at fault.
+    /// The largest `adapter_config.json` read (PEFT writes about a kilobyte; a long module list stays far below).
+    public static let maxConfigBytes = 4 << 20
+
     public static func load(directory: URL) throws -> LoRAAdapter {
         let name = directory.lastPathComponent
         let configURL = directory.appendingPathComponent(configFileName)
@@ -23,8 +27,13 @@ extension LoRAAdapter {
             }
             throw LoRAError(.missingWeights, at: name, "no \(weightsFileName) in \(directory.path)")
         }
-        guard let configBytes = manager.contents(atPath: configURL.path) else {
+        let configBytes: Data
+        do {
+            configBytes = try RegularFile.read(configURL.path, limit: maxConfigBytes)
+        } catch where error.reasonKind == .unreadable {
             throw LoRAError(.missingConfig, at: name, "no readable \(configFileName) in \(directory.path)")
+        } catch {
+            throw LoRAError(.malformedConfig, at: "\(name)/\(configFileName)", error.detail)
         }
         let config = try AdapterConfig.parse(configBytes, file: "\(name)/\(configFileName)")
         let weights = try SafeTensorsFile(contentsOf: weightsURL)

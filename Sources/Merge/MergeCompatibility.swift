@@ -39,7 +39,9 @@ public enum MergeCompatibility {
                 let total = members.map(\.module.rank).reduce(0, +)
                 rank = min(total, request.svdRank ?? total)
             case .svd, .tiesSVD, .dareLinearSVD, .dareTiesSVD, .magnitudePruneSVD:
-                rank = request.svdRank ?? maxRank
+                // A rank above min(in, out) holds nothing (the SVD has no more singular values), so the request is
+                // capped there: a huge --svd-rank must not size the output factors.
+                rank = min(request.svdRank ?? maxRank, first.inFeatures, first.outFeatures)
             default:
                 rank = first.rank
             }

@@ -85,7 +85,19 @@ public enum MergeEngine {
                 index: inputIndex, a: a, b: b, rank: descriptor.rank, scaling: descriptor.scaling,
                 weight: weights[inputIndex]))
         }
-        return try ModuleMerger(request: request, module: module).merge(moduleInputs)
+        let merged = try ModuleMerger(request: request, module: module).merge(moduleInputs)
+        try checkOutput(merged)
+        return merged
+    }
+
+    /// Refuses a merged module holding NaN or Inf: finite inputs can still overflow Float32 under extreme weights
+    /// (`--weights 1e308,1e308`), and such a result must never be written or recorded.
+    static func checkOutput(_ merged: MergedModule) throws {
+        for (name, values) in [("lora_A", merged.a), ("lora_B", merged.b)] where values.contains(where: { !$0.isFinite }) {
+            throw MergeError(
+                .nonFiniteOutput, "the merged \(merged.path).\(name) overflows to NaN or Inf",
+                hint: "the weights or parameters are too large for Float32 factors; use weights of ordinary size")
+        }
     }
 
     /// Refuses factors with the wrong size or non-finite values, naming the input and module.

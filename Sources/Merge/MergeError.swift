@@ -13,6 +13,7 @@ public struct MergeError: NamedError, Equatable {
         case dora = "dora_input"
         case modulesToSaveOverlap = "modules_to_save_overlap"
         case nonFinite = "non_finite_factor"
+        case nonFiniteOutput = "non_finite_output"
         case badParameter = "bad_parameter"
         case missingParameter = "missing_parameter"
         case slerpInputs = "slerp_inputs"
@@ -30,7 +31,7 @@ public struct MergeError: NamedError, Equatable {
 
     public var errorKind: ErrorKind {
         switch kind {
-        case .noInputs, .weightCount, .badParameter, .missingParameter, .input: .invalidInput
+        case .noInputs, .weightCount, .badParameter, .missingParameter, .input, .nonFiniteOutput: .invalidInput
         case .linearAlgebra: .internal
         case .baseModelMismatch, .shapeMismatch, .rankMismatch, .scalingMismatch, .dora, .modulesToSaveOverlap, .nonFinite,
              .slerpInputs, .moduleSetMismatch, .noModules: .refusal

@@ -42,7 +42,7 @@ struct ModuleMerger: Sendable {
         case .cat:
             return try cat(inputs)
         case .svd:
-            let (bc, ac, inner) = stacked(inputs)
+            let (bc, ac, inner) = try stacked(inputs)
             let t = try Truncation.ofProduct(
                 b: bc, a: ac, rows: module.outFeatures, cols: module.inFeatures, inner: inner, k: module.outputRank)
             return output(t)
@@ -55,6 +55,7 @@ struct ModuleMerger: Sendable {
                     request: request, rule: rule, path: module.path, rows: module.outFeatures,
                     cols: module.inFeatures, inputs: inputs
                 ).build()
+                try requireFinite(dense, "dense update")
                 let rng = CounterRNG(seed: request.seed, modulePath: module.path, input: -1, tensor: .gaussian)
                 let t = try Truncation.randomized(
                     dense: dense, rows: module.outFeatures, cols: module.inFeatures, k: module.outputRank,
@@ -72,7 +73,17 @@ struct ModuleMerger: Sendable {
     }
 
     /// Bc = [w_1 s_1 B_1 | …] (out×R) and Ac = [A_1; …] (R×in): Bc·Ac = Σ w_i s_i B_i A_i exactly.
-    private func stacked(_ inputs: [ModuleInput]) -> (b: [Float], a: [Float], inner: Int) {
+    /// Refuses values that overflowed before they reach LAPACK (which would fail with an opaque error): finite
+    /// inputs times extreme weights can leave Float32's range.
+    private func requireFinite(_ values: [Float], _ what: String) throws {
+        if values.contains(where: { !$0.isFinite }) {
+            throw MergeError(
+                .nonFiniteOutput, "the merged \(module.path) overflows to NaN or Inf (\(what))",
+                hint: "the weights or parameters are too large for Float32 factors; use weights of ordinary size")
+        }
+    }
+
+    private func stacked(_ inputs: [ModuleInput]) throws -> (b: [Float], a: [Float], inner: Int) {
         let rows = module.outFeatures
         let inner = inputs.map(\.rank).reduce(0, +)
         var bc = [Float](repeating: 0, count: rows * inner)
@@ -85,6 +96,7 @@ struct ModuleMerger: Sendable {
             ac.append(contentsOf: input.a)
             offset += input.rank
         }
+        try requireFinite(bc, "weighted lora_B")
         return (bc, ac, inner)
     }
 
@@ -92,7 +104,7 @@ struct ModuleMerger: Sendable {
     private func cat(_ inputs: [ModuleInput]) throws -> MergedModule {
         let inner = inputs.map(\.rank).reduce(0, +)
         if module.outputRank < inner {
-            let (bc, ac, _) = stacked(inputs)
+            let (bc, ac, _) = try stacked(inputs)
             return output(try Truncation.ofProduct(
                 b: bc, a: ac, rows: module.outFeatures, cols: module.inFeatures, inner: inner, k: module.outputRank))
         }

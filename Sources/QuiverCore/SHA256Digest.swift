@@ -38,6 +38,7 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible, Codable
 
     /// The digest of a file, read in 4 MiB chunks so memory stays flat whatever the file's size.
     public static func ofFile(at url: URL) throws -> SHA256Digest {
+        try RegularFile.requireRegular(url.path) // a FIFO or device would block the read below
         let handle = try FileHandle(forReadingFrom: url)
         defer { try? handle.close() }
         var hasher = SHA256Hasher()

@@ -16,7 +16,8 @@ final class MappedFile: @unchecked Sendable {
 
     /// Maps `path`; errors name the file and the failing system call.
     init(path: String, name: String) throws(SafeTensorsError) {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: a FIFO in place of the file must not block `open` (it is refused below by fstat).
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             throw SafeTensorsError(.fileUnreadable, file: name, "cannot open \(path): \(String(cString: strerror(errno)))")
         }
