@@ -62,20 +62,24 @@ public struct Catalog: Sendable {
     /// Runs `body` holding the blob fence in shared mode on one connection, so the garbage collector (which holds it
     /// exclusively, ``withExclusiveBlobFence(_:)``) never deletes a blob between its upload and the commit that
     /// references it. `body` gets that connection for its own transaction.
-    public func withBlobFence<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    /// Waits at most `timeout` for the fence (only a running gc holds it against writers), then fails with
+    /// `postgres.lock_not_available` (kind unavailable).
+    public func withBlobFence<T>(timeout: Duration = .seconds(300), _ body: (PostgresConnection) throws -> T) throws -> T {
         try pool.withConnection { connection in
             let locks = CatalogLocks(connection)
-            try locks.lockBlobFenceShared()
+            try locks.lockBlobFenceShared(timeout: timeout)
             defer { locks.unlockBlobFenceShared() }
             return try body(connection)
         }
     }
 
     /// Runs `body` holding the blob fence exclusively: no writer is between an upload and its commit meanwhile.
-    public func withExclusiveBlobFence<T>(_ body: (CatalogSession) throws -> T) throws -> T {
+    /// Waits at most `timeout` for writers to leave the fence (a stopped writer holds it), then fails with
+    /// `postgres.lock_not_available` (kind unavailable), and the writers queued behind this request go on.
+    public func withExclusiveBlobFence<T>(timeout: Duration = .seconds(30), _ body: (CatalogSession) throws -> T) throws -> T {
         try pool.withConnection { connection in
             let locks = CatalogLocks(connection)
-            try locks.lockBlobFenceExclusive()
+            try locks.lockBlobFenceExclusive(timeout: timeout)
             defer { locks.unlockBlobFenceExclusive() }
             return try body(CatalogSession(connection))
         }

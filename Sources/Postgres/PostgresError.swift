@@ -67,7 +67,9 @@ public struct PostgresError: NamedError, Equatable {
             let state = sqlState ?? ""
             if [SQLState.uniqueViolation, SQLState.serializationFailure, SQLState.deadlockDetected].contains(state) { return .conflict }
             if state.hasPrefix("22") { return .invalidInput } // data exception: a value out of range or malformed
-            if state.hasPrefix("08") || state.hasPrefix("57") || state.hasPrefix("53") { return .unavailable }
+            if state.hasPrefix("08") || state.hasPrefix("57") || state.hasPrefix("53") || state == SQLState.lockNotAvailable {
+                return .unavailable
+            }
             return .internal
         }
     }
@@ -129,6 +131,7 @@ public enum SQLState {
     public static let deadlockDetected = "40P01"
     public static let undefinedTable = "42P01"
     public static let adminShutdown = "57P01"
+    public static let lockNotAvailable = "55P03"
 
     /// A readable name for a SQLSTATE, used in error codes; unknown codes keep their digits.
     public static func name(of state: String) -> String {
@@ -142,6 +145,7 @@ public enum SQLState {
         case deadlockDetected: return "deadlock_detected"
         case undefinedTable: return "undefined_table"
         case adminShutdown: return "admin_shutdown"
+        case lockNotAvailable: return "lock_not_available"
         case "": return "server_error"
         default: return "sqlstate_" + state
         }

@@ -1,5 +1,6 @@
 import Foundation
 import ObjectStore
+import Postgres
 import QuiverCore
 
 /// What `gc` found and did.
@@ -27,8 +28,22 @@ extension Registry {
     /// period additionally protects blobs uploaded by a registration that has not taken the fence yet, and the
     /// uploads still in flight: a grace shorter than the longest upload can abort a live writer's upload (its
     /// `put` then fails; nothing half-written is ever visible under a blob key).
-    public func collectGarbage(graceSeconds: Int64, dryRun: Bool = false) throws -> GCReport {
-        try catalog.withExclusiveBlobFence { session in
+    ///
+    /// The fence is waited for at most `fenceTimeout`: a writer stopped between its upload and its commit holds it
+    /// (shared), and gc then gives up with `registry.gc_busy` instead of blocking itself and every later writer.
+    public func collectGarbage(graceSeconds: Int64, dryRun: Bool = false, fenceTimeout: Duration = .seconds(30)) throws -> GCReport {
+        do {
+            return try collectGarbageHoldingFence(graceSeconds: graceSeconds, dryRun: dryRun, fenceTimeout: fenceTimeout)
+        } catch let error as PostgresError where error.sqlState == SQLState.lockNotAvailable {
+            throw RegistryError(
+                .unavailable, code: "registry.gc_busy",
+                reason: "a writer held the blob fence for more than \(fenceTimeout) (an upload between its blobs and its commit, or a stopped process)",
+                hint: "run gc again later; a writer that was killed releases the fence when its connection closes")
+        }
+    }
+
+    private func collectGarbageHoldingFence(graceSeconds: Int64, dryRun: Bool, fenceTimeout: Duration) throws -> GCReport {
+        try catalog.withExclusiveBlobFence(timeout: fenceTimeout) { session in
             let referenced = try session.blobs.referencedDigests()
             let cutoff = clock.now().addingTimeInterval(-Double(graceSeconds))
             var deleted: [String] = []

@@ -83,12 +83,13 @@ struct PendingUploadTests {
 
         let kept = try await BlockingExecutor.shared.run { try store.sweepPendingUploads(olderThan: Date().addingTimeInterval(-3600)) }
         #expect(kept.aborted.isEmpty && kept.keptYoung == 1)
-        try await Task.sleep(for: .milliseconds(1100))  // Initiated has one-second resolution.
-        let dry = try await BlockingExecutor.shared.run { try store.sweepPendingUploads(olderThan: Date(), dryRun: true) }
+        // A cutoff two seconds ahead stands for "later" (Initiated has one-second resolution): no sleeping.
+        let later = Date().addingTimeInterval(2)
+        let dry = try await BlockingExecutor.shared.run { try store.sweepPendingUploads(olderThan: later, dryRun: true) }
         #expect(dry.aborted.map(\.uploadID) == [uploadID])
         #expect(try await BlockingExecutor.shared.run { try store.pendingUploads() }.count == 1)
 
-        let swept = try await BlockingExecutor.shared.run { try store.sweepPendingUploads(olderThan: Date()) }
+        let swept = try await BlockingExecutor.shared.run { try store.sweepPendingUploads(olderThan: later) }
         #expect(swept.aborted.map(\.uploadID) == [uploadID] && swept.keptYoung == 0)
         #expect(try await BlockingExecutor.shared.run { try store.pendingUploads() }.isEmpty)
         // Aborting again is not an error (the writer or another gc may have got there first).

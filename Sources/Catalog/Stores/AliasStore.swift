@@ -18,9 +18,11 @@ public struct AliasStore: Sendable {
     }
 
     /// Points the alias at `versionID` and appends the move to the history; returns the version id it pointed at
-    /// before (nil for a new alias). The current row is locked first, so concurrent moves of one alias each see
-    /// their predecessor.
+    /// before (nil for a new alias). Call inside a transaction: a transaction-scoped lock on (adapter, alias) is
+    /// taken first, so concurrent moves of one alias run one after the other and each sees its predecessor — also
+    /// when the alias does not exist yet, where `FOR UPDATE` would have no row to lock.
     public func move(adapterID: Int64, alias: String, to versionID: Int64, forced: Bool, by actor: String) throws -> Int64? {
+        try connection.query("SELECT pg_advisory_xact_lock(hashtext(\("quiver.alias:\(adapterID):" + alias)))")
         let previous = try connection.query(
             "SELECT version_id FROM aliases WHERE adapter_id = \(adapterID) AND alias = \(alias) FOR UPDATE"
         ).first.map { try $0.decode(Int64.self, at: 0) }

@@ -1,0 +1,56 @@
+import Catalog
+import Foundation
+import Postgres
+import QuiverCore
+import QuiverTesting
+import Testing
+@testable import Registry
+
+/// Races between writers, and a writer that stops while holding the blob fence.
+@Suite("Registry: races and stuck writers", .serialized)
+struct ConcurrencyTests {
+    @Test func concurrentFirstMovesOfAnAliasKeepTheWholeHistory() throws {
+        try RegistryFixture.with { f in
+            let one = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone").version
+            let two = try f.registry.register(directory: RegistryFixture.golden("a2"), name: "tone").version
+            for trial in 0..<10 {
+                let alias = "staging\(trial)"
+                DispatchQueue.concurrentPerform(iterations: 8) { index in
+                    _ = try? f.acting(as: "writer-\(index)").setAlias(
+                        name: "tone", alias: alias, version: index % 2 == 0 ? one.version : two.version)
+                }
+                let rows = try f.registry.pool.query("""
+                    SELECT previous_version_id, version_id FROM alias_events WHERE alias = \(alias) ORDER BY id
+                    """).map { (try $0.decode(Int64?.self, at: 0), try $0.decode(Int64.self, at: 1)) }
+                #expect(rows.count == 8)
+                #expect(rows.first?.0 == nil, "the first move has no predecessor")
+                for (before, after) in zip(rows, rows.dropFirst()) {
+                    #expect(after.0 == before.1, "trial \(trial): a move lost its predecessor")
+                }
+            }
+        }
+    }
+
+    @Test func gcGivesUpOnAStuckWriterInsteadOfBlockingEveryone() throws {
+        try RegistryFixture.with { f in
+            // A writer stopped between its upload and its commit: it holds the blob fence (shared).
+            let stuck = try PostgresConnection(url: f.databaseURL)
+            defer { stuck.close() }
+            try stuck.query("SELECT pg_advisory_lock_shared(\(CatalogLocks.blobFenceKey))")
+
+            let started = Date()
+            let error = #expect(throws: RegistryError.self) {
+                try f.registry.collectGarbage(graceSeconds: 0, fenceTimeout: .milliseconds(500))
+            }
+            #expect(error?.code == "registry.gc_busy" && error?.errorKind == .unavailable)
+            #expect(Date().timeIntervalSince(started) < 10)
+            // Other writers are not held up by the stuck one, nor by the gc that gave up.
+            let registered = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone")
+            #expect(!registered.existed)
+
+            try stuck.query("SELECT pg_advisory_unlock_shared(\(CatalogLocks.blobFenceKey))")
+            let report = try f.registry.collectGarbage(graceSeconds: 0, fenceTimeout: .milliseconds(500))
+            #expect(report.referenced == 2 && report.deleted.isEmpty)
+        }
+    }
+}
