@@ -41,7 +41,23 @@ public struct Catalog: Sendable {
 
     /// Runs `body` in one transaction, retrying it when PostgreSQL reports a serialization failure, a deadlock or a
     /// unique violation (a concurrent writer won a race; the retry sees its row). `body` must be safe to re-run.
-    public func transaction<T>(on connection: PostgresConnection? = nil, attempts: Int = 8, _ body: (CatalogSession) throws -> T) throws -> T {
+    ///
+    /// On a pooled connection (no `connection` given) a lost connection or a server that refuses connections (a
+    /// restart) is also retried, for up to `reconnectPatience`: the pool replaces broken connections. On a given
+    /// connection that cannot help, and the error propagates to the caller's own retry (``retryingOnConnectionLoss(patience:_:)``).
+    public func transaction<T>(
+        on connection: PostgresConnection? = nil, attempts: Int = 8, reconnectPatience: Duration = .seconds(30),
+        _ body: (CatalogSession) throws -> T
+    ) throws -> T {
+        if connection == nil {
+            return try retryingOnConnectionLoss(patience: reconnectPatience) {
+                try transactionRetryingRaces(on: nil, attempts: attempts, body)
+            }
+        }
+        return try transactionRetryingRaces(on: connection, attempts: attempts, body)
+    }
+
+    private func transactionRetryingRaces<T>(on connection: PostgresConnection?, attempts: Int, _ body: (CatalogSession) throws -> T) throws -> T {
         var attempt = 0
         while true {
             attempt += 1
@@ -52,6 +68,29 @@ public struct Catalog: Sendable {
                 usleep(UInt32.random(in: 1_000...20_000) * UInt32(attempt))
             }
         }
+    }
+
+    /// Runs `body` again while it fails because the database connection was lost or could not be opened (a server
+    /// restart, a failover), waiting 0.1 s, 0.2 s, … (at most 5 s) between attempts, for up to `patience` in all.
+    /// `body` must be safe to re-run: the registry's writes are (a version is found by its content digest, a merge
+    /// by its request identity, an upload of a blob already stored is skipped).
+    public func retryingOnConnectionLoss<T>(patience: Duration = .seconds(30), _ body: () throws -> T) throws -> T {
+        let deadline = ContinuousClock.now + patience
+        var delay = Duration.milliseconds(100)
+        while true {
+            do {
+                return try body()
+            } catch let error as PostgresError where Self.isConnectionLoss(error) && ContinuousClock.now + delay < deadline {
+                Thread.sleep(forTimeInterval: Double(delay.components.attoseconds) / 1e18 + Double(delay.components.seconds))
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+
+    /// A connection that broke, or could not be made (not bad credentials: retrying cannot mend those).
+    public static func isConnectionLoss(_ error: PostgresError) -> Bool {
+        error.kind == .connectionLost || error.kind == .connectionFailed || error.sqlState == SQLState.adminShutdown
+            || error.sqlState == "57P03" // cannot_connect_now: the server is starting up
     }
 
     /// Whether a failed transaction may succeed when re-run.

@@ -1,3 +1,4 @@
+import QuiverCore
 import CLibPQ
 import Foundation
 import Synchronization
@@ -39,7 +40,8 @@ public final class PostgresConnection: Sendable {
             throw PostgresError(.connectionFailed, message: "libpq could not allocate a connection")
         }
         guard PQstatus(conn) == CONNECTION_OK else {
-            let message = Self.lastMessage(conn)
+            // libpq echoes a malformed URL, or the password component it could not decode, in its message.
+            let message = Self.redacting(Self.lastMessage(conn), url: url)
             let needsPassword = PQconnectionNeedsPassword(conn) == 1
             PQfinish(conn)
             let lowered = message.lowercased()
@@ -50,6 +52,21 @@ public final class PostgresConnection: Sendable {
         handle = Mutex(Handle(conn: conn))
         // Fixed session settings make the text formats this module parses predictable.
         try executeScript("SET DateStyle TO ISO; SET TimeZone TO 'UTC'; SET extra_float_digits TO 3; SET client_min_messages TO warning")
+    }
+
+    /// `message` without the URL's password: the raw text between `user:` and the last `@` (however malformed the
+    /// URL, which is when libpq repeats it), its percent-decoded form, and anything shaped like a password.
+    static func redacting(_ message: String, url: String?) -> String {
+        var secrets: [String] = []
+        if let url, let schemeEnd = url.range(of: "://"), let at = url[schemeEnd.upperBound...].lastIndex(of: "@") {
+            let userinfo = url[schemeEnd.upperBound..<at]
+            if let colon = userinfo.firstIndex(of: ":") {
+                let raw = String(userinfo[userinfo.index(after: colon)...])
+                secrets.append(raw)
+                if let decoded = raw.removingPercentEncoding { secrets.append(decoded) }
+            }
+        }
+        return SecretRedaction(secrets: secrets).redact(message)
     }
 
     deinit {

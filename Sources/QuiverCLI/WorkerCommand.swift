@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuiverCore
 import Registry
 
 /// `quiver worker`: claims queued merge jobs and runs them.
@@ -32,13 +33,24 @@ public struct WorkerCommand: ParsableCommand {
         let pollSeconds = try OptionParsing.seconds(poll)
         let me = workerID ?? "\(ProcessInfo.processInfo.hostName):\(getpid())"
         let registry = try options.open()
+        var outage = 0
         repeat {
-            if let job = try registry.runOneJob(worker: me, leaseSeconds: leaseSeconds) {
-                print("job \(job.id): \(job.status) (attempt \(job.attempts)/\(job.maxAttempts))\(job.lastError.map { ": \($0)" } ?? "")")
-            } else if once {
-                print("no job to run")
-            } else {
-                sleep(UInt32(max(1, pollSeconds)))
+            do {
+                if let job = try registry.runOneJob(worker: me, leaseSeconds: leaseSeconds) {
+                    print("job \(job.id): \(job.status) (attempt \(job.attempts)/\(job.maxAttempts))\(job.lastError.map { ": \($0)" } ?? "")")
+                } else if once {
+                    print("no job to run")
+                } else {
+                    sleep(UInt32(max(1, pollSeconds)))
+                }
+                outage = 0
+            } catch let error as any NamedError where error.errorKind == .unavailable && !once {
+                // The database or the store is away (a restart): a long-running worker waits for it instead of
+                // exiting; a job it held keeps its lease until that lapses and is then taken over.
+                outage += 1
+                let pause = min(30, 1 << min(outage, 5))
+                FileHandle.standardError.write(Data("worker: \(error.code) (\(error.reason)); retrying in \(pause) s\n".utf8))
+                sleep(UInt32(pause))
             }
         } while !once
     }

@@ -30,7 +30,10 @@ extension Registry {
             try restoreMissingBlobs(of: existing, from: adapter)
             return RegisterOutcome(version: existing, existed: true)
         }
-        return try catalog.withBlobFence { connection in
+        // A database restart while the blobs upload or the transaction runs costs a retry of this block, not the
+        // caller's work (a merge's computation): the uploads are skipped when present, the transaction finds the
+        // version if a lost COMMIT had in fact committed it.
+        return try catalog.retryingOnConnectionLoss { try catalog.withBlobFence { connection in
             let config = try blobs.put(data: adapter.configBytes)
             let weightsURL = adapter.directory.appendingPathComponent(LoRAAdapter.weightsFileName)
             let weights = try blobs.put(fileAt: weightsURL, digest: adapter.weightsDigest)
@@ -51,7 +54,7 @@ extension Registry {
                 try inTransaction(tx, created)
                 return RegisterOutcome(version: created, existed: false)
             }
-        }
+        } }
     }
 
     /// The catalog row for a loaded adapter whose files were stored as `config` and `weights`.

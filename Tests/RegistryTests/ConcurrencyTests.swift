@@ -1,4 +1,5 @@
 import Catalog
+import LoRA
 import Foundation
 import Postgres
 import QuiverCore
@@ -52,5 +53,38 @@ struct ConcurrencyTests {
             let report = try f.registry.collectGarbage(graceSeconds: 0, fenceTimeout: .milliseconds(500))
             #expect(report.referenced == 2 && report.deleted.isEmpty)
         }
+    }
+}
+
+/// A database restart while a version is being recorded costs a retry of the recording, not the caller's work.
+@Suite("Registry: connection loss while recording", .serialized)
+struct ConnectionLossTests {
+    @Test func aConnectionLostInTheRecordingTransactionIsRetriedOnAFreshOne() throws {
+        try RegistryFixture.with { f in
+            let adapter = try LoRAAdapter.load(directory: RegistryFixture.golden("a1"))
+            let killer = try PostgresConnection(url: f.databaseURL)
+            defer { killer.close() }
+            let attempts = Counter()
+            let outcome = try f.registry.store(adapter: adapter, name: "tone", kind: .trained, tags: [:], baseRevision: nil) { tx, _ in
+                // The first attempt's connection dies before its COMMIT, as in a server restart.
+                if attempts.increment() == 1 {
+                    try killer.query("SELECT pg_terminate_backend(\(Int(tx.connection.backendPID))::int)")
+                }
+            }
+            #expect(attempts.value == 2)
+            #expect(!outcome.existed && outcome.version.label == "tone@1")
+            #expect(try f.count("SELECT count(*) FROM adapter_versions") == 1)
+            #expect(try f.registry.verify(outcome.version).passed)
+        }
+    }
+}
+
+/// A counter shared with a closure.
+final class Counter: @unchecked Sendable {
+    // @unchecked: the closures that touch it run one at a time on the calling thread.
+    private(set) var value = 0
+    func increment() -> Int {
+        value += 1
+        return value
     }
 }
