@@ -38,6 +38,6 @@ public struct AuditCommand: ParsableCommand, JSONOutputCommand {
         for event in report.aliasHistory {
             lines.append("  \(event.at.formatted(.iso8601)) \(event.setBy) set \(event.adapter)@\(event.alias) -> \(event.version)\(event.previous.map { " (was \($0))" } ?? "")\(event.forced ? " FORCED" : "")")
         }
-        return lines.joined(separator: "\n")
+        return TerminalText.escape(lines.joined(separator: "\n"))
     }
 }

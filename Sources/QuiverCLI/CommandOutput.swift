@@ -11,6 +11,7 @@ extension AdapterVersion {
     var summaryLine: String {
         let base = baseModel.isEmpty ? "?" : baseModel
         let tagText = tags.isEmpty ? "" : "  " + tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-        return "\(label)  \(kind)  r=\(rank) alpha=\(NumberFormat.compact(loraAlpha))  base=\(base)  modules=\(targetModules.joined(separator: ","))  sha256:\(canonicalDigest.hex.prefix(12))\(tagText)"
+        return TerminalText.escape(
+            "\(label)  \(kind)  r=\(rank) alpha=\(NumberFormat.compact(loraAlpha))  base=\(base)  modules=\(targetModules.joined(separator: ","))  sha256:\(canonicalDigest.hex.prefix(12))\(tagText)")
     }
 }

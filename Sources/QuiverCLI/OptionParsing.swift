@@ -16,6 +16,7 @@ enum OptionParsing {
             }
             tags[String(item[..<equals])] = String(item[item.index(after: equals)...])
         }
+        try TagRules.validate(tags)
         return tags
     }
 

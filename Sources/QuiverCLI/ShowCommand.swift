@@ -33,7 +33,7 @@ public struct ShowCommand: ParsableCommand, JSONOutputCommand {
         print("  canonical sha256:\(version.canonicalDigest.hex)")
         print("  config    sha256:\(version.configDigest.hex) (\(version.configSize) bytes)")
         print("  weights   sha256:\(version.weightsDigest.hex) (\(version.weightsSize) bytes)")
-        print("  registered by \(version.createdBy) at \(version.createdAt.formatted(.iso8601))")
+        print("  registered by \(TerminalText.escape(version.createdBy)) at \(version.createdAt.formatted(.iso8601))")
         let here = aliases.filter { $0.value == version.version }.keys.sorted()
         if !here.isEmpty { print("  aliases: \(here.joined(separator: ", "))") }
         for module in shown.modules {

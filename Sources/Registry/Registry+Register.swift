@@ -14,7 +14,14 @@ extension Registry {
     /// only unreferenced blobs, which `gc` removes after the grace period.
     public func register(directory: URL, name: String, tags: [String: String] = [:], baseRevision: String? = nil) throws -> RegisterOutcome {
         try AdapterRef.validateName(name)
+        try TagRules.validate(tags)
         let adapter = try LoRAAdapter.load(directory: directory)
+        if let base = adapter.config.baseModelNameOrPath, TerminalText.hasControlCharacters(base) || base.count > 512 {
+            throw RegistryError(
+                .invalidInput, code: "registry.invalid_base_model",
+                reason: "base_model_name_or_path '\(TerminalText.escape(String(base.prefix(80))))' is longer than 512 characters or holds control characters",
+                hint: "set base_model_name_or_path to the base model's name (e.g. meta-llama/Llama-2-7b-hf)")
+        }
         try adapter.requireFiniteWeights()
         return try store(adapter: adapter, name: name, kind: .trained, tags: tags, baseRevision: baseRevision) { _, _ in }
     }

@@ -36,7 +36,9 @@ extension Registry {
                 try download(node, into: directory)
                 checks.append(.init(kind: "blobs", subject: node.label, passed: true,
                                     detail: "config \(node.configDigest.hex.prefix(12)) and weights \(node.weightsDigest.hex.prefix(12)) read back intact"))
-            } catch let error as ObjectStoreError {
+            } catch let error as ObjectStoreError where error.errorKind == .integrity || error.errorKind == .notFound {
+                // A blob that is missing or does not match its digest is a finding; a store that cannot be reached
+                // is not (it propagates: "unavailable", not "verification failed").
                 checks.append(.init(kind: "blobs", subject: node.label, passed: false, detail: error.reason))
             }
         }

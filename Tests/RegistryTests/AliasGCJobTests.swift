@@ -92,13 +92,11 @@ struct AliasGCJobTests {
         }
     }
 
-    @Test func failingJobIsRetriedThenFailed() throws {
+    @Test func aJobNamingAMissingAdapterFailsAtOnce() throws {
         try RegistryFixture.with { f in
-            let job = try f.registry.enqueueMerge(MergeJobRequest(inputs: ["missing"], into: "blend", request: MergeRequest(method: .linear)), maxAttempts: 2)
+            let job = try f.registry.enqueueMerge(MergeJobRequest(inputs: ["missing"], into: "blend", request: MergeRequest(method: .linear)), maxAttempts: 3)
             let first = try #require(try f.registry.runOneJob(worker: "w", leaseSeconds: 60))
-            #expect(first.id == job.id && first.status == .queued && first.attempts == 1 && first.lastError?.contains("missing") == true)
-            let second = try #require(try f.registry.runOneJob(worker: "w", leaseSeconds: 60))
-            #expect(second.status == .failed && second.attempts == 2)
+            #expect(first.id == job.id && first.status == .failed && first.attempts == 1 && first.lastError?.contains("missing") == true)
             #expect(try f.registry.runOneJob(worker: "w", leaseSeconds: 60) == nil)
         }
     }

@@ -1,5 +1,6 @@
 import Catalog
 import LoRA
+import ObjectStore
 import Foundation
 import Postgres
 import QuiverCore
@@ -75,6 +76,22 @@ struct ConnectionLossTests {
             #expect(!outcome.existed && outcome.version.label == "tone@1")
             #expect(try f.count("SELECT count(*) FROM adapter_versions") == 1)
             #expect(try f.registry.verify(outcome.version).passed)
+        }
+    }
+}
+
+/// A blob store that cannot be reached is an outage, not a verification finding.
+@Suite("Registry: verify with the store away")
+struct VerifyUnavailableTests {
+    @Test func verifyThrowsUnavailableInsteadOfReportingAMismatch() throws {
+        try RegistryFixture.with { f in
+            let version = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone").version
+            var settings = f.s3.client.settings
+            settings.endpoint = URL(string: "http://127.0.0.1:1")!
+            settings.retry = RetryPolicy(maxAttempts: 2, baseDelay: 0.01, maxDelay: 0.02, maxTotal: 1)
+            let away = Registry(catalog: f.registry.catalog, blobs: S3BlobStore(settings: settings), actor: "tester")
+            let error = #expect(throws: ObjectStoreError.self) { try away.verify(version) }
+            #expect(error?.errorKind == .unavailable)
         }
     }
 }

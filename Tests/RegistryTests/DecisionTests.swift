@@ -105,9 +105,11 @@ struct DecisionTests {
     }
 
     @Test func failedAttemptsRequeueUntilTheLastOneUnlessRefused() {
-        let transient = RegistryError.notFound("no adapter version matches missing")
+        let transient = RegistryError(.unavailable, code: "objectstore.unreachable", reason: "the S3 endpoint did not answer")
         #expect(JobLifecycle.afterFailure(of: transient, attempts: 1, maxAttempts: 3) == .queued)
         #expect(JobLifecycle.afterFailure(of: transient, attempts: 3, maxAttempts: 3) == .failed)
+        let missing = RegistryError.notFound("no adapter version matches missing")
+        #expect(JobLifecycle.afterFailure(of: missing, attempts: 1, maxAttempts: 3) == .failed)
         let refusal = MergeError(.rankMismatch, "ranks differ")
         #expect(JobLifecycle.afterFailure(of: refusal, attempts: 1, maxAttempts: 3) == .failed)
         struct Unnamed: Error {}
@@ -149,6 +151,21 @@ struct DecisionTests {
         #expect(Authorization.invalidity(of: Self.token(.read, expires: now.addingTimeInterval(1)), now: now) == nil)
         #expect(Authorization.invalidity(of: Self.token(.read, expires: now), now: now) == "token ci expired")
         #expect(Authorization.invalidity(of: Self.token(.read, revoked: now.addingTimeInterval(-1)), now: now) == "token ci was revoked")
+    }
+
+    // MARK: tags
+
+    @Test func tagsAreBoundedPrintableKeyValuePairs() {
+        #expect(throws: Never.self) { try TagRules.validate(["team": "nlp", "skill": "tone ünïcode"]) }
+        for bad: [String: String] in [
+            ["team": "\u{1B}[2Jhidden"], ["\u{7}bell": "x"], ["": "x"], ["a=b": "c"],
+            ["k": String(repeating: "v", count: 1025)], [String(repeating: "k", count: 129): "v"],
+            Dictionary(uniqueKeysWithValues: (0..<65).map { ("k\($0)", "v") }),
+        ] {
+            let error = #expect(throws: RegistryError.self) { try TagRules.validate(bad) }
+            #expect(error?.code == "registry.invalid_tag" && error?.errorKind == .invalidInput)
+            #expect(error.map { !TerminalText.hasControlCharacters($0.reason) } ?? false, "the refusal itself is printable")
+        }
     }
 
     // MARK: merge identity

@@ -139,3 +139,17 @@ struct DigestReferenceTests {
         }
     }
 }
+
+@Suite("Registry: hostile registrations")
+struct HostileRegistrationTests {
+    @Test func aTagWithATerminalEscapeIsRefusedAndNothingRecorded() throws {
+        try RegistryFixture.with { (f: RegistryFixture) throws in
+            let error = #expect(throws: RegistryError.self) {
+                try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone", tags: ["team": "\u{1B}]0;owned\u{7}"])
+            }
+            #expect(error?.code == "registry.invalid_tag")
+            #expect(try f.count("SELECT count(*) FROM adapter_versions") == 0)
+            #expect(try f.s3.list().isEmpty, "nothing uploaded")
+        }
+    }
+}

@@ -18,7 +18,7 @@ public enum JobLifecycle {
     }
 
     /// Where a running job goes when its attempt fails with `error`: a refusal or invalid input fails it at once
-    /// (retrying cannot help); anything else is queued again while attempts are left.
+    /// or names a missing input (retrying cannot help); anything else is queued again while attempts are left.
     public static func afterFailure(of error: any Error, attempts: Int, maxAttempts: Int) -> JobStatus {
         if isPermanent(error) || attempts >= maxAttempts { return .failed }
         return .queued
@@ -30,9 +30,10 @@ public enum JobLifecycle {
         attempts >= maxAttempts ? .failed : nil
     }
 
-    /// A failure no retry can mend: the engine or the policy refused the merge, or its parameters are invalid.
+    /// A failure no retry can mend: the engine or the policy refused the merge, its parameters are invalid, or an
+    /// input it names does not exist. Only an unavailable service (or an unexpected error) is worth another attempt.
     public static func isPermanent(_ error: any Error) -> Bool {
         guard let named = error as? any NamedError else { return false }
-        return named.errorKind == .refusal || named.errorKind == .invalidInput
+        return [.refusal, .invalidInput, .notFound, .forbidden].contains(named.errorKind)
     }
 }
