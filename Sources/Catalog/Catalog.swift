@@ -145,4 +145,5 @@ public struct CatalogSession: Sendable {
     public var audit: AuditLog { AuditLog(connection) }
     public var locks: CatalogLocks { CatalogLocks(connection) }
     public var tokens: TokenStore { TokenStore(connection) }
+    public var integrity: IntegrityChecks { IntegrityChecks(connection) }
 }
