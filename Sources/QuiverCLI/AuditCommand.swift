@@ -9,11 +9,24 @@ public struct AuditCommand: ParsableCommand, JSONOutputCommand {
 
     @OptionGroup var options: RegistryOptions
     @Flag(help: "Print JSON.") var json = false
-    @Argument(help: "A reference, a sha256 (weights, config or canonical), or a file to hash.") var query: String
+    @Flag(help: "Print the head of the audit trail's hash chain (position and hash) instead; keep it elsewhere to detect later rewrites.")
+    var head = false
+    @Argument(help: "A reference, a sha256 (weights, config or canonical), or a file to hash.") var query: String?
 
     public init() {}
 
+    public func validate() throws {
+        guard head != (query != nil) else {
+            throw ValidationError(head ? "--head takes no reference" : "name a reference, a sha256 or a file (or pass --head)")
+        }
+    }
+
     public func run() throws {
+        guard let query else {
+            let chain = try options.open().auditHead()
+            if json { return try printJSON(chain) }
+            return print(chain.map { "audit chain head: position \($0.position) sha256:\($0.hash)" } ?? "audit chain is empty")
+        }
         let report = try options.open().audit(query)
         if json { return try printJSON(report) }
         print(Self.text(report))

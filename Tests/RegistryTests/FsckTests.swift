@@ -79,4 +79,38 @@ struct FsckTests {
             #expect(report.violations.first { $0.check == "merge_lineage" }?.affects == ["blend@1"])
         }
     }
+
+    @Test func theAuditChainRevealsARewriteBehindTheRegistrysBack() throws {
+        try RegistryFixture.with { f in
+            _ = try Self.story(f)
+            let events = try f.count("SELECT count(*) FROM audit_events")
+            let head = try #require(try f.registry.auditHead())
+            #expect(head.position == Int64(events) && head.hash.count == 64)
+            #expect(try f.registry.fsck().passed)
+            // What the table's owner can do: switch the append-only trigger off, rewrite who did something, switch it on.
+            _ = try TestPostgres.psql(f.databaseURL, """
+                ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete;
+                UPDATE audit_events SET actor = 'someone-else' WHERE chain_seq = 2;
+                ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete;
+                """)
+            let report = try f.registry.fsck()
+            #expect(report.violations.map(\.check) == ["audit_chain"])
+            #expect(report.violations.first?.subject.contains("position 2") == true)
+        }
+    }
+
+    @Test func concurrentWritersFormOneUnbrokenChain() throws {
+        try RegistryFixture.with { f in
+            _ = try f.registry.register(directory: RegistryFixture.golden("a1"), name: "tone")
+            DispatchQueue.concurrentPerform(iterations: 8) { index in
+                for round in 0..<5 {
+                    _ = try? f.acting(as: "writer-\(index)").recordEvaluation(
+                        try f.registry.resolve("tone"), Evaluation(suite: "s\(index)", metric: "m", value: Double(round), higherIsBetter: true))
+                }
+            }
+            #expect(try f.count("SELECT count(*) FROM audit_events WHERE action = 'eval.record'") == 40)
+            let report = try f.registry.fsck()
+            #expect(report.passed, "\(report.violations)")
+        }
+    }
 }

@@ -54,7 +54,7 @@ public struct IntegrityChecks: Sendable {
 
     /// Every finding of the catalog-only checks, as of `now` (for leases).
     public func findings(now: Date) throws -> [CatalogFinding] {
-        try versionFiles() + mergeOutputs() + mergeLineage() + lineageCycles() + jobStates(now: now) + aliasHistory()
+        try versionFiles() + mergeOutputs() + mergeLineage() + lineageCycles() + jobStates(now: now) + aliasHistory() + auditChain()
     }
 
     /// A version's two blob rows must name exactly its config and weights digests.
@@ -184,6 +184,26 @@ public struct IntegrityChecks: Sendable {
             """).map {
             CatalogFinding(check: "alias_history", subject: try $0.decode(String.self, at: 0), detail: try $0.decode(String.self, at: 1),
                            versionIDs: [try $0.decode(Int64.self, at: 2)])
+        }
+    }
+
+    /// The audit chain: positions 1, 2, 3, … without gaps, each event's `prev_hash` the hash of the one before, and
+    /// each hash what its content hashes to. A rewritten, deleted or inserted event breaks it; the first break is
+    /// reported (everything after it is then unverifiable).
+    func auditChain() throws -> [CatalogFinding] {
+        try connection.query("""
+            SELECT chain_seq, id, problem FROM (
+                SELECT chain_seq, id, CASE
+                    WHEN chain_seq <> row_number() OVER w THEN 'a gap or a duplicate in the chain before position ' || chain_seq
+                    WHEN prev_hash <> coalesce(lag(hash) OVER w, repeat('0', 64)) THEN 'its prev_hash is not the hash of the event before it'
+                    WHEN hash <> audit_event_hash(prev_hash, chain_seq, at, actor, action, subject, details) THEN 'its content does not hash to its recorded hash'
+                    END AS problem
+                FROM audit_events WINDOW w AS (ORDER BY chain_seq)
+            ) chain WHERE problem IS NOT NULL ORDER BY chain_seq LIMIT 1
+            """).map {
+            CatalogFinding(check: "audit_chain", subject: "audit event \(try $0.decode(Int64.self, at: 1)) (position \(try $0.decode(Int64.self, at: 0)))",
+                           detail: try $0.decode(String.self, at: 2) + ": the audit trail was changed behind the registry's back",
+                           versionIDs: [])
         }
     }
 
