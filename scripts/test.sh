@@ -14,6 +14,7 @@ trap stop_services EXIT
 
 bash scripts/services/postgres.sh start
 bash scripts/services/seaweedfs.sh start
+bash scripts/services/moto.sh install
 # shellcheck disable=SC1091
 source .services/postgres.env
 # shellcheck disable=SC1091

@@ -224,7 +224,9 @@ final class MotoServer: Sendable {
         let candidates = [environment["QUIVER_TEST_MOTO_SERVER"], Fixtures.packageRoot.path + "/.venv-moto/bin/moto_server"]
             + (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/moto_server" }
         guard let executable = candidates.compactMap({ $0 }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            try Test.cancel("moto_server not found: python3 -m venv .venv-moto && .venv-moto/bin/pip install 'moto[server]'")
+            let message = "moto_server not found: bash scripts/services/moto.sh install (scripts/test.sh does)"
+            if environment["CI"] != nil { throw TestServiceError(message: message + " (required under CI)") }
+            try Test.cancel(message)
         }
         let port = try freePort()
         let process = try ChildProcess.start(executable, ["-H", "127.0.0.1", "-p", String(port)])
