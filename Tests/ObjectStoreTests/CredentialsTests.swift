@@ -226,7 +226,7 @@ final class MotoServer: Sendable {
         guard let executable = candidates.compactMap({ $0 }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             let message = "moto_server not found: bash scripts/services/moto.sh install (scripts/test.sh does)"
             if environment["CI"] != nil { throw TestServiceError(message: message + " (required under CI)") }
-            try Test.cancel(message)
+            try Test.cancel(Comment(rawValue: message))
         }
         let port = try freePort()
         let process = try ChildProcess.start(executable, ["-H", "127.0.0.1", "-p", String(port)])
