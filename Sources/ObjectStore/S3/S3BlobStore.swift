@@ -67,11 +67,15 @@ public final class S3BlobStore: BlobStore {
             return PutResult(digest: digest, size: size, alreadyPresent: true)
         }
         let key = BlobKey.key(for: digest)
-        if size > client.settings.multipartThreshold {
+        // A streamed body comes from someone else (an HTTP client) and is verified only at its end: it goes up as a
+        // multipart upload, one part when small, so nothing is visible under the key before CompleteMultipartUpload,
+        // which is sent only once the digest matched. A cut-short single PUT can leave an object behind that some
+        // servers (SeaweedFS) create after the client gave up, too late for any clean-up to see.
+        if size > 0 {
             try client.putObjectMultipart(key: key, source: source, size: size, expected: digest)
         } else {
             let reader = VerifiedSourceReader(source: source, size: size, expected: digest)
-            if size == 0 { try reader.drain() }  // curl pulls nothing for an empty body: check it here
+            try reader.drain()  // curl pulls nothing for an empty body: check it here
             do {
                 // Signed with the declared digest as payload hash: AWS itself also refuses a body that differs.
                 try client.putObject(key: key, body: .source(reader), payloadHash: digest.hex)

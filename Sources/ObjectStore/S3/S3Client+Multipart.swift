@@ -27,7 +27,7 @@ extension S3Client {
     /// A failed part is retried from its buffer.
     func putObjectMultipart(key: String, source: any ByteSource, size: Int64, expected: SHA256Digest) throws {
         let (partSize, count) = try partLayout(size: size, of: "the body for sha256/\(expected.hex)")
-        let feeder = PartFeeder(source: source, size: size, expected: expected, partSize: Int(partSize))
+        let feeder = PartFeeder(source: source, size: size, expected: expected, partSize: Int(min(partSize, size)))
         try withMultipartUpload(key: key) { uploadID in
             let full = objectKey(key)
             do {
