@@ -8,7 +8,7 @@ enum EmbeddedOpenAPI {
   "info": {
     "title": "Quiver registry API",
     "version": "1.0.0",
-    "description": "The HTTP API of `quiver serve`: the registry's use cases (register, list, show, lineage, audit, verify, merge, jobs, aliases, policy, gc, tokens) over content-addressed blobs.\n\nEvery `/v1` operation needs `Authorization: Bearer <token>` (`quiver token create`); `x-quiver-scope` names the scope it needs (read < write < admin; a token's `names` pattern limits which adapters it may touch). Responses use the JSON keys `quiver \u2026 --json` prints; request bodies use snake_case keys.\n\nErrors are `{\"error\": {\"code\", \"kind\", \"message\", \"hint\"}}` with the CLI's stable codes; the status follows the kind: invalid_input 400, unauthenticated 401, forbidden 403, not_found 404, conflict 409, refusal 422, integrity 422, unavailable 503, internal 500; and `server.too_large` 413, `server.length_required` 411, `server.range_not_satisfiable` 416."
+    "description": "The HTTP API of `quiver serve`: the registry's use cases (register, list, show, lineage, audit, verify, merge, jobs, aliases, policy, gc, tokens) over content-addressed blobs.\n\nEvery `/v1` operation needs `Authorization: Bearer <token>` (`quiver token create`); `x-quiver-scope` names the scope it needs (read < write < admin; a token's `names` pattern limits which adapters it may touch). Responses use the JSON keys `quiver \u2026 --json` prints (the registry's records, camelCase); request bodies use snake_case keys (as the merge parameters always have). Every response carries `X-Request-Id` (the client's, when it sends one of up to 128 printable characters).\n\nErrors are `{\"error\": {\"code\", \"kind\", \"message\", \"hint\"}}` with the CLI's stable codes; the status follows the kind: invalid_input 400, unauthenticated 401, forbidden 403, not_found 404, conflict 409, refusal 422, integrity 422, unavailable 503, internal 500; and `server.too_large` 413, `server.length_required` 411, `server.range_not_satisfiable` 416."
   },
   "servers": [
     {
@@ -771,7 +771,7 @@ enum EmbeddedOpenAPI {
       "get": {
         "operationId": "showVersion",
         "summary": "One version with its modules, aliases and evaluations (as `quiver show --json`).",
-        "description": "NAME@VERSION and digest references name immutable content: they carry `ETag: \"sha256:<canonical>\"` and `Cache-Control: public, max-age=31536000, immutable`, and honour `If-None-Match` with 304. NAME and NAME@ALIAS can move: `Cache-Control: no-cache` (the ETag is still sent).",
+        "description": "NAME@VERSION and digest references name immutable content: they carry `ETag: \"sha256:<canonical>\"` and `Cache-Control: public, max-age=31536000, immutable`, and honour `If-None-Match` with 304. NAME and NAME@ALIAS can move: `Cache-Control: no-cache` (the ETag is still sent). The ETag names the version's content: `aliases` and `evaluations` in a cached body are those of the first fetch; read them fresh from `GET /v1/adapters/{name}/aliases` and `GET /v1/versions/{ref}/evaluations`.",
         "tags": [
           "versions"
         ],
@@ -2127,13 +2127,13 @@ enum EmbeddedOpenAPI {
               "database": {
                 "type": "string"
               },
-              "blob_store": {
+              "blobStore": {
                 "type": "string"
               }
             },
             "required": [
               "database",
-              "blob_store"
+              "blobStore"
             ],
             "additionalProperties": false,
             "description": "`ok`, or what failed (no secrets)."
@@ -2157,14 +2157,14 @@ enum EmbeddedOpenAPI {
             "type": "integer",
             "format": "int64"
           },
-          "already_present": {
+          "alreadyPresent": {
             "type": "boolean"
           }
         },
         "required": [
           "digest",
           "size",
-          "already_present"
+          "alreadyPresent"
         ],
         "additionalProperties": false
       },
