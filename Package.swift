@@ -70,6 +70,7 @@ let package = Package(
             dependencies: [
                 "QuiverServer", "Registry", "Catalog", "ObjectStore", "Merge", "LoRA", "SafeTensors", "Postgres", "QuiverCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
