@@ -24,7 +24,7 @@ public struct RegistryOptions: ParsableArguments {
     }
 
     /// Opens the registry, starting the embedded database and migrating the catalog when needed.
-    func open() throws -> Registry {
-        try configuration.openRegistry()
+    func open(maxConnections: Int = 4) throws -> Registry {
+        try configuration.openRegistry(maxConnections: maxConnections)
     }
 }

@@ -16,7 +16,13 @@ extension Registry {
         } else {
             ref = try AdapterRef.parse(query)
         }
-        return try catalog.read { session in
+        return try audit(ref, label: label)
+    }
+
+    /// Audits a parsed reference (never a file: what a server calls with a client's text). `label` is what the
+    /// report says it was asked about.
+    public func audit(_ ref: AdapterRef, label: String) throws -> AuditReport {
+        try catalog.read { session in
             let subject = try Self.resolve(session, ref)
             let graph = try Self.lineage(session, start: subject.id, direction: .ancestors)
             let ids = graph.nodes.map(\.versionID)

@@ -86,4 +86,14 @@ public struct JobQueue: Sendable {
             WHERE id = \(id) AND lease_owner = \(worker) AND status = \(JobStatus.running)
             """).affectedRows == 1
     }
+
+    /// Hands a running job back to the queue if `worker` still holds it: queued again, lease cleared, and the
+    /// attempt it was counted for given back (a worker that shuts down did not fail it). Returns whether it did.
+    public func release(id: Int64, worker: String) throws -> Bool {
+        try connection.query("""
+            UPDATE merge_jobs SET status = \(JobStatus.queued), attempts = greatest(attempts - 1, 0), lease_owner = NULL,
+                lease_expires_at = NULL, updated_at = now()
+            WHERE id = \(id) AND lease_owner = \(worker) AND status = \(JobStatus.running)
+            """).affectedRows == 1
+    }
 }
