@@ -64,11 +64,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The remote side of the CLI: the same use cases over the HTTP API (libcurl through ObjectStore's transfer
+        // layer), with progress reporting.
+        .target(name: "QuiverClient", dependencies: ["Registry", "ObjectStore", "LoRA", "Merge", "QuiverCore"], swiftSettings: swiftSettings),
+
         // The command line: a library of commands (testable) and a thin executable.
         .target(
             name: "QuiverCLI",
             dependencies: [
-                "QuiverServer", "Registry", "Catalog", "ObjectStore", "Merge", "LoRA", "SafeTensors", "Postgres", "QuiverCore",
+                "QuiverServer", "QuiverClient", "Registry", "Catalog", "ObjectStore", "Merge", "LoRA", "SafeTensors", "Postgres", "QuiverCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -94,6 +98,9 @@ let package = Package(
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Postgres", "QuiverTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "QuiverCLI", "QuiverTesting"], swiftSettings: swiftSettings),
         // `quiver serve` as a process, driven over real HTTP; and the server's pure parts.
+        // The client's pure parts (settings, errors, progress lines), and the CLI in remote mode against a real
+        // `quiver serve` process.
+        .testTarget(name: "ClientTests", dependencies: ["QuiverClient", "Registry", "QuiverTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ServerTests", dependencies: ["QuiverServer", "Registry", "QuiverTesting"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
