@@ -14,7 +14,8 @@ public struct AuditCommand: ParsableCommand, JSONOutputCommand {
     public init() {}
 
     public func run() throws {
-        let report = try options.open().audit(query)
+        let target = try Registry.auditTarget(query)
+        let report = try options.service().audit(target.ref, label: target.label)
         if json { return try printJSON(report) }
         print(Self.text(report))
     }

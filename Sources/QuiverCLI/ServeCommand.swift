@@ -14,7 +14,7 @@ public struct ServeCommand: ParsableCommand {
         commandName: "serve", abstract: "Serve the registry over HTTP (API tokens: quiver token create).",
         discussion: "The OpenAPI document is at /openapi.json; /healthz, /readyz and /metrics need no token.")
 
-    @OptionGroup var options: RegistryOptions
+    @OptionGroup var options: LocalRegistryOptions
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on.") var port = 8080
     @Option(name: .customLong("max-blob-size"), help: "Largest blob upload accepted (413 above), e.g. 8GiB.") var maxBlobSize = "8GiB"

@@ -33,7 +33,7 @@ public struct TokenCommand: ParsableCommand {
 
         public func run() throws {
             let seconds = try expires.map(OptionParsing.seconds)
-            let created = try options.open().createToken(name: name, scope: scope, namePattern: names, expiresInSeconds: seconds)
+            let created = try options.service().createToken(name: name, scope: scope, namePattern: names, expiresInSeconds: seconds)
             if json { return try printJSON(created) }
             print(created.secret)
         }
@@ -46,7 +46,7 @@ public struct TokenCommand: ParsableCommand {
         public init() {}
 
         public func run() throws {
-            let tokens = try options.open().tokens()
+            let tokens = try options.service().tokens()
             if json { return try printJSON(tokens) }
             if tokens.isEmpty { return print("no tokens") }
             for token in tokens {
@@ -65,7 +65,7 @@ public struct TokenCommand: ParsableCommand {
         public init() {}
 
         public func run() throws {
-            try options.open().revokeToken(name: name)
+            try options.service().revokeToken(name: name)
             print("revoked token \(name)")
         }
     }
