@@ -2046,6 +2046,21 @@ enum EmbeddedOpenAPI {
       }
     },
     "schemas": {
+      "Digest": {
+        "type": "object",
+        "properties": {
+          "hex": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$",
+            "description": "64 lower-case hex characters"
+          }
+        },
+        "required": [
+          "hex"
+        ],
+        "additionalProperties": false,
+        "description": "A sha256 digest as the registry's records encode it."
+      },
       "ErrorBody": {
         "type": "object",
         "properties": {
@@ -2254,23 +2269,17 @@ enum EmbeddedOpenAPI {
             }
           },
           "canonicalDigest": {
-            "type": "string",
-            "pattern": "^[0-9a-f]{64}$",
-            "description": "64 lower-case hex characters"
+            "$ref": "#/components/schemas/Digest"
           },
           "configDigest": {
-            "type": "string",
-            "pattern": "^[0-9a-f]{64}$",
-            "description": "64 lower-case hex characters"
+            "$ref": "#/components/schemas/Digest"
           },
           "configSize": {
             "type": "integer",
             "format": "int64"
           },
           "weightsDigest": {
-            "type": "string",
-            "pattern": "^[0-9a-f]{64}$",
-            "description": "64 lower-case hex characters"
+            "$ref": "#/components/schemas/Digest"
           },
           "weightsSize": {
             "type": "integer",
