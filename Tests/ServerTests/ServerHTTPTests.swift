@@ -99,8 +99,9 @@ struct ServerHTTPTests {
         let admin = try Self.adminToken(server)
 
         // Operations without a token.
-        let health = try api.call("GET", "/healthz", token: nil, expect: 200)
+        let health = try api.call("GET", "/healthz", headers: ["X-Request-Id": "trace-42"], token: nil, expect: 200)
         #expect(try Self.object(health)["status"] as? String == "ok")
+        #expect(health.headers["x-request-id"] == "trace-42", "the client's request id is echoed")
         #expect(try Self.object(try api.call("GET", "/readyz", token: nil, expect: 200))["status"] as? String == "ready")
         let document = try api.call("GET", "/openapi.json", token: nil, expect: 200)
         #expect(document.body == (try Data(contentsOf: OpenAPIAgreementTests.documentURL)).dropLast(), "the served document is the file")

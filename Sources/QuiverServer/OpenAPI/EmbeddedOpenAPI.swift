@@ -453,7 +453,7 @@ enum EmbeddedOpenAPI {
       "put": {
         "operationId": "putBlob",
         "summary": "Upload a blob under its digest, streamed to the blob store.",
-        "description": "The body is streamed to the blob store while it is hashed; bytes that do not hash to `sha256` are refused with 400 `objectstore.corrupt_blob` and nothing is stored. A Content-Length above the server's `--max-blob-size` is refused with 413 before the body is read.",
+        "description": "The body is streamed to the blob store while it is hashed; bytes that do not hash to `sha256` are refused with 400 `objectstore.corrupt_blob` and nothing is stored. A Content-Length above the server's `--max-blob-size` is refused with 413 before the body is read. The server sends no `100 Continue`: a client should not send `Expect: 100-continue` (curl waits a second for it; `-H 'Expect:'` turns it off).",
         "tags": [
           "blobs"
         ],
