@@ -13,6 +13,26 @@ extension BlobStore {
         try await BlockingExecutor.shared.run { try self.put(data: data) }
     }
 
+    /// See ``BlobStore/put(from:size:digest:)``; `source.read` runs on an `executor` thread, where it may block.
+    ///
+    /// The thread is held for the whole transfer (a slow client holds it as long): a server streaming many
+    /// uploads at once passes an executor sized for them rather than the shared one (8 threads).
+    public func put(
+        from source: any ByteSource, size: Int64, digest: SHA256Digest, on executor: BlockingExecutor = .shared
+    ) async throws -> PutResult {
+        try await executor.run { try self.put(from: source, size: size, digest: digest) }
+    }
+
+    /// See ``BlobStore/get(digest:range:into:)``; `sink` is called on an `executor` thread, where it may block (to
+    /// wait for a slow client); the thread is held for the whole transfer, as for the streamed put.
+    @discardableResult
+    public func get(
+        digest: SHA256Digest, range: Range<Int64>?, on executor: BlockingExecutor = .shared,
+        into sink: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void
+    ) async throws -> Int64 {
+        try await executor.run { try self.get(digest: digest, range: range, into: sink) }
+    }
+
     @discardableResult
     public func get(digest: SHA256Digest, to fileURL: URL) async throws -> Int64 {
         try await BlockingExecutor.shared.run { try self.get(digest: digest, to: fileURL) }

@@ -23,6 +23,29 @@ public protocol BlobStore: Sendable {
     /// Stores bytes already in memory (small blobs: configs, manifests).
     func put(data: Data) throws -> PutResult
 
+    /// Stores exactly `size` bytes read from `source` under `digest`, hashing them as they pass (an HTTP upload
+    /// going straight to the store).
+    ///
+    /// Memory stays bounded: S3 sends a blob up to `multipartThreshold` as one PUT whose body is pulled from the
+    /// source as curl sends it, and a larger one as a multipart upload of parts read one after the other into
+    /// `uploadConcurrency` reusable buffers (about `uploadConcurrency × partSize` bytes); nothing touches the local
+    /// disk. A local store writes a temporary file in its own folder and renames it into place.
+    ///
+    /// Nothing is left under the key when the bytes do not hash to `digest` (`.corruptBlob`), or when the source
+    /// ends before `size` bytes or has more (`.sizeMismatch`, kind invalid input): the last byte is withheld until
+    /// both are checked, the single PUT is cut short and any partial object the server kept is deleted, a multipart
+    /// upload is aborted, a temporary file removed. An error thrown by the source itself is rethrown after the same
+    /// clean-up.
+    ///
+    /// **Already present** (a blob of the same size under the key): nothing is uploaded, but the source is still
+    /// read to its end and verified, so the store never acknowledges a digest the caller did not send; a mismatch
+    /// throws as above and the stored blob stays. The result then says `alreadyPresent`.
+    ///
+    /// **Retries:** a multipart part is retried from its buffer like any request. The single PUT's body cannot be
+    /// read twice: it is retried only when no byte was taken from the source yet (connection refused); after that
+    /// a failure throws `.unreachable` (kind unavailable) saying the upload must be sent again.
+    func put(from source: any ByteSource, size: Int64, digest: SHA256Digest) throws -> PutResult
+
     /// Streams the blob into `fileURL` (created or truncated), hashing as it arrives.
     ///
     /// Throws `ObjectStoreError` with kind `.corruptBlob` when the bytes do not hash to `digest`, and removes the
@@ -32,6 +55,21 @@ public protocol BlobStore: Sendable {
 
     /// The blob's bytes, verified against `digest` (`.corruptBlob` on mismatch).
     func getData(digest: SHA256Digest) throws -> Data
+
+    /// Streams the blob, or `range` of it, into `sink` as it arrives, without a file, and returns the number of
+    /// bytes delivered.
+    ///
+    /// `range` is half-open and clamped to the blob's size; a non-empty range that starts at or past the end
+    /// throws `.rangeNotSatisfiable` (kind invalid input), an empty one at or before the end delivers nothing. A
+    /// ranged read is **unverified** (see ``getRange(digest:range:)``). A whole-blob read (`range` nil) is hashed
+    /// and throws `.corruptBlob` at the end when the bytes did not match: the sink has already seen them, so a
+    /// caller streaming to a client must treat that as a failed transfer (abort the response). Throws `.notFound`
+    /// when the blob is absent; an error thrown by `sink` stops the transfer and is rethrown.
+    ///
+    /// A transfer that fails before any byte reached the sink is retried; after that it cannot be (the sink cannot
+    /// take bytes back) and throws `.unreachable`.
+    @discardableResult
+    func get(digest: SHA256Digest, range: Range<Int64>?, into sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64
 
     /// Bytes `range` of the blob (half-open, in bytes).
     ///

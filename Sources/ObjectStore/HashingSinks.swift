@@ -59,3 +59,69 @@ final class HashingDataSink: ResponseSink {
         data.append(contentsOf: bytes)
     }
 }
+
+/// Hands a download to a caller's closure as it arrives, hashing it when asked (a whole-blob read).
+///
+/// Once a byte went out the transfer cannot be retried (``canRestart``): the caller cannot take it back. For a
+/// ranged read, `window` is the range asked for: a 206 must start at its first byte, and a server that ignores
+/// Range (200, the whole object) is cut to the window here, the transfer stopped with ``EnoughBytes`` once it is
+/// delivered.
+final class ForwardingSink: ResponseSink {
+    private let deliver: (UnsafeRawBufferPointer) throws -> Void
+    private let hashing: Bool
+    private let window: Range<Int64>?
+    private(set) var hasher = SHA256Hasher()
+    private(set) var delivered: Int64 = 0
+    /// Bytes still to drop before delivering, and the most to deliver (a 200 answer to a ranged request).
+    private var skip: Int64 = 0
+    private var limit: Int64 = .max
+
+    /// Thrown from `write` once a window cut from a whole-object answer is delivered: stops the transfer, which
+    /// the caller then treats as complete.
+    struct EnoughBytes: Error {}
+
+    init(hashing: Bool, window: Range<Int64>? = nil, deliver: @escaping (UnsafeRawBufferPointer) throws -> Void) {
+        self.hashing = hashing
+        self.window = window
+        self.deliver = deliver
+    }
+
+    var canRestart: Bool { delivered == 0 }
+
+    func reset() {
+        hasher = SHA256Hasher()
+        skip = 0
+        limit = .max
+    }
+
+    func begin(status: Int, headers: [String: String]) throws {
+        guard let window else { return }
+        if status == 200 {
+            skip = window.lowerBound
+            limit = Int64(window.count)
+        } else if status == 206 {
+            let range = headers["content-range"] ?? ""
+            guard range.hasPrefix("bytes \(window.lowerBound)-") else {
+                throw ObjectStoreError(.serverError, "a ranged GET from byte \(window.lowerBound) was answered with Content-Range \"\(range)\"",
+                                       hint: "the server does not honour Range requests correctly")
+            }
+        }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var bytes = bytes
+        if skip > 0 {
+            let dropped = Int(min(skip, Int64(bytes.count)))
+            bytes = UnsafeRawBufferPointer(rebasing: bytes[dropped...])
+            skip -= Int64(dropped)
+        }
+        let take = Int(min(Int64(bytes.count), limit - delivered))
+        if take > 0 {
+            let part = UnsafeRawBufferPointer(rebasing: bytes[0..<take])
+            if hashing { hasher.update(part) }
+            try deliver(part)
+            delivered += Int64(take)
+        }
+        if delivered == limit { throw EnoughBytes() }
+    }
+}

@@ -23,6 +23,10 @@ public struct ObjectStoreError: NamedError, Equatable {
         case configuration
         /// A local file could not be read or written.
         case io
+        /// A streamed put's body was shorter or longer than the size declared for it (nothing was stored).
+        case sizeMismatch = "size_mismatch"
+        /// A ranged read starts past the end of the blob (HTTP's 416).
+        case rangeNotSatisfiable = "range_not_satisfiable"
     }
 
     public var kind: Kind
@@ -41,7 +45,7 @@ public struct ObjectStoreError: NamedError, Equatable {
         switch kind {
         case .notFound: .notFound
         case .corruptBlob: .integrity
-        case .configuration: .invalidInput
+        case .configuration, .sizeMismatch, .rangeNotSatisfiable: .invalidInput
         case .credentials, .unreachable, .bucketMissing, .serverError, .io: .unavailable
         }
     }
@@ -52,6 +56,15 @@ public struct ObjectStoreError: NamedError, Equatable {
             "blob sha256/\(digest.hex) at \(location) hashes to \(actual.hex)",
             hint: "the stored object was altered or truncated; re-upload it from a good copy (quiver verify finds others)"
         )
+    }
+
+    /// A ranged read that starts past the blob's end (`size` when known).
+    static func rangeNotSatisfiable(_ range: Range<Int64>, _ digest: SHA256Digest, size: Int64?) -> ObjectStoreError {
+        ObjectStoreError(
+            .rangeNotSatisfiable,
+            "bytes \(range.lowerBound)..<\(range.upperBound) of blob sha256/\(digest.hex) start past its end"
+                + (size.map { " (\($0) bytes)" } ?? ""),
+            hint: "ask for a range that starts before the blob's size")
     }
 
     static func io(_ what: String, _ path: String, errno code: Int32) -> ObjectStoreError {

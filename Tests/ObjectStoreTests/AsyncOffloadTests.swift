@@ -27,7 +27,15 @@ struct AsyncOffloadTests {
             record("put(data:)")
             return PutResult(digest: Self.digest, size: 3, alreadyPresent: false)
         }
+        func put(from source: any ByteSource, size: Int64, digest: SHA256Digest) throws -> PutResult {
+            record("put(from:)")
+            return PutResult(digest: Self.digest, size: size, alreadyPresent: false)
+        }
         func get(digest: SHA256Digest, to fileURL: URL) throws -> Int64 { record("get(to:)"); return 3 }
+        func get(digest: SHA256Digest, range: Range<Int64>?, into sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+            record("get(into:)")
+            return 0
+        }
         func getData(digest: SHA256Digest) throws -> Data { record("getData"); return Data("spy".utf8) }
         func getRange(digest: SHA256Digest, range: Range<Int64>) throws -> Data { record("getRange"); return Data() }
         func head(digest: SHA256Digest) throws -> BlobInfo? { record("head"); return nil }
@@ -47,6 +55,11 @@ struct AsyncOffloadTests {
         _ = try await store.put(fileAt: URL(fileURLWithPath: "/nonexistent"), digest: digest)
         _ = try await store.put(data: Data("spy".utf8))
         _ = try await store.get(digest: digest, to: URL(fileURLWithPath: "/nonexistent"))
+        _ = try await store.put(from: DataSource(Data("spy".utf8)), size: 3, digest: digest)
+        _ = try await store.get(digest: digest, range: nil) { _ in }
+        let own = BlockingExecutor(maxThreads: 1, name: "spy-own")
+        _ = try await store.get(digest: digest, range: 0..<1, on: own) { _ in }
+        own.shutdown()
         _ = try await store.getData(digest: digest)
         _ = try await store.getRange(digest: digest, range: 0..<1)
         _ = try await store.head(digest: digest)
@@ -55,9 +68,10 @@ struct AsyncOffloadTests {
         _ = try await store.listPage(hexPrefix: "", continuation: nil, maxKeys: 10)
         _ = try await store.list(hexPrefix: "")
         let calls = store.calls.withLock { $0 }
-        #expect(calls.count == 10)
-        for (name, onExecutor) in calls {
+        #expect(calls.count == 13)
+        for (name, onExecutor) in calls.prefix(5) + calls.suffix(7) {
             #expect(onExecutor, "\(name) ran on the caller's thread")
         }
+        #expect(calls[5].0 == "get(into:)" && !calls[5].1, "an executor passed in is used instead of the shared one")
     }
 }

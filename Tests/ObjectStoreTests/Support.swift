@@ -89,3 +89,75 @@ struct ByteGenerator {
         return hasher.finalize()
     }
 }
+
+/// A ``ByteSource`` over bytes in memory, handing them out in reads of at most `chunk` bytes.
+final class DataSource: ByteSource, @unchecked Sendable {
+    // @unchecked: a store reads from one thread at a time (the protocol's contract); tests read `position` after.
+    private let data: Data
+    private let chunk: Int
+    private(set) var position = 0
+
+    init(_ data: Data, chunk: Int = 100_000) {
+        self.data = data
+        self.chunk = chunk
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, chunk, data.count - position)
+        guard n > 0 else { return 0 }
+        data.withUnsafeBytes { raw in
+            buffer.baseAddress!.copyMemory(from: raw.baseAddress! + position, byteCount: n)
+        }
+        position += n
+        return n
+    }
+}
+
+/// A ``ByteSource`` of `size` deterministic pseudo-random bytes generated as they are read (256 KiB at a time,
+/// nothing more held in memory), the same stream however it is read; counts what was taken. `failAfter` makes it
+/// throw once that many bytes were read.
+final class GeneratedSource: ByteSource, @unchecked Sendable {
+    // @unchecked: read from one thread at a time (the protocol's contract); counters read by the test afterwards.
+    struct Failure: Error {}
+    private var generator: ByteGenerator
+    private let size: Int64
+    private let failAfter: Int64?
+    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 8)
+    private var unread = 0..<0
+    private(set) var produced: Int64 = 0
+    /// The most bytes asked for in one read.
+    private(set) var largestRead = 0
+
+    init(seed: UInt64, size: Int64, failAfter: Int64? = nil) {
+        generator = ByteGenerator(seed: seed)
+        self.size = size
+        self.failAfter = failAfter
+    }
+
+    deinit { scratch.deallocate() }
+
+    /// The digest of what the source produces, computed by generating the bytes once more.
+    static func digest(seed: UInt64, size: Int64) -> SHA256Digest {
+        let source = GeneratedSource(seed: seed, size: size)
+        var hasher = SHA256Hasher()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
+        defer { buffer.deallocate() }
+        while let n = try? source.read(into: buffer), n > 0 { hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
+        return hasher.finalize()
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        largestRead = max(largestRead, buffer.count)
+        if let failAfter, produced >= failAfter { throw Failure() }
+        if unread.isEmpty {
+            generator.fill(scratch)
+            unread = 0..<scratch.count
+        }
+        let n = Int(min(Int64(buffer.count), Int64(unread.count), size - produced))
+        guard n > 0 else { return 0 }
+        buffer.baseAddress!.copyMemory(from: scratch.baseAddress! + unread.lowerBound, byteCount: n)
+        unread = (unread.lowerBound + n)..<unread.upperBound
+        produced += Int64(n)
+        return n
+    }
+}

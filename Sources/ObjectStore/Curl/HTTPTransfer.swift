@@ -11,13 +11,29 @@ public struct HTTPRequest {
         /// the bytes are hashed as they go out and the transfer is aborted before its last byte when they do not hash
         /// to it, so the server never receives a complete object under the wrong content address.
         case file(path: String, offset: Int64, length: Int64, expected: SHA256Digest? = nil)
+        /// A stream pulled through the reader as curl sends (hashed and checked the same way as a file with
+        /// `expected`). It cannot be read twice: once any byte was taken, the request cannot be retried.
+        case source(VerifiedSourceReader)
 
         public var length: Int64 {
             switch self {
             case .none: return 0
             case .data(let data): return Int64(data.count)
             case .file(_, _, let length, _): return length
+            case .source(let reader): return reader.size
             }
+        }
+
+        /// Whether another attempt can send the same body again: false for a stream some of which was sent.
+        var canRestart: Bool {
+            if case .source(let reader) = self { return reader.consumed == 0 && reader.failure == nil }
+            return true
+        }
+
+        /// How much of the body the last attempt took, for messages about a stream that cannot be restarted.
+        var consumed: Int64? {
+            if case .source(let reader) = self { return reader.consumed }
+            return nil
         }
     }
 
@@ -38,7 +54,16 @@ public struct HTTPRequest {
 public protocol ResponseSink: AnyObject {
     /// Called before each attempt, so a retried download starts from a clean state.
     func reset() throws
+    /// Called once per attempt with the status and headers, before the first byte of a 2xx body; may throw to stop.
+    func begin(status: Int, headers: [String: String]) throws
     func write(_ bytes: UnsafeRawBufferPointer) throws
+    /// False once bytes went somewhere they cannot be taken back from (a caller's sink): no retry then.
+    var canRestart: Bool { get }
+}
+
+extension ResponseSink {
+    public func begin(status: Int, headers: [String: String]) throws {}
+    public var canRestart: Bool { true }
 }
 
 /// What came back: the status, headers (names lower-cased) and, for error statuses or when no sink was
@@ -97,13 +122,35 @@ public enum HTTPTransfer {
     ) -> Result<HTTPResponse, TransportFailure> {
         let context = TransferContext(body: request.body, sink: sink)
         context.progress = progress
-        if case .file(let path, _, _, let expected) = request.body {
-            if expected != nil { context.hasher = SHA256Hasher() }
+        switch request.body {
+        case .file(let path, let offset, let length, let expected):
             context.fd = open(path, O_RDONLY | O_CLOEXEC)
             if context.fd < 0 {
                 let error = ObjectStoreError.io("cannot open", path, errno: errno)
                 return .failure(TransportFailure(code: CURLE_READ_ERROR, message: error.reason, localError: error))
             }
+            if let expected {
+                // A fresh reader per attempt: a file can be read again when the request is retried.
+                let fd = context.fd
+                var position: Int64 = 0
+                context.reader = VerifiedSourceReader(
+                    size: length, expected: expected, subject: path,
+                    mismatchHint: "the file changed after it was hashed, or the digest passed in is wrong; the upload was aborted",
+                    sizeHint: "do not modify files while storing them; the upload was aborted"
+                ) { buffer in
+                    while true {
+                        let n = pread(fd, buffer.baseAddress, buffer.count, off_t(offset + position))
+                        if n < 0, errno == EINTR { continue }
+                        guard n >= 0 else { throw ObjectStoreError.io("cannot read", path, errno: errno) }
+                        position += Int64(n)
+                        return n
+                    }
+                }
+            }
+        case .source(let reader):
+            context.reader = reader
+        case .none, .data:
+            break
         }
         defer { if context.fd >= 0 { close(context.fd) } }
 
@@ -175,8 +222,10 @@ final class TransferContext {
     var headers: [String: String] = [:]
     var responseBody = Data()
     var localError: (any Error)?
-    /// Hashes a file body as it is read, when the body carries an expected digest.
-    var hasher: SHA256Hasher?
+    /// Delivers (hashing and checking) a streamed body, or a file body that carries an expected digest.
+    var reader: VerifiedSourceReader?
+    /// Whether the sink was told the status and headers of this attempt's response.
+    var begun = false
     /// Body bytes handed to the sink so far.
     var received: Int64 = 0
     var progress: HTTPTransfer.ProgressHandler?
@@ -214,6 +263,10 @@ private let writeCallback: curl_write_callback = { buffer, size, count, userdata
     let bytes = UnsafeRawBufferPointer(start: buffer, count: total)
     if let sink = context.sink, (200..<300).contains(context.status) {
         do {
+            if !context.begun {
+                context.begun = true
+                try sink.begin(status: context.status, headers: context.headers)
+            }
             try sink.write(bytes)
             context.received += Int64(total)
             context.progress?(context.received)
@@ -243,7 +296,19 @@ private let readCallback: curl_read_callback = { buffer, size, count, userdata i
         context.sent += Int64(n)
         context.progress?(context.sent)
         return n
-    case .file(let path, let offset, let length, let expected):
+    case .file, .source:
+        if let reader = context.reader {
+            do {
+                let n = try reader.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: capacity))
+                context.sent += Int64(n)
+                context.progress?(context.sent)
+                return n
+            } catch {
+                context.localError = error
+                return Int(CURL_READFUNC_ABORT)
+            }
+        }
+        guard case .file(let path, let offset, let length, _) = context.requestBody else { return Int(CURL_READFUNC_ABORT) }
         let want = Int(min(Int64(capacity), length - context.sent))
         guard want > 0 else { return 0 }
         let n = pread(context.fd, buffer, want, off_t(offset + context.sent))
@@ -252,16 +317,6 @@ private let readCallback: curl_read_callback = { buffer, size, count, userdata i
                 ? ObjectStoreError.io("cannot read", path, errno: errno)
                 : ObjectStoreError(.io, "\(path) shrank while it was being uploaded", hint: "do not modify files while storing them")
             return Int(CURL_READFUNC_ABORT)
-        }
-        if let expected, context.hasher != nil {
-            context.hasher?.update(UnsafeRawBufferPointer(start: buffer, count: n))
-            // Check before the last byte is handed over: an aborted body never becomes an object.
-            if context.sent + Int64(n) == length, let actual = context.hasher?.finalize(), actual != expected {
-                context.localError = ObjectStoreError(
-                    .corruptBlob, "\(path) hashes to \(actual.hex), not to sha256/\(expected.hex) it is being stored as",
-                    hint: "the file changed after it was hashed, or the digest passed in is wrong; the upload was aborted")
-                return Int(CURL_READFUNC_ABORT)
-            }
         }
         context.sent += Int64(n)
         context.progress?(context.sent)

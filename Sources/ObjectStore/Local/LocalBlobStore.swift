@@ -58,6 +58,28 @@ public final class LocalBlobStore: BlobStore {
         }
     }
 
+    /// See ``BlobStore/put(from:size:digest:)``: the bytes go into a temporary file that is renamed into place only
+    /// once they are verified, and removed otherwise.
+    public func put(from source: any ByteSource, size: Int64, digest: SHA256Digest) throws -> PutResult {
+        guard size >= 0 else {
+            throw ObjectStoreError(.sizeMismatch, "a blob cannot have \(size) bytes", hint: "declare the body's real size")
+        }
+        let reader = VerifiedSourceReader(source: source, size: size, expected: digest)
+        if let existing = try head(digest: digest), existing.size == size {
+            try reader.drain()
+            return PutResult(digest: digest, size: size, alreadyPresent: true)
+        }
+        return try writeAtomically(expected: digest) { sink in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { buffer.deallocate() }
+            while true {
+                let n = try reader.read(into: buffer)
+                if n == 0 { break }
+                try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            }
+        }
+    }
+
     /// Streams bytes into a temporary file, checks the digest, fsyncs and renames it to its key.
     private func writeAtomically(expected: SHA256Digest?, _ fill: (HashingFileSink) throws -> Void) throws -> PutResult {
         let temporary = folder + "/" + Self.temporaryPrefix + UUID().uuidString
@@ -100,6 +122,48 @@ public final class LocalBlobStore: BlobStore {
 
     public func getData(digest: SHA256Digest) throws -> Data {
         try VerifiedRead.toData(digest, location: location) { try copy(digest, into: $0) }
+    }
+
+    /// See ``BlobStore/get(digest:range:into:)``: read from the blob's file with pread, 1 MiB at a time.
+    @discardableResult
+    public func get(digest: SHA256Digest, range: Range<Int64>?, into sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+        let source = try openBlob(digest)
+        defer { close(source) }
+        var info = stat()
+        guard fstat(source, &info) == 0 else { throw ObjectStoreError.io("cannot stat", path(digest), errno: errno) }
+        let size = Int64(info.st_size)
+        let span: Range<Int64>
+        if let range {
+            guard range.lowerBound >= 0, range.isEmpty ? range.lowerBound <= size : range.lowerBound < size else {
+                throw ObjectStoreError.rangeNotSatisfiable(range, digest, size: size)
+            }
+            span = range.lowerBound..<min(range.upperBound, size)
+        } else {
+            span = 0..<size
+        }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        var hasher = SHA256Hasher()
+        var offset = span.lowerBound
+        // A whole read goes on to the end of the file, so a blob grown behind our back fails its digest check.
+        while range != nil ? offset < span.upperBound : true {
+            let want = range != nil ? Int(min(Int64(buffer.count), span.upperBound - offset)) : buffer.count
+            let n = pread(source, buffer.baseAddress, want, off_t(offset))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ObjectStoreError.io("cannot read", path(digest), errno: errno)
+            }
+            if n == 0 { break }
+            let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            if range == nil { hasher.update(bytes) }
+            try sink(bytes)
+            offset += Int64(n)
+        }
+        if range == nil {
+            let actual = hasher.finalize()
+            guard actual == digest else { throw ObjectStoreError.corrupt(digest, actual: actual, at: location) }
+        }
+        return offset - span.lowerBound
     }
 
     private func copy(_ digest: SHA256Digest, into sink: any ResponseSink) throws {

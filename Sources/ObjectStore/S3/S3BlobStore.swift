@@ -55,11 +55,41 @@ public final class S3BlobStore: BlobStore {
         return PutResult(digest: digest, size: size, alreadyPresent: false)
     }
 
+    /// See ``BlobStore/put(from:size:digest:)``: one streamed PUT up to `settings.multipartThreshold`, a multipart
+    /// upload from reusable part buffers above it.
+    public func put(from source: any ByteSource, size: Int64, digest: SHA256Digest) throws -> PutResult {
+        guard size >= 0 else {
+            throw ObjectStoreError(.sizeMismatch, "a blob cannot have \(size) bytes", hint: "declare the body's real size")
+        }
+        if let existing = try head(digest: digest), existing.size == size {
+            try VerifiedSourceReader(source: source, size: size, expected: digest).drain()
+            return PutResult(digest: digest, size: size, alreadyPresent: true)
+        }
+        let key = BlobKey.key(for: digest)
+        if size > client.settings.multipartThreshold {
+            try client.putObjectMultipart(key: key, source: source, size: size, expected: digest)
+        } else {
+            let reader = VerifiedSourceReader(source: source, size: size, expected: digest)
+            if size == 0 { try reader.drain() }  // curl pulls nothing for an empty body: check it here
+            do {
+                // Signed with the declared digest as payload hash: AWS itself also refuses a body that differs.
+                try client.putObject(key: key, body: .source(reader), payloadHash: digest.hex)
+            } catch {
+                // The body was cut short (a mismatch, the source failing, the connection dropping) or the server
+                // failed after it: whatever it kept must not stay under the key.
+                if reader.consumed > 0 { discardUnlessIntact(digest) }
+                throw error
+            }
+        }
+        return PutResult(digest: digest, size: size, alreadyPresent: false)
+    }
+
     /// Some servers (SeaweedFS) keep the bytes of a body that was cut short, as an object. After an aborted put the
-    /// key is read back and deleted unless it holds the right content (a concurrent correct writer's blob stays).
+    /// key is read back (streamed and hashed, not held) and deleted unless it holds the right content (a concurrent
+    /// correct writer's blob stays).
     private func discardUnlessIntact(_ digest: SHA256Digest) {
         do {
-            _ = try getData(digest: digest)
+            _ = try get(digest: digest, range: nil) { _ in }
         } catch let error as ObjectStoreError where error.kind == .corruptBlob {
             try? client.deleteObject(key: BlobKey.key(for: digest))
         } catch {
@@ -91,6 +121,38 @@ public final class S3BlobStore: BlobStore {
         }
         return try VerifiedRead.toFile(digest, fileURL, location: location) {
             _ = try client.getObject(key: key, sink: $0)
+        }
+    }
+
+    /// One GET streamed into `sink` (never parallel ranges: the sink takes the bytes in order). See
+    /// ``BlobStore/get(digest:range:into:)``.
+    @discardableResult
+    public func get(digest: SHA256Digest, range: Range<Int64>?, into sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+        let key = BlobKey.key(for: digest)
+        if let range, range.isEmpty || range.lowerBound < 0 {
+            // Nothing to transfer; only whether the range is possible at all.
+            guard let info = try client.headObject(key: key) else {
+                throw ObjectStoreError(.notFound, "HEAD \(client.describe(client.objectKey(key))) → HTTP 404: no blob sha256/\(digest.hex)")
+            }
+            guard range.lowerBound >= 0, range.lowerBound <= info.size else {
+                throw ObjectStoreError.rangeNotSatisfiable(range, digest, size: info.size)
+            }
+            return 0
+        }
+        return try withoutActuallyEscaping(sink) { sink in
+            let forward = ForwardingSink(hashing: range == nil, window: range, deliver: sink)
+            do {
+                _ = try client.getObject(key: key, range: range, sink: forward)
+            } catch is ForwardingSink.EnoughBytes {
+                // A server that ignored Range sent the whole object; the window was cut from it.
+            }
+            if let range {
+                guard forward.delivered > 0 else { throw ObjectStoreError.rangeNotSatisfiable(range, digest, size: nil) }
+                return forward.delivered
+            }
+            let actual = forward.hasher.finalize()
+            guard actual == digest else { throw ObjectStoreError.corrupt(digest, actual: actual, at: location) }
+            return forward.delivered
         }
     }
 

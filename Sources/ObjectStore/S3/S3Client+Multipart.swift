@@ -12,16 +12,62 @@ extension S3Client {
     /// it is aborted with `.corruptBlob`. This re-reads the file (normally from the page cache, overlapped with
     /// the network) and catches both a wrong digest passed in and a file changed after it was hashed.
     func putObjectMultipart(key: String, path: String, size: Int64, expected: SHA256Digest) throws {
+        let (partSize, count) = try partLayout(size: size, of: path)
+        try withMultipartUpload(key: key) { uploadID in
+            try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize,
+                            count: count, expected: expected)
+        }
+    }
+
+    /// Uploads exactly `size` bytes read from `source` as a multipart upload whose parts are read one after the
+    /// other into `settings.uploadConcurrency` reusable part buffers and sent by as many workers (``ParallelMap``),
+    /// so memory stays at about `uploadConcurrency × partSize`. The bytes are hashed as they are read; the last
+    /// part is read only once the source is seen to end and the digest matches, so a wrong or mis-sized body is
+    /// never completed: the upload is aborted and `.corruptBlob` or `.sizeMismatch` thrown (or the source's error).
+    /// A failed part is retried from its buffer.
+    func putObjectMultipart(key: String, source: any ByteSource, size: Int64, expected: SHA256Digest) throws {
+        let (partSize, count) = try partLayout(size: size, of: "the body for sha256/\(expected.hex)")
+        let feeder = PartFeeder(source: source, size: size, expected: expected, partSize: Int(partSize))
+        try withMultipartUpload(key: key) { uploadID in
+            let full = objectKey(key)
+            do {
+                let parts = try ParallelMap.run(count: count, workers: settings.uploadConcurrency) { [self] _ in
+                    let (number, buffer) = try feeder.next()
+                    defer { feeder.recycle(buffer) }
+                    do {
+                        let etag = try uploadPart(objectKey: full, uploadID: uploadID, number: number, body: .data(buffer.bytes))
+                        return PartETag(number: number, etag: etag)
+                    } catch {
+                        feeder.fail(error)
+                        throw error
+                    }
+                }
+                return parts.sorted { $0.number < $1.number }.map(\.etag)
+            } catch {
+                // The first failure in time is the cause (a short body, a wrong digest, a refused part); workers
+                // that stopped because of it fail with a consequence.
+                throw feeder.firstError ?? error
+            }
+        }
+    }
+
+    /// The part size (`settings.partSize`, at least S3's 5 MiB) and the number of parts of an object of `size` bytes.
+    private func partLayout(size: Int64, of what: String) throws -> (partSize: Int64, count: Int) {
         let partSize = max(settings.partSize, 5 << 20)
         let count = Int((size + partSize - 1) / partSize)
         guard count <= 10_000 else {
-            throw ObjectStoreError(.configuration, "\(path) needs \(count) parts of \(partSize) bytes; S3 allows 10000",
+            throw ObjectStoreError(.configuration, "\(what) needs \(count) parts of \(partSize) bytes; S3 allows 10000",
                                    hint: "raise the multipart part size")
         }
+        return (partSize, count)
+    }
+
+    /// Initiates a multipart upload, runs `upload` (which returns the parts' ETags in order) and completes it; any
+    /// failure aborts the upload, so no orphaned parts are left on the server, and is rethrown.
+    private func withMultipartUpload(key: String, _ upload: (String) throws -> [String]) throws {
         let uploadID = try initiateMultipartUpload(key: key)
         do {
-            let etags = try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize,
-                                        count: count, expected: expected)
+            let etags = try upload(uploadID)
             try completeMultipartUpload(key: key, uploadID: uploadID, etags: etags)
         } catch {
             try? abortMultipartUpload(key: key, uploadID: uploadID)
@@ -125,5 +171,82 @@ extension S3Client {
             if failed.status < 300 { failed.status = 500 }
             throw failure(failed, key: full, method: "CompleteMultipartUpload")
         }
+    }
+}
+
+private struct PartETag: Sendable {
+    var number: Int
+    var etag: String
+}
+
+/// One part's bytes.
+///
+/// `@unchecked Sendable`: a buffer belongs to one worker at a time. ``PartFeeder`` hands it out filled (or keeps it
+/// in its spare list, under its lock) and takes it back after the part was sent; nothing touches it in between but
+/// that worker.
+private final class PartBuffer: @unchecked Sendable {
+    let storage: UnsafeMutableRawBufferPointer
+    var count = 0
+
+    init(capacity: Int) { storage = .allocate(byteCount: capacity, alignment: 64) }
+    deinit { storage.deallocate() }
+
+    /// The filled bytes, not copied: valid while the buffer lives and is not refilled.
+    var bytes: Data { Data(bytesNoCopy: storage.baseAddress!, count: count, deallocator: .none) }
+}
+
+/// Hands out the parts of a streamed multipart upload: reads them from the source one after the other (under a
+/// lock, numbered in reading order) into buffers that are reused, so at most one buffer per upload worker exists.
+/// Remembers the first failure of any worker; after it, no more bytes are read.
+private final class PartFeeder: Sendable {
+    private struct Reading {
+        let reader: VerifiedSourceReader
+        var nextNumber = 1
+    }
+
+    private let reading: Mutex<Reading>
+    private let spare = Mutex<[PartBuffer]>([])
+    private let failure = Mutex<(any Error)?>(nil)
+    private let partSize: Int
+
+    init(source: any ByteSource, size: Int64, expected: SHA256Digest, partSize: Int) {
+        reading = Mutex(Reading(reader: VerifiedSourceReader(source: source, size: size, expected: expected)))
+        self.partSize = partSize
+    }
+
+    /// The first failure recorded, if any.
+    var firstError: (any Error)? { failure.withLock { $0 } }
+
+    func fail(_ error: any Error) {
+        failure.withLock { if $0 == nil { $0 = error } }
+    }
+
+    /// Reads the next part into a buffer; give the buffer back with ``recycle(_:)``.
+    func next() throws -> (number: Int, buffer: PartBuffer) {
+        let buffer = spare.withLock { $0.popLast() } ?? PartBuffer(capacity: partSize)
+        do {
+            let number = try reading.withLock { state throws -> Int in
+                // Another part failed: read nothing more (the upload is being aborted).
+                if failure.withLock({ $0 != nil }) {
+                    throw ObjectStoreError(.io, "multipart upload abandoned after another part failed")
+                }
+                buffer.count = try state.reader.fill(buffer.storage)
+                guard buffer.count > 0 else {
+                    throw ObjectStoreError(.io, "part \(state.nextNumber) of a streamed upload has no bytes left to send")
+                }
+                state.nextNumber += 1
+                return state.nextNumber - 1
+            }
+            return (number, buffer)
+        } catch {
+            recycle(buffer)
+            fail(error)
+            throw error
+        }
+    }
+
+    func recycle(_ buffer: PartBuffer) {
+        buffer.count = 0
+        spare.withLock { $0.append(buffer) }
     }
 }

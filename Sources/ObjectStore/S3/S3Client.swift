@@ -58,29 +58,33 @@ public final class S3Client: Sendable {
                                      headers: headers, payloadHash: payloadHash, date: Date())
             let request = HTTPRequest(method: method, url: url, headers: signed, body: body)
             let result = try handles.withHandle { HTTPTransfer.perform(request, on: $0, sink: sink, options: options) }
-            let outcome: RetryPolicy.Outcome
+            let failure: String
             switch result {
             case .success(let response):
-                outcome = .status(response.status)
-                if !RetryPolicy.isRetryable(outcome) { return response }
-                if let wait = policy.delay(afterAttempt: attempt, elapsed: -started.timeIntervalSinceNow,
-                                           random: Double.random(in: 0..<1)) {
-                    Thread.sleep(forTimeInterval: wait)
-                    continue
-                }
-                return response  // out of retries: the caller reports the 5xx
-            case .failure(let failure):
-                if let local = failure.localError { throw local }
-                if let wait = policy.delay(afterAttempt: attempt, elapsed: -started.timeIntervalSinceNow,
-                                           random: Double.random(in: 0..<1)) {
-                    Thread.sleep(forTimeInterval: wait)
-                    continue
-                }
-                throw ObjectStoreError(
-                    .unreachable,
-                    "\(method) \(describe(objectKey)) at \(settings.endpoint.absoluteString) failed after \(attempt) attempt(s) in \(String(format: "%.1f", -started.timeIntervalSinceNow)) s: \(failure.message)",
-                    hint: "check that the S3 endpoint (AWS_ENDPOINT_URL_S3) is right and the server is running")
+                if !RetryPolicy.isRetryable(.status(response.status)) { return response }
+                failure = "HTTP \(response.status)"
+            case .failure(let transport):
+                if let local = transport.localError { throw local }
+                failure = transport.message
             }
+            // A streamed body partly sent, or a response partly handed to the caller, cannot be replayed.
+            if !body.canRestart || !(sink?.canRestart ?? true) {
+                let what = body.canRestart ? "part of the response was already delivered"
+                    : "\(body.consumed ?? 0) bytes of its streamed body were already sent"
+                throw ObjectStoreError(
+                    .unreachable, "\(method) \(describe(objectKey)) at \(settings.endpoint.absoluteString) failed (\(failure)) after \(what), so it cannot be retried",
+                    hint: "the transfer must be started again from the beginning (a client re-sends its upload or re-reads the blob)")
+            }
+            if let wait = policy.delay(afterAttempt: attempt, elapsed: -started.timeIntervalSinceNow,
+                                       random: Double.random(in: 0..<1)) {
+                Thread.sleep(forTimeInterval: wait)
+                continue
+            }
+            if case .success(let response) = result { return response }  // out of retries: the caller reports the 5xx
+            throw ObjectStoreError(
+                .unreachable,
+                "\(method) \(describe(objectKey)) at \(settings.endpoint.absoluteString) failed after \(attempt) attempt(s) in \(String(format: "%.1f", -started.timeIntervalSinceNow)) s: \(failure)",
+                hint: "check that the S3 endpoint (AWS_ENDPOINT_URL_S3) is right and the server is running")
         }
     }
 
@@ -99,6 +103,8 @@ public final class S3Client: Sendable {
             return ObjectStoreError(.credentials, detail, hint: "check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
         case (404, _):
             return ObjectStoreError(.notFound, detail)
+        case (416, _):
+            return ObjectStoreError(.rangeNotSatisfiable, detail, hint: "ask for a range that starts before the blob's size")
         default:
             return ObjectStoreError(.serverError, detail,
                                     hint: response.status >= 500 ? "the S3 server failed; retry later or check its logs" : "")

@@ -66,15 +66,15 @@ struct JobWorkers: Service {
         let merge = Task { [registry, executor, leaseSeconds] in
             try await executor.run { try registry.runClaimedJob(job, worker: worker, leaseSeconds: leaseSeconds) }
         }
-        let finished: Result<MergeJob, any Error>? = await withTaskGroup(of: Result<MergeJob, any Error>?.self) { group in
-            group.addTask { await merge.result }
-            group.addTask {
-                try? await gracefulShutdown()
-                return nil
+        // Whichever comes first: the merge's end, or graceful shutdown (the merge is not waited for then).
+        let first = FirstOutcome()
+        let finished: Result<MergeJob, any Error>? = await withGracefulShutdownHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<MergeJob, any Error>?, Never>) in
+                first.wait(continuation)
+                Task { first.resume(await merge.result) }
             }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+        } onGracefulShutdown: {
+            first.resume(nil)
         }
         switch finished {
         case .success(let done)?:
@@ -90,5 +90,46 @@ struct JobWorkers: Service {
             }) ?? false
             logger.notice("job handed back on shutdown", metadata: ["job": "\(job.id)", "released": "\(released)"])
         }
+    }
+}
+
+/// A continuation resumed by the first of two parties (the merge's end, graceful shutdown); the later one is
+/// ignored. Either may come before the continuation is installed.
+private final class FirstOutcome: Sendable {
+    private enum State {
+        case idle
+        case waiting(CheckedContinuation<Result<MergeJob, any Error>?, Never>)
+        case decided(Result<MergeJob, any Error>?)
+        case done
+    }
+
+    private let state = Mutex(State.idle)
+
+    func wait(_ continuation: CheckedContinuation<Result<MergeJob, any Error>?, Never>) {
+        let decided = state.withLock { state -> Result<MergeJob, any Error>?? in
+            if case .decided(let outcome) = state {
+                state = .done
+                return .some(outcome)
+            }
+            state = .waiting(continuation)
+            return .none
+        }
+        if let decided { continuation.resume(returning: decided) }
+    }
+
+    func resume(_ outcome: Result<MergeJob, any Error>?) {
+        let waiting = state.withLock { state -> CheckedContinuation<Result<MergeJob, any Error>?, Never>? in
+            switch state {
+            case .idle:
+                state = .decided(outcome)
+                return nil
+            case .waiting(let continuation):
+                state = .done
+                return continuation
+            case .decided, .done:
+                return nil
+            }
+        }
+        waiting?.resume(returning: outcome)
     }
 }

@@ -453,7 +453,7 @@ enum EmbeddedOpenAPI {
       "put": {
         "operationId": "putBlob",
         "summary": "Upload a blob under its digest, streamed to the blob store.",
-        "description": "The body is streamed to the blob store while it is hashed; bytes that do not hash to `sha256` are refused with 400 `objectstore.corrupt_blob` and nothing is stored. A Content-Length above the server's `--max-blob-size` is refused with 413 before the body is read.",
+        "description": "The body is streamed to the blob store while it is hashed; bytes that do not hash to `sha256` are refused with 400 `objectstore.corrupt_blob` and nothing is stored. A Content-Length above the server's `--max-blob-size` is refused with 413 before the body is read. The server sends no `100 Continue`: a client should not send `Expect: 100-continue` (curl waits a second for it; `-H 'Expect:'` turns it off).",
         "tags": [
           "blobs"
         ],
@@ -2046,6 +2046,21 @@ enum EmbeddedOpenAPI {
       }
     },
     "schemas": {
+      "Digest": {
+        "type": "object",
+        "properties": {
+          "hex": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$",
+            "description": "64 lower-case hex characters"
+          }
+        },
+        "required": [
+          "hex"
+        ],
+        "additionalProperties": false,
+        "description": "A sha256 digest as the registry's records encode it."
+      },
       "ErrorBody": {
         "type": "object",
         "properties": {
@@ -2254,23 +2269,17 @@ enum EmbeddedOpenAPI {
             }
           },
           "canonicalDigest": {
-            "type": "string",
-            "pattern": "^[0-9a-f]{64}$",
-            "description": "64 lower-case hex characters"
+            "$ref": "#/components/schemas/Digest"
           },
           "configDigest": {
-            "type": "string",
-            "pattern": "^[0-9a-f]{64}$",
-            "description": "64 lower-case hex characters"
+            "$ref": "#/components/schemas/Digest"
           },
           "configSize": {
             "type": "integer",
             "format": "int64"
           },
           "weightsDigest": {
-            "type": "string",
-            "pattern": "^[0-9a-f]{64}$",
-            "description": "64 lower-case hex characters"
+            "$ref": "#/components/schemas/Digest"
           },
           "weightsSize": {
             "type": "integer",
