@@ -164,27 +164,23 @@ struct RemoteCLITests {
     }
 
     @Test func aMergeTheServerQueuesIsWaitedFor() throws {
-        let registry = try RemoteRegistry.start()
+        let registry = try RemoteRegistry.start(serveArguments: ["--sync-merge-limit", "1"])
         defer { registry.stop() }
         for (fixture, name) in [("a1", "tone"), ("a2", "json"), ("a4", "wide")] {
             try #require(try registry.remote(["register", RemoteRegistry.golden(fixture), "--name", name], token: registry.writer).status == 0)
         }
-        // A server whose synchronous limit is 1 byte queues every merge; without --async the client waits.
-        let queuing = try registry.secondServer(["--sync-merge-limit", "1"])
-        defer { queuing.stop() }
-        let merged = try registry.remote(["merge", "--method", "linear", "--weights", "0.3,0.7", "--into", "big", "tone", "json"],
-                                         token: registry.writer, server: queuing.url)
+        // The server's synchronous limit is 1 byte: it queues every merge, and without --async the client waits.
+        let merged = try registry.remote(["merge", "--method", "linear", "--weights", "0.3,0.7", "--into", "big", "tone", "json"], token: registry.writer)
         #expect(merged.status == 0, "\(merged)")
         #expect(merged.stdout.hasPrefix("merged into big@1  merged  r=8") && merged.stdout.hasSuffix("(merge #1)\n"), "\(merged)")
         #expect(merged.stderr.contains("merge queued as job 1"), "\(merged)")
-        let json = try registry.remote(["merge", "--method", "cat", "--into", "wider", "tone", "json", "--json"], token: registry.writer, server: queuing.url)
+        let json = try registry.remote(["merge", "--method", "cat", "--into", "wider", "tone", "json", "--json"], token: registry.writer)
         let outcome = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         #expect((outcome?["version"] as? [String: Any])?["name"] as? String == "wider", "\(json)")
         #expect(outcome?["mergeID"] as? Int == 2, "\(json)")
 
         // A refusal found by the worker ends as the same refusal (exit 2, the engine's code).
-        let refused = try registry.remote(["merge", "--method", "ties", "--density", "0.5", "--into", "bad", "tone", "wide"],
-                                          token: registry.writer, server: queuing.url)
+        let refused = try registry.remote(["merge", "--method", "ties", "--density", "0.5", "--into", "bad", "tone", "wide"], token: registry.writer)
         #expect(refused.status == 2, "\(refused)")
         #expect(refused.stderr.contains("error: merge.rank_mismatch: "), "\(refused)")
     }
@@ -234,7 +230,7 @@ struct RemoteModeOptionTests {
     }
 
     @Test func aServerThatDoesNotAnswerIsUnavailableWithinSeconds() throws {
-        let port = try LoopbackPort.free()
+        let port = try TestServer.freeLoopbackPort()
         let run = try RemoteRegistry.quiver(["list", "--json"], environment: ["QUIVER_SERVER": "http://127.0.0.1:\(port)", "QUIVER_TOKEN": "qvr_x"])
         #expect(run.status == 4, "\(run)")
         #expect(try run.errorBody()["code"] == "client.unreachable")

@@ -1,17 +1,13 @@
 import Foundation
-import ObjectStore
 import QuiverCore
 import QuiverTesting
 import Testing
 
-/// A registry on a scratch database and a fresh prefix of the test S3 bucket, served by a real `quiver serve`
-/// process, with three tokens (admin, writer, reader): the same registry is reachable in remote mode (`--server`
-/// + `QUIVER_TOKEN`) and in local mode (`--database-url` + `--blob-store`), so a test can compare the two.
+/// A registry served by a real `quiver serve` process (``TestServer``: a scratch database, a fresh prefix of the test
+/// S3 bucket), with three tokens (admin, writer, reader): the same registry is reachable in remote mode (`--server`
+/// + `QUIVER_TOKEN`) and in local mode (the server's own settings), so a test can compare the two.
 struct RemoteRegistry {
-    let database: String
-    let blobStore: String
-    let s3: TestS3
-    let server: ServeProcess
+    let server: TestServer
     let admin: String
     let writer: String
     let reader: String
@@ -33,35 +29,24 @@ struct RemoteRegistry {
         }
     }
 
-    /// Creates the database and the tokens (local mode, as an operator would), then starts the server.
+    /// Starts the server, then creates the tokens in local mode, as an operator would.
     static func start(serveArguments: [String] = []) throws -> RemoteRegistry {
-        let s3 = try TestS3.require()
-        let database = try TestPostgres.createScratchDatabase()
-        let blobStore = "s3://\(s3.bucket)/remote-\(UUID().uuidString.lowercased())"
-        let local = ["--database-url", database, "--blob-store", blobStore]
-        func token(_ name: String, _ scope: String) throws -> String {
-            let run = try quiver(["token", "create", "--name", name, "--scope", scope] + local, environment: s3.awsEnvironment)
-            try #require(run.status == 0, "\(run)")
-            return run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try TestServer(arguments: ["--workers", "1", "--threads", "4"] + serveArguments)
+        do {
+            func token(_ name: String, _ scope: String) throws -> String {
+                let run = try quiver(["token", "create", "--name", name, "--scope", scope], environment: server.environment)
+                try #require(run.status == 0, "\(run)")
+                return run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            return RemoteRegistry(server: server, admin: try token("ops", "admin"), writer: try token("ci", "write"), reader: try token("viewer", "read"))
+        } catch {
+            server.tearDown()
+            throw error
         }
-        let (admin, writer, reader) = (try token("ops", "admin"), try token("ci", "write"), try token("viewer", "read"))
-        let server = try ServeProcess.start(local + ["--workers", "1", "--threads", "4"] + serveArguments, environment: s3.awsEnvironment)
-        return RemoteRegistry(database: database, blobStore: blobStore, s3: s3, server: server, admin: admin, writer: writer, reader: reader)
-    }
-
-    /// Another server on the same registry (other limits), for the caller to stop.
-    func secondServer(_ arguments: [String]) throws -> ServeProcess {
-        try ServeProcess.start(["--database-url", database, "--blob-store", blobStore, "--workers", "1", "--threads", "2"] + arguments,
-                               environment: s3.awsEnvironment)
     }
 
     func stop() {
-        server.stop()
-        if let settings = try? S3Settings.fromEnvironment(url: blobStore, environment: s3.awsEnvironment) {
-            let store = S3BlobStore(settings: settings)
-            for blob in (try? store.list()) ?? [] { try? store.delete(digest: blob.digest) }
-        }
-        try? TestPostgres.dropDatabase(url: database)
+        server.tearDown()
     }
 
     static func quiver(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
@@ -73,15 +58,15 @@ struct RemoteRegistry {
     }
 
     /// `quiver ARGS` against the server (`QUIVER_SERVER`), presenting `token`.
-    func remote(_ arguments: [String], token: String?, server url: String? = nil) throws -> Run {
-        var environment = ["QUIVER_SERVER": url ?? server.url]
+    func remote(_ arguments: [String], token: String?) throws -> Run {
+        var environment = ["QUIVER_SERVER": server.baseURL]
         if let token { environment["QUIVER_TOKEN"] = token }
         return try Self.quiver(arguments, environment: environment)
     }
 
-    /// `quiver ARGS` on the same registry in local mode, acting as `actor`.
+    /// `quiver ARGS` on the same registry in local mode (the server's database and blob store), acting as `actor`.
     func local(_ arguments: [String], actor: String = "local") throws -> Run {
-        try Self.quiver(arguments + ["--database-url", database, "--blob-store", blobStore, "--actor", actor], environment: s3.awsEnvironment)
+        try Self.quiver(arguments + ["--actor", actor], environment: server.environment)
     }
 
     /// Runs `arguments` in both modes and expects the same status, stdout and stderr; returns the remote run.
@@ -102,11 +87,9 @@ struct RemoteRegistry {
 
     /// How many blob uploads the server has answered (`quiver_http_requests_total` for `PUT /v1/blobs/{sha256}`).
     func blobUploads() throws -> Int {
-        let pool = CurlHandlePool(limit: 1)
-        let request = HTTPRequest(method: "GET", url: server.url + "/metrics", headers: [])
-        let response = try pool.perform(request, options: HTTPTransfer.Options(connectTimeout: 5, stallTimeout: 30)).get()
-        try #require(response.status == 200)
-        return String(decoding: response.body, as: UTF8.self).split(separator: "\n")
+        let metrics = try server.request("GET", "/metrics")
+        try #require(metrics.status == 200, "\(metrics)")
+        return metrics.text.split(separator: "\n")
             .filter { $0.hasPrefix("quiver_http_requests_total{") && $0.contains(#"method="PUT""#) && $0.contains(#"route="/v1/blobs/{sha256}""#) }
             .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
             .reduce(0) { $0 + Int($1) }
