@@ -4,8 +4,8 @@ import Registry
 
 extension TokenScope: ExpressibleByArgument {}
 
-/// `quiver token create|list|revoke`: API tokens for `quiver serve`, managed directly in the catalog (local mode:
-/// whoever runs this has the database).
+/// `quiver token create|list|revoke`: API tokens for `quiver serve`, managed in the catalog (local mode: whoever runs
+/// this has the database) or through a server (`--server`, with an admin token).
 public struct TokenCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "token", abstract: "Create, list and revoke API tokens for quiver serve.", subcommands: [Create.self, List.self, Revoke.self])
