@@ -100,7 +100,7 @@ let package = Package(
         // `quiver serve` as a process, driven over real HTTP; and the server's pure parts.
         // The client's pure parts (settings, errors, progress lines), and the CLI in remote mode against a real
         // `quiver serve` process.
-        .testTarget(name: "ClientTests", dependencies: ["QuiverClient", "Registry", "QuiverTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ClientTests", dependencies: ["QuiverClient", "Registry", "ObjectStore", "QuiverTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ServerTests", dependencies: ["QuiverServer", "Registry", "QuiverTesting"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

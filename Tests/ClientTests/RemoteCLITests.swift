@@ -1,4 +1,6 @@
 import Foundation
+import ObjectStore
+import QuiverCore
 import QuiverTesting
 import Testing
 
@@ -161,6 +163,30 @@ struct RemoteCLITests {
         #expect(!FileManager.default.fileExists(atPath: scratch.appendingPathComponent("none").path))
         // Nothing half-written is left next to the outputs.
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted() == ["local", "remote", "tone"])
+    }
+
+    @Test func aTamperedBlobIsAnIntegrityFailureInEitherMode() throws {
+        let registry = try RemoteRegistry.start()
+        defer { registry.stop() }
+        try #require(try registry.remote(["register", RemoteRegistry.golden("a1"), "--name", "tone"], token: registry.writer).status == 0)
+        // Flip one byte of the stored weights behind the registry's back.
+        let original = try Data(contentsOf: URL(fileURLWithPath: RemoteRegistry.golden("a1")).appendingPathComponent("adapter_model.safetensors"))
+        var tampered = original
+        tampered[tampered.count - 1] ^= 1
+        let settings = try S3Settings.fromEnvironment(url: registry.server.blobStoreURL, environment: registry.server.environment)
+        try S3Client(settings: settings).putObject(key: BlobKey.key(for: SHA256Digest.of(original)), data: tampered)
+
+        let scratch = try Fixtures.temporaryDirectory("remote-tamper")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let remote = try registry.remote(["pull", "tone", "--output", scratch.appendingPathComponent("remote").path], token: registry.reader)
+        let local = try registry.local(["pull", "tone", "--output", scratch.appendingPathComponent("local").path])
+        #expect(local.status == 1 && local.stderr.hasPrefix("error: objectstore.corrupt_blob: "), "\(local)")
+        #expect(remote.status == 1 && remote.stderr.contains("error: objectstore.corrupt_blob: "), "\(remote)")
+        // Nothing is left where the output was to go, in either mode.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty)
+
+        let verified = try registry.expectSameOutput(["verify", "tone"], token: registry.reader)
+        #expect(verified.status == 1 && verified.stdout.contains("FAIL blobs tone@1"), "\(verified)")
     }
 
     @Test func aMergeTheServerQueuesIsWaitedFor() throws {
