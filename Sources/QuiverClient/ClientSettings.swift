@@ -21,8 +21,6 @@ public struct ClientSettings: Sendable {
     /// Retries of requests that never reached the server or may be repeated (reads, blob uploads), bounded in
     /// attempts and total time, so an unreachable server fails in seconds.
     public var retry = RetryPolicy(maxAttempts: 3, baseDelay: 0.25, maxDelay: 1, maxTotal: 6)
-    /// The first and the longest wait between two polls of a merge job.
-    public var jobPoll: (first: Double, longest: Double) = (0.25, 2)
 
     public init(server: URL, token: String?) {
         self.server = server
