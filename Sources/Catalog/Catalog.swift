@@ -150,4 +150,5 @@ public struct CatalogSession: Sendable {
     public var audit: AuditLog { AuditLog(connection) }
     public var locks: CatalogLocks { CatalogLocks(connection) }
     public var tokens: TokenStore { TokenStore(connection) }
+    public var integrity: IntegrityChecks { IntegrityChecks(connection) }
 }

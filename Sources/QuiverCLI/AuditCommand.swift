@@ -9,11 +9,25 @@ public struct AuditCommand: ParsableCommand, JSONOutputCommand {
 
     @OptionGroup var options: RegistryOptions
     @Flag(help: "Print JSON.") var json = false
-    @Argument(help: "A reference, a sha256 (weights, config or canonical), or a file to hash.") var query: String
+    @Flag(help: "Print the head of the audit trail's hash chain (position and hash) instead; keep it elsewhere to detect later rewrites.")
+    var head = false
+    @Argument(help: "A reference, a sha256 (weights, config or canonical), or a file to hash.") var query: String?
 
     public init() {}
 
+    public func validate() throws {
+        guard head != (query != nil) else {
+            throw ValidationError(head ? "--head takes no reference" : "name a reference, a sha256 or a file (or pass --head)")
+        }
+        if head { try options.requireLocal("--head", why: "the audit chain's head is read from the catalog itself") }
+    }
+
     public func run() throws {
+        guard let query else {
+            let chain = try options.localRegistry().auditHead()
+            if json { return try printJSON(chain) }
+            return print(chain.map { "audit chain head: position \($0.position) sha256:\($0.hash)" } ?? "audit chain is empty")
+        }
         let target = try Registry.auditTarget(query)
         let report = try options.service().audit(target.ref, label: target.label)
         if json { return try printJSON(report) }

@@ -30,6 +30,8 @@ public struct BlobCommand: ParsableCommand {
         @OptionGroup var options: BlobStoreOptions
         @Argument(help: "The file to store.") var file: String
         @Option(help: "The file's sha256 when already known (skips the hashing pass).") var digest: String?
+        @Flag(help: "Upload even when a blob of that size is stored: heals a copy corrupted in place (the file is hashed and must match).")
+        var replace = false
 
         func validate() throws {
             if let digest { _ = try OptionParsing.digest(digest) }
@@ -39,7 +41,10 @@ public struct BlobCommand: ParsableCommand {
             let known = try digest.map(OptionParsing.digest)
             let store = try options.open()
             let start = Date()
-            let result = try store.put(fileAt: URL(fileURLWithPath: file), digest: known)
+            let url = URL(fileURLWithPath: file)
+            let result = replace
+                ? try store.replace(fileAt: url, digest: try known ?? SHA256Digest.ofFile(at: url))
+                : try store.put(fileAt: url, digest: known)
             print(BlobCommand.report("put", digest: result.digest, size: result.size,
                                      seconds: -start.timeIntervalSinceNow, skipped: result.alreadyPresent))
         }

@@ -23,5 +23,8 @@ public struct GCCommand: ParsableCommand {
             print("\(dryRun ? "would abort" : "aborted") unfinished upload \(upload.key)\(id), started \(upload.started.ISO8601Format())")
         }
         print("\(report.abortedUploads.count) unfinished upload(s) \(dryRun ? "would be " : "")aborted; \(report.keptYoungUploads) younger than \(grace) kept")
+        if report.abandonedScratchDirectories > 0 {
+            print("removed \(report.abandonedScratchDirectories) scratch director(ies) of killed quiver processes")
+        }
     }
 }

@@ -10,7 +10,7 @@ public struct Quiver: ParsableCommand {
         version: QuiverVersion.current,
         subcommands: [
             RegisterCommand.self, ListCommand.self, ShowCommand.self, PullCommand.self, MergeCommand.self,
-            LineageCommand.self, AuditCommand.self, VerifyCommand.self, AliasCommand.self, EvalCommand.self,
+            LineageCommand.self, AuditCommand.self, VerifyCommand.self, FsckCommand.self, AliasCommand.self, EvalCommand.self,
             PolicyCommand.self, GCCommand.self, WorkerCommand.self, JobCommand.self, DemoCommand.self,
             DBCommand.self, BlobCommand.self, InspectCommand.self, MergeFilesCommand.self, CheckCommand.self,
             ServeCommand.self, TokenCommand.self,

@@ -54,4 +54,16 @@ public struct RegistryOptions: ParsableArguments {
 
     /// Whether commands run against a server.
     var isRemote: Bool { remoteServer != nil }
+
+    /// Refuses (a usage error, from a `validate()`) an option that needs the catalog itself, in remote mode.
+    func requireLocal(_ option: String, why: String) throws {
+        guard isRemote else { return }
+        throw OptionError("local_only_option", "\(option) works on a local registry only: \(why)",
+                          hint: "run it where the database is (without --server and QUIVER_SERVER)")
+    }
+
+    /// The local registry, for the few options that only work there (checked by ``requireLocal(_:why:)`` first).
+    func localRegistry() throws -> Registry {
+        try local.open()
+    }
 }

@@ -36,7 +36,9 @@ public enum AtomicDirectory {
         } catch {
             throw DirectoryWriteError.io("cannot create the directory", parent, error)
         }
-        let temporary = parent.appendingPathComponent(".\(destination.lastPathComponent).tmp-\(UUID().uuidString)", isDirectory: true)
+        // A killed writer's temporary (same name, a process that is gone) is removed before a new one is made.
+        ScratchSpace.sweepAbandoned(in: parent, prefix: ".\(destination.lastPathComponent).tmp-")
+        let temporary = parent.appendingPathComponent(ScratchSpace.temporarySiblingName(of: destination.lastPathComponent), isDirectory: true)
         do {
             try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: false)
         } catch {

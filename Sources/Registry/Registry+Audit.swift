@@ -37,4 +37,15 @@ extension Registry {
                 aliasHistory: try session.aliases.history(versionIDs: ids, subjectID: subject.id))
         }
     }
+
+    /// The head of the audit trail's hash chain (see migration 0004), nil while the trail is empty.
+    public func auditHead() throws -> AuditChainHead? {
+        try catalog.read { try $0.audit.head() }.map { AuditChainHead(position: $0.position, hash: $0.hash) }
+    }
+}
+
+/// The last link of the audit trail's hash chain: every event before it is fixed by this hash.
+public struct AuditChainHead: Sendable, Codable, Equatable {
+    public let position: Int64
+    public let hash: String
 }

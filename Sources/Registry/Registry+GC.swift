@@ -17,6 +17,9 @@ public struct GCReport: Sendable, Codable, Equatable {
     public let abortedUploads: [PendingUpload]
     /// Unfinished uploads younger than the grace period, left alone (a writer may still be sending them).
     public let keptYoungUploads: Int
+    /// Scratch directories of processes that were killed (a merge's downloaded inputs), removed from this
+    /// machine's temporary directory.
+    public let abandonedScratchDirectories: Int
     public let dryRun: Bool
 }
 
@@ -72,8 +75,10 @@ extension Registry {
                     ])
                 }
             }
+            let scratch = dryRun ? 0 : ScratchSpace.sweepAbandoned(in: FileManager.default.temporaryDirectory, prefix: ScratchSpace.prefix)
             return GCReport(deleted: deleted, deletedBytes: bytes, keptYoung: young, referenced: referenced.count,
-                            abortedUploads: uploads.aborted, keptYoungUploads: uploads.keptYoung, dryRun: dryRun)
+                            abortedUploads: uploads.aborted, keptYoungUploads: uploads.keptYoung,
+                            abandonedScratchDirectories: scratch, dryRun: dryRun)
         }
     }
 }

@@ -44,10 +44,9 @@ public final class Registry: Sendable {
         try session.audit.append(actor: actor, action: action, subject: subject, details: details)
     }
 
-    /// A fresh scratch directory for downloads and merge outputs.
+    /// A fresh scratch directory for downloads and merge outputs; what killed processes left is swept first
+    /// (`ScratchSpace`).
     func scratchDirectory(_ label: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("quiver-\(label)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        try ScratchSpace.create(label)
     }
 }

@@ -241,6 +241,8 @@ struct RemoteModeOptionTests {
         ["list", "--server", "ftp://127.0.0.1"],
         ["list", "--server", "http://user:password@127.0.0.1:9"],
         ["worker", "--once", "--server", "http://127.0.0.1:9"],
+        ["fsck", "--server", "http://127.0.0.1:9"],
+        ["audit", "--head", "--server", "http://127.0.0.1:9"],
         ["serve", "--server", "http://127.0.0.1:9"],
     ])
     func usageErrors(arguments: [String]) throws {

@@ -120,7 +120,8 @@ struct S3ParsingTests {
         #expect(settings.bucket == "my-bucket")
         #expect(settings.prefix == "some/prefix")
         #expect(settings.region == "eu-west-3")
-        #expect(settings.sessionToken == "ST")
+        #expect(try settings.credentials.credentials().sessionToken == "ST")
+        #expect(settings.credentials.source == "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
         #expect(settings.endpoint.absoluteString == "http://127.0.0.1:8333")
         #expect(settings.hostHeader == "127.0.0.1:8333")
 

@@ -11,7 +11,8 @@ struct S3BlobStoreTests {
     func wrongSecret() async throws {
         let server = try TestS3.require()
         var settings = try Stores.s3Settings(server)
-        settings.secretKey = "not-the-secret"
+        settings.credentials = StaticCredentials(accessKey: server.accessKey, secretKey: "not-the-secret",
+                                                 source: "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
         let store = S3BlobStore(settings: settings)
         let error = await #expect(throws: ObjectStoreError.self) { try await store.put(data: Data("x".utf8)) }
         #expect(error?.kind == .credentials)
@@ -120,7 +121,7 @@ struct S3BlobStoreTests {
         var settings = try Stores.s3Settings(server)
         settings.multipartThreshold = 5 << 20
         settings.partSize = 5 << 20
-        settings.secretKey = "wrong"  // refused at initiate, before any part
+        settings.credentials = StaticCredentials(accessKey: server.accessKey, secretKey: "wrong")  // refused at initiate
         let store = S3BlobStore(settings: settings)
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -14,4 +14,12 @@ public struct AuditLog: Sendable {
         try connection.query(
             "INSERT INTO audit_events (actor, action, subject, details) VALUES (\(actor), \(action), \(subject), \(json))")
     }
+
+    /// The chain's head: its position and hash (what `quiver audit --head` prints; keep it elsewhere, and a later
+    /// rewrite of anything before it shows).
+    public func head() throws -> (position: Int64, hash: String)? {
+        try connection.query("SELECT chain_seq, hash FROM audit_events ORDER BY chain_seq DESC LIMIT 1").first.map {
+            (try $0.decode(Int64.self, at: 0), try $0.decode(String.self, at: 1))
+        }
+    }
 }

@@ -47,7 +47,8 @@ public final class S3BlobStore: BlobStore {
             do {
                 try client.putObject(
                     key: key, body: .file(path: path, offset: 0, length: size, expected: digest), payloadHash: digest.hex)
-            } catch let error as ObjectStoreError where error.kind == .corruptBlob {
+            } catch let error as ObjectStoreError where error.kind == .corruptBlob || error.kind == .sizeMismatch {
+                // The body was cut short: the file no longer hashes to its digest, or changed size.
                 discardUnlessIntact(digest)
                 throw error
             }

@@ -8,13 +8,12 @@ import QuiverCore
 /// on top; tests and tools use the client directly for raw object access.
 public final class S3Client: Sendable {
     public let settings: S3Settings
-    let signer: SigV4Signer
     let handles = CurlHandlePool()
 
+    /// Requests are signed with what `settings.credentials` answers at the time, so temporary credentials are
+    /// refreshed while the client lives.
     public init(settings: S3Settings) {
         self.settings = settings
-        self.signer = SigV4Signer(accessKey: settings.accessKey, secretKey: settings.secretKey,
-                                  sessionToken: settings.sessionToken, region: settings.region)
     }
 
     /// The object key for a key relative to the prefix.
@@ -54,6 +53,9 @@ public final class S3Client: Sendable {
         while true {
             attempt += 1
             try sink?.reset()
+            let credentials = try settings.credentials.credentials()
+            let signer = SigV4Signer(accessKey: credentials.accessKey, secretKey: credentials.secretKey,
+                                     sessionToken: credentials.sessionToken, region: settings.region)
             let signed = signer.sign(method: method, host: settings.hostHeader, path: path, query: queryString,
                                      headers: headers, payloadHash: payloadHash, date: Date())
             let request = HTTPRequest(method: method, url: url, headers: signed, body: body)
@@ -100,7 +102,7 @@ public final class S3Client: Sendable {
             return ObjectStoreError(.bucketMissing, detail,
                                     hint: "create bucket \(settings.bucket) at \(settings.endpoint.absoluteString) (`quiver blob mb`) or fix the blob-store URL")
         case (403, _), (_, "InvalidAccessKeyId"), (_, "SignatureDoesNotMatch"), (_, "AccessDenied"):
-            return ObjectStoreError(.credentials, detail, hint: "check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+            return ObjectStoreError(.credentials, detail, hint: "check the credentials from \(settings.credentials.source)")
         case (404, _):
             return ObjectStoreError(.notFound, detail)
         case (416, _):

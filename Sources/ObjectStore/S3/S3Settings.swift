@@ -5,10 +5,8 @@ public struct S3Settings: Sendable {
     /// Scheme, host and port only (`http://127.0.0.1:8333`); requests are path-style (`/<bucket>/<key>`).
     public var endpoint: URL
     public var region: String
-    public var accessKey: String
-    public var secretKey: String
-    /// Temporary credentials' token, sent as `x-amz-security-token`.
-    public var sessionToken: String?
+    /// What requests are signed with; asked before every request (see ``S3CredentialProvider``).
+    public var credentials: any S3CredentialProvider
     public var bucket: String
     /// A folder inside the bucket, without leading or trailing slash ("" for the bucket's root).
     public var prefix: String
@@ -28,38 +26,46 @@ public struct S3Settings: Sendable {
     public var stallTimeout: Int = 60
 
     public init(
-        endpoint: URL, region: String, accessKey: String, secretKey: String, sessionToken: String? = nil,
-        bucket: String, prefix: String = ""
+        endpoint: URL, region: String, credentials: any S3CredentialProvider, bucket: String, prefix: String = ""
     ) {
         self.endpoint = endpoint
         self.region = region
-        self.accessKey = accessKey
-        self.secretKey = secretKey
-        self.sessionToken = sessionToken
+        self.credentials = credentials
         self.bucket = bucket
         self.prefix = prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
     }
 
-    /// Settings for the blob-store URL `s3://bucket/prefix`, with credentials, region and endpoint from the
-    /// standard AWS variables: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`
-    /// (or `AWS_DEFAULT_REGION`, else us-east-1), `AWS_ENDPOINT_URL_S3` (or `AWS_ENDPOINT_URL`, else AWS's
-    /// regional endpoint).
+    /// Settings with fixed keys.
+    public init(
+        endpoint: URL, region: String, accessKey: String, secretKey: String, sessionToken: String? = nil,
+        bucket: String, prefix: String = ""
+    ) {
+        self.init(endpoint: endpoint, region: region,
+                  credentials: StaticCredentials(accessKey: accessKey, secretKey: secretKey, sessionToken: sessionToken),
+                  bucket: bucket, prefix: prefix)
+    }
+
+    /// Settings for the blob-store URL `s3://bucket/prefix`, with credentials, region and endpoint resolved as the
+    /// AWS CLI resolves them: environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`), web identity (`AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`), then the profile
+    /// `AWS_PROFILE` (else `default`) of `~/.aws/credentials` and `~/.aws/config`; region from `AWS_REGION`,
+    /// `AWS_DEFAULT_REGION` or the profile (else us-east-1); endpoint from `AWS_ENDPOINT_URL_S3`, the profile's
+    /// services section, `AWS_ENDPOINT_URL` or the profile's `endpoint_url` (else AWS's regional endpoint). The
+    /// order and every variable are described on ``AWSConfiguration``.
+    ///
+    /// Reads the shared files but contacts nothing: web identity assumes its role on the first request. Throws
+    /// `.credentials` when no source has credentials (the hint lists what was tried) or `AWS_PROFILE` names a
+    /// missing profile, and `.configuration` for a malformed file or endpoint.
     public static func fromEnvironment(
         url: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> S3Settings {
         let (bucket, prefix) = try parse(url: url)
-        func value(_ names: String...) -> String? {
-            names.lazy.compactMap { environment[$0] }.first { !$0.isEmpty }
-        }
-        guard let access = value("AWS_ACCESS_KEY_ID"), let secret = value("AWS_SECRET_ACCESS_KEY") else {
-            throw ObjectStoreError(.credentials, "no S3 credentials for \(url)",
-                                   hint: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-        }
-        let region = value("AWS_REGION", "AWS_DEFAULT_REGION") ?? "us-east-1"
-        let endpointText = value("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL") ?? "https://s3.\(region).amazonaws.com"
+        let aws = try AWSConfiguration(environment: environment)
+        let region = aws.region
+        let endpointText = aws.endpoint(service: "s3") ?? "https://s3.\(region).amazonaws.com"
         let endpoint = try parse(endpoint: endpointText)
-        return S3Settings(endpoint: endpoint, region: region, accessKey: access, secretKey: secret,
-                          sessionToken: value("AWS_SESSION_TOKEN"), bucket: bucket, prefix: prefix)
+        return S3Settings(endpoint: endpoint, region: region, credentials: try aws.credentialProvider(for: url),
+                          bucket: bucket, prefix: prefix)
     }
 
     /// Splits `s3://bucket/some/prefix` into bucket and prefix.
@@ -78,13 +84,13 @@ public struct S3Settings: Sendable {
         return (bucket, prefix)
     }
 
-    /// Checks an endpoint URL and reduces it to scheme, host and port.
-    public static func parse(endpoint text: String) throws -> URL {
+    /// Checks an endpoint URL and reduces it to scheme, host and port; `variable` names the setting in the hint.
+    public static func parse(endpoint text: String, variable: String = "AWS_ENDPOINT_URL_S3") throws -> URL {
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
               scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
         else {
             throw ObjectStoreError(.configuration, "S3 endpoint \(text) is not an http(s) URL",
-                                   hint: "set AWS_ENDPOINT_URL_S3 to something like http://127.0.0.1:8333")
+                                   hint: "set \(variable) (or endpoint_url in the AWS profile) to something like http://127.0.0.1:8333")
         }
         var clean = URLComponents()
         clean.scheme = scheme
