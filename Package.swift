@@ -17,6 +17,15 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        // The HTTP server (`quiver serve`): Hummingbird 2 on SwiftNIO, logs, metrics in Prometheus form, and
+        // graceful shutdown.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-http-types", exact: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         // C libraries, reached through pkg-config (see scripts/bootstrap.sh for the apt packages).
@@ -39,12 +48,33 @@ let package = Package(
         .target(name: "Catalog", dependencies: ["Postgres", "QuiverCore"], swiftSettings: swiftSettings),
         .target(name: "Registry", dependencies: ["Catalog", "ObjectStore", "Merge", "LoRA", "QuiverCore"], swiftSettings: swiftSettings),
 
+        // The HTTP API over the same use cases: authentication, authorisation, parsing, mapping; no use-case logic.
+        .target(
+            name: "QuiverServer",
+            dependencies: [
+                "Registry", "ObjectStore", "SafeTensors", "QuiverCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The remote side of the CLI: the same use cases over the HTTP API (libcurl through ObjectStore's transfer
+        // layer), with progress reporting.
+        .target(name: "QuiverClient", dependencies: ["Registry", "ObjectStore", "LoRA", "Merge", "QuiverCore"], swiftSettings: swiftSettings),
+
         // The command line: a library of commands (testable) and a thin executable.
         .target(
             name: "QuiverCLI",
             dependencies: [
-                "Registry", "Catalog", "ObjectStore", "Merge", "LoRA", "SafeTensors", "Postgres", "QuiverCore",
+                "QuiverServer", "QuiverClient", "Registry", "Catalog", "ObjectStore", "Merge", "LoRA", "SafeTensors", "Postgres", "QuiverCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -67,6 +97,11 @@ let package = Package(
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "QuiverTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Postgres", "QuiverTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "QuiverCLI", "QuiverTesting"], swiftSettings: swiftSettings),
+        // `quiver serve` as a process, driven over real HTTP; and the server's pure parts.
+        // The client's pure parts (settings, errors, progress lines), and the CLI in remote mode against a real
+        // `quiver serve` process.
+        .testTarget(name: "ClientTests", dependencies: ["QuiverClient", "Registry", "ObjectStore", "QuiverTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ServerTests", dependencies: ["QuiverServer", "Registry", "QuiverTesting"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -34,6 +34,11 @@ public struct Catalog: Sendable {
         try Migrator().migrate(pool: pool)
     }
 
+    /// Runs one trivial statement: whether the database answers (readiness checks).
+    public func ping() throws {
+        try read { _ = try $0.connection.query("SELECT 1") }
+    }
+
     /// Runs `body` with a session on a pooled connection, outside any transaction (each statement commits alone).
     public func read<T>(_ body: (CatalogSession) throws -> T) throws -> T {
         try pool.withConnection { try body(CatalogSession($0)) }

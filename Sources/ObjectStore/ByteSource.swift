@@ -21,7 +21,7 @@ public protocol ByteSource: AnyObject, Sendable {
 /// failure is kept: every later read throws it again.
 ///
 /// Not thread-safe: one reader at a time (the multipart uploader serializes its workers' reads under a lock).
-final class VerifiedSourceReader {
+public final class VerifiedSourceReader {
     let size: Int64
     let expected: SHA256Digest
     /// Bytes taken from the source so far.

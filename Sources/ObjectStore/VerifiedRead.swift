@@ -3,9 +3,12 @@ import QuiverCore
 
 /// The one place where a blob read is checked against its content address, for every store: bytes stream into a
 /// hashing sink, and the read fails with `corruptBlob` (leaving no partial file) unless they hash to the digest.
-enum VerifiedRead {
-    /// Streams the blob into `fileURL`, hashing as it arrives; returns the byte count.
-    static func toFile(
+/// Public for the Quiver API client, whose downloads are verified the same way.
+public enum VerifiedRead {
+    /// Streams the blob into `fileURL`, hashing as it arrives; returns the byte count. `stream` fills the sink (it
+    /// may reset it between attempts: ``ResponseSink/reset()``); a mismatch is `corruptBlob` naming `location`,
+    /// and leaves no file.
+    public static func toFile(
         _ digest: SHA256Digest, _ fileURL: URL, location: String, stream: (any ResponseSink) throws -> Void
     ) throws -> Int64 {
         let sink = try HashingFileSink(path: fileURL.path)

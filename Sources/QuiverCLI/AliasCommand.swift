@@ -23,7 +23,7 @@ public struct AliasCommand: ParsableCommand {
         }
 
         public func run() throws {
-            let outcome = try options.open().setAlias(name: name, alias: alias, version: version, force: force)
+            let outcome = try options.service().setAlias(name: name, alias: alias, version: version, force: force)
             var line = "\(name)@\(alias) -> \(outcome.version.label)"
             if let previous = outcome.previousVersion { line += " (was \(name)@\(previous))" }
             if outcome.forced { line += "; FORCED over: " + outcome.overridden.joined(separator: "; ") }

@@ -19,15 +19,17 @@ public struct AuditCommand: ParsableCommand, JSONOutputCommand {
         guard head != (query != nil) else {
             throw ValidationError(head ? "--head takes no reference" : "name a reference, a sha256 or a file (or pass --head)")
         }
+        if head { try options.requireLocal("--head", why: "the audit chain's head is read from the catalog itself") }
     }
 
     public func run() throws {
         guard let query else {
-            let chain = try options.open().auditHead()
+            let chain = try options.localRegistry().auditHead()
             if json { return try printJSON(chain) }
             return print(chain.map { "audit chain head: position \($0.position) sha256:\($0.hash)" } ?? "audit chain is empty")
         }
-        let report = try options.open().audit(query)
+        let target = try Registry.auditTarget(query)
+        let report = try options.service().audit(target.ref, label: target.label)
         if json { return try printJSON(report) }
         print(Self.text(report))
     }

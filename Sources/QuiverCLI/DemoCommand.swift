@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LoRA
 import Merge
+import QuiverClient
 import QuiverCore
 import Registry
 
@@ -9,7 +10,8 @@ import Registry
 public struct DemoCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Generate example skill adapters, register them, check interference, refuse an incompatible merge, merge with TIES, then show lineage, audit and verify.")
+        abstract: "Generate example skill adapters, register them, check interference, refuse an incompatible merge, merge with TIES, then show lineage, audit and verify.",
+        discussion: "With --server (or QUIVER_SERVER) the whole story runs through that server; promoting to the protected alias needs an admin token.")
 
     @OptionGroup var options: RegistryOptions
     @Option(help: "Where to write the generated adapters (default: $QUIVER_HOME/demo).") var workdir: String?
@@ -22,12 +24,14 @@ public struct DemoCommand: ParsableCommand {
 
     private func step(_ title: String) { print("\n== \(title)") }
 
+    /// The story through a ``RegistryService``: the local registry, or a server (`--server`), with the same output
+    /// but for the first line (where the registry is).
     private func story() throws {
-        let configuration = options.configuration
-        let registry = try configuration.openRegistry()
         let root = workdir.map { URL(fileURLWithPath: $0, isDirectory: true) }
-            ?? configuration.home.appendingPathComponent("demo", isDirectory: true)
-        print("Quiver \(QuiverVersion.current) demo: catalog ready, blobs in \(registry.blobs.location), acting as \(registry.actor)")
+            ?? options.configuration.home.appendingPathComponent("demo", isDirectory: true)
+        let service = try options.service()
+        let progress = ProgressReporter.standardError()
+        print("Quiver \(QuiverVersion.current) demo: \(service.summary)")
 
         step("1. Three small skill adapters (tone, json, domain: r=8 on \(DemoAdapters.baseModel)) and one legacy adapter (r=4)")
         let directories = try DemoAdapters.write(to: root.appendingPathComponent("adapters", isDirectory: true))
@@ -36,7 +40,7 @@ public struct DemoCommand: ParsableCommand {
             return url
         }
         for spec in DemoAdapters.specs {
-            let outcome = try registry.register(directory: try directory(spec.name), name: spec.name, tags: ["demo": "true", "skill": spec.name])
+            let outcome = try service.register(directory: try directory(spec.name), name: spec.name, tags: ["demo": "true", "skill": spec.name], baseRevision: nil)
             print("  \(outcome.existed ? "already registered" : "registered") \(outcome.version.summaryLine)")
         }
 
@@ -56,7 +60,8 @@ public struct DemoCommand: ParsableCommand {
 
         step("3. The registry refuses an incompatible merge (tone r=8 with legacy r=4, TIES)")
         do {
-            _ = try registry.merge(inputs: [.latest(name: "tone"), .latest(name: "legacy")], into: "assistant", request: MergeRequest(method: .ties, density: 0.5))
+            let refused = MergeJobRequest(inputs: ["tone", "legacy"], into: "assistant", request: MergeRequest(method: .ties, density: 0.5))
+            _ = try MergeCompletion.outcome(of: try service.merge(refused, queue: false), service: service, progress: progress)
             print("  unexpected: the merge was accepted")
         } catch let error as any NamedError {
             print("  refused (\(error.code)): \(error.reason)")
@@ -64,31 +69,32 @@ public struct DemoCommand: ParsableCommand {
         }
 
         step("4. Merge tone + json + domain with TIES (density 0.5) into 'assistant'")
-        let merged = try registry.merge(
-            inputs: skills.map { .latest(name: $0) }, into: "assistant", request: MergeRequest(method: .ties, weights: [0.4, 0.3, 0.3], density: 0.5))
+        let blend = MergeJobRequest(inputs: skills, into: "assistant", request: MergeRequest(method: .ties, weights: [0.4, 0.3, 0.3], density: 0.5))
+        let merged = try MergeCompletion.outcome(of: try service.merge(blend, queue: false), service: service, progress: progress)
+        let mergedRef = AdapterRef.version(name: merged.version.name, number: merged.version.version)
         print("  \(merged.existed ? "already merged (same request): " : "")\(merged.version.summaryLine)  merge #\(merged.mergeID)")
 
         step("5. Evaluate and promote to the protected alias 'production'")
         let evaluations: [(String, String, Double)] = [("tone", "style", 0.81), ("json", "json-valid", 0.93), ("domain", "qa", 0.71)]
         for (name, suite, value) in evaluations {
-            try registry.recordEvaluation(try registry.resolve(name), Evaluation(suite: suite, metric: "acc", value: value, higherIsBetter: true))
+            _ = try service.recordEvaluation(.latest(name: name), Evaluation(suite: suite, metric: "acc", value: value, higherIsBetter: true))
         }
         for (_, suite, value) in evaluations {
-            try registry.recordEvaluation(merged.version, Evaluation(suite: suite, metric: "acc", value: value + 0.01, higherIsBetter: true))
+            _ = try service.recordEvaluation(mergedRef, Evaluation(suite: suite, metric: "acc", value: value + 0.01, higherIsBetter: true))
         }
-        let promoted = try registry.setAlias(name: "assistant", alias: "production", version: merged.version.version)
+        let promoted = try service.setAlias(name: "assistant", alias: "production", version: merged.version.version, force: false)
         print("  assistant@production -> \(promoted.version.label): at least as good as every parent on the parent's suite")
 
         step("6. Lineage of assistant@production")
-        let graph = try registry.lineage(of: try registry.resolve("assistant@production"))
+        let graph = try service.lineage(of: .alias(name: "assistant", alias: "production"), direction: .ancestors)
         print(try graph.render(.text).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
 
         step("7. Audit from nothing but the merged file's sha256 (\(merged.version.weightsDigest.hex.prefix(16))…)")
-        let audit = try registry.audit(merged.version.weightsDigest.hex)
+        let audit = try service.audit(.digest(merged.version.weightsDigest), label: merged.version.weightsDigest.hex)
         print(AuditCommand.text(audit).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
 
         step("8. Verify: re-read every blob and re-run the recorded merge")
-        let verification = try registry.verify(merged.version)
+        let verification = try service.verify(mergedRef)
         for check in verification.checks { print("  \(check.passed ? "ok  " : "FAIL") \(check.kind) \(check.subject): \(check.detail)") }
         print(verification.passed ? "\nThe story checks out: \(merged.version.label) is exactly what its recorded inputs and recipe produce."
               : "\nVerification FAILED")

@@ -23,9 +23,8 @@ public struct EvalCommand: ParsableCommand {
         }
 
         public func run() throws {
-            let registry = try options.open()
-            let version = try registry.resolve(ref)
-            try registry.recordEvaluation(version, Evaluation(suite: suite, metric: metric, value: value, higherIsBetter: !lowerIsBetter))
+            let version = try options.service().recordEvaluation(
+                try AdapterRef.parse(ref), Evaluation(suite: suite, metric: metric, value: value, higherIsBetter: !lowerIsBetter))
             print("recorded \(suite)/\(metric) = \(value) for \(version.label)")
         }
     }

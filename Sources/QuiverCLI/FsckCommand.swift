@@ -15,7 +15,8 @@ public struct FsckCommand: ParsableCommand, JSONOutputCommand {
             lost and restores them when the result is byte-identical; it never deletes.
             """)
 
-    @OptionGroup var options: RegistryOptions
+    /// Local only: fsck reads the catalog and the store directly (and may repair the store), where they are.
+    @OptionGroup var options: LocalRegistryOptions
     @Flag(help: "Also download and re-hash every referenced blob.") var deep = false
     @Flag(help: "Restore lost merge outputs by re-running their recorded merges (never deletes).") var repair = false
     @Flag(help: "Print JSON.") var json = false

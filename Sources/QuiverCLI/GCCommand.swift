@@ -15,7 +15,7 @@ public struct GCCommand: ParsableCommand {
 
     public func run() throws {
         let graceSeconds = try OptionParsing.seconds(grace)
-        let report = try options.open().collectGarbage(graceSeconds: graceSeconds, dryRun: dryRun)
+        let report = try options.service().collectGarbage(graceSeconds: graceSeconds, dryRun: dryRun)
         for digest in report.deleted { print("\(dryRun ? "would delete" : "deleted") sha256/\(digest)") }
         print("\(report.deleted.count) blob(s), \(report.deletedBytes) bytes \(dryRun ? "would be " : "")removed; \(report.keptYoung) unreferenced blob(s) younger than \(grace) kept; \(report.referenced) referenced")
         for upload in report.abortedUploads {

@@ -17,7 +17,7 @@ public struct JobCommand: ParsableCommand {
         }
 
         public func run() throws {
-            try printJSON(try options.open().job(id: id))
+            try printJSON(try options.service().job(id: id))
         }
     }
 }

@@ -19,8 +19,7 @@ public struct LineageCommand: ParsableCommand {
     }
 
     public func run() throws {
-        let registry = try options.open()
-        let graph = try registry.lineage(of: try registry.resolve(ref), direction: down ? .descendants : .ancestors)
+        let graph = try options.service().lineage(of: try AdapterRef.parse(ref), direction: down ? .descendants : .ancestors)
         print(try graph.render(format))
     }
 }

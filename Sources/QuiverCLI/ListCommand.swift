@@ -26,7 +26,7 @@ public struct ListCommand: ParsableCommand, JSONOutputCommand {
     public func run() throws {
         let filter = VersionFilter(
             name: name, baseModel: baseModel, rank: rank, targetModule: targetModule, tags: try OptionParsing.tags(tags), kind: kind)
-        let versions = try options.open().list(filter)
+        let versions = try options.service().list(filter, limit: 1000)
         if json { return try printJSON(versions) }
         if versions.isEmpty { print("no adapter versions match") }
         versions.forEach { print($0.summaryLine) }

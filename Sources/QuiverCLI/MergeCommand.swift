@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuiverClient
 import Registry
 
 /// `quiver merge --method M --into NAME REF...`: a registry merge with enforced compatibility and lineage.
@@ -12,7 +13,7 @@ public struct MergeCommand: ParsableCommand, JSONOutputCommand {
     @OptionGroup var options: RegistryOptions
     @OptionGroup var engine: MergeRequestOptions
     @Option(help: "The adapter name the result becomes a version of.") var into: String
-    @Flag(name: .customLong("async"), help: "Queue the merge as a job for 'quiver worker' and print the job id.") var queue = false
+    @Flag(name: .customLong("async"), help: "Queue the merge as a job (for 'quiver worker', or the server's workers) and print the job id.") var queue = false
     @Flag(help: "Print JSON.") var json = false
     @Argument(help: "Input references (NAME, NAME@VERSION, NAME@ALIAS, sha256).") var inputs: [String]
 
@@ -26,17 +27,23 @@ public struct MergeCommand: ParsableCommand, JSONOutputCommand {
 
     public func run() throws {
         let request = try engine.request(inputCount: inputs.count)
-        let references = try OptionParsing.references(inputs)
-        let registry = try options.open()
-        if queue {
-            let job = try registry.enqueueMerge(MergeJobRequest(inputs: inputs, into: into, request: request))
+        let service = try options.service()
+        let submission = try service.merge(MergeJobRequest(inputs: inputs, into: into, request: request), queue: queue)
+        if queue, case .queued(let job) = submission {
             if json { return try printJSON(job) }
-            return print("queued merge job \(job.id); run 'quiver worker' and 'quiver job show \(job.id)'")
+            let follow = options.isRemote ? "the server's workers run it; 'quiver job show \(job.id)' follows it"
+                : "run 'quiver worker' and 'quiver job show \(job.id)'"
+            return print("queued merge job \(job.id); \(follow)")
         }
-        let outcome = try registry.merge(inputs: references, into: into, request: request)
+        let outcome = try MergeCompletion.outcome(of: submission, service: service, progress: .standardError())
         if json { return try printJSON(outcome) }
-        print(outcome.existed
+        print(Self.line(outcome))
+    }
+
+    /// The outcome line, the same in local and remote mode.
+    static func line(_ outcome: MergeOutcome) -> String {
+        outcome.existed
             ? "this merge was done before (merge #\(outcome.mergeID)): \(outcome.version.summaryLine)"
-            : "merged into \(outcome.version.summaryLine) (merge #\(outcome.mergeID))")
+            : "merged into \(outcome.version.summaryLine) (merge #\(outcome.mergeID))"
     }
 }

@@ -79,4 +79,17 @@ enum OptionParsing {
                               hint: "an alias is up to 64 letters, digits, '_' or '-', starting with a letter")
         }
     }
+
+    /// A size in bytes: a whole number with an optional unit (`B`, `KiB`, `MiB`, `GiB`, `TiB`, or `K`, `M`, `G`, `T`
+    /// for the same binary multiples), e.g. `512MiB`, `8G`, `1048576`.
+    static func bytes(_ text: String, option: String) throws -> Int64 {
+        let units: [(String, Int64)] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10),
+                                        ("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10), ("B", 1)]
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let (digits, multiplier) = units.first { trimmed.hasSuffix($0.0) }.map { (String(trimmed.dropLast($0.0.count)), $0.1) } ?? (trimmed, 1)
+        guard let value = Int64(digits), value >= 0, value <= Int64.max / multiplier else {
+            throw OptionError("invalid_option", "--\(option) '\(text)' is not a size", hint: "write e.g. 512MiB, 8GiB or a number of bytes")
+        }
+        return value * multiplier
+    }
 }

@@ -11,7 +11,7 @@ public struct PolicyCommand: ParsableCommand {
         public static let configuration = CommandConfiguration(abstract: "Print the policy in force (JSON).")
         @OptionGroup var options: RegistryOptions
         public init() {}
-        public func run() throws { try printJSON(try options.open().policy()) }
+        public func run() throws { try printJSON(try options.service().policy()) }
     }
 
     public struct Set: ParsableCommand {
@@ -32,6 +32,6 @@ public struct PolicyCommand: ParsableCommand {
             try policy.apply(key: key, json: Data(json.utf8))
         }
 
-        public func run() throws { try printJSON(try options.open().setPolicy(key: key, json: json)) }
+        public func run() throws { try printJSON(try options.service().setPolicy(key: key, json: json)) }
     }
 }

@@ -20,9 +20,7 @@ public struct PullCommand: ParsableCommand {
     public func run() throws {
         let destination = URL(fileURLWithPath: output)
         try AtomicDirectory.requireAbsent(destination)
-        let registry = try options.open()
-        let version = try registry.resolve(ref)
-        try registry.pull(version, to: destination)
+        let version = try options.service().pull(try AdapterRef.parse(ref), to: destination)
         print("pulled \(version.label) into \(output) (config and weights verified)")
     }
 }

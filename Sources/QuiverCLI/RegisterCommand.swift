@@ -24,8 +24,7 @@ public struct RegisterCommand: ParsableCommand, JSONOutputCommand {
 
     public func run() throws {
         let tags = try OptionParsing.tags(tags)
-        let registry = try options.open()
-        let outcome = try registry.register(directory: URL(fileURLWithPath: directory), name: name, tags: tags, baseRevision: baseRevision)
+        let outcome = try options.service().register(directory: URL(fileURLWithPath: directory), name: name, tags: tags, baseRevision: baseRevision)
         if json { return try printJSON(outcome) }
         print(outcome.existed ? "already registered: \(outcome.version.summaryLine)" : "registered \(outcome.version.summaryLine)")
     }

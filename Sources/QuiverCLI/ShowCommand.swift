@@ -12,22 +12,13 @@ public struct ShowCommand: ParsableCommand, JSONOutputCommand {
 
     public init() {}
 
-    struct Shown: Encodable {
-        let version: AdapterVersion
-        let modules: [RecordedModule]
-        let aliases: [String: Int]
-        let evaluations: [Evaluation]
-    }
-
     public func validate() throws {
         _ = try AdapterRef.parse(ref)
     }
 
     public func run() throws {
-        let registry = try options.open()
-        let version = try registry.resolve(ref)
-        let aliases = Dictionary(try registry.aliases(name: version.name).map { ($0.alias, $0.version) }, uniquingKeysWith: { a, _ in a })
-        let shown = Shown(version: version, modules: try registry.modules(of: version), aliases: aliases, evaluations: try registry.evaluations(of: version))
+        let shown = try options.service().show(try AdapterRef.parse(ref))
+        let version = shown.version, aliases = shown.aliases
         if json { return try printJSON(shown) }
         print(version.summaryLine)
         print("  canonical sha256:\(version.canonicalDigest.hex)")

@@ -17,8 +17,7 @@ public struct VerifyCommand: ParsableCommand, JSONOutputCommand {
     }
 
     public func run() throws {
-        let registry = try options.open()
-        let report = try registry.verify(try registry.resolve(ref))
+        let report = try options.service().verify(try AdapterRef.parse(ref))
         if json {
             try printJSON(report)
         } else {

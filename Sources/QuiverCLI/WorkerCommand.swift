@@ -7,7 +7,7 @@ import Registry
 public struct WorkerCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run queued merge jobs (claims with leases; a dead worker's job is taken over).")
 
-    @OptionGroup var options: RegistryOptions
+    @OptionGroup var options: LocalRegistryOptions
     @Flag(help: "Run at most one job, then exit.") var once = false
     @Option(help: "Lease per claim (e.g. 60s, 10m).") var lease = "60s"
     @Option(help: "Idle wait between polls (e.g. 2s).") var poll = "2s"

@@ -9,10 +9,10 @@ public struct SecretRedaction: Sendable {
     /// The literal values to hide (at least 4 characters: shorter ones would mask ordinary words).
     public let secrets: [String]
 
-    /// Secrets found in `environment` (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `PGPASSWORD` and the
+    /// Secrets found in `environment` (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `PGPASSWORD`, `QUIVER_TOKEN` and the
     /// passwords of the database URLs) and in URLs among `arguments` (`--database-url postgresql://u:p@h/db`).
     public init(environment: [String: String] = ProcessInfo.processInfo.environment, arguments: [String] = []) {
-        var found = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD"].compactMap { environment[$0] }
+        var found = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD", "QUIVER_TOKEN"].compactMap { environment[$0] }
         let urls = ["QUIVER_DATABASE_URL", "DATABASE_URL"].compactMap { environment[$0] } + arguments
         found += urls.compactMap(Self.password(inURL:))
         self.init(secrets: found)

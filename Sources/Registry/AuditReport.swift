@@ -17,4 +17,9 @@ public struct AuditReport: Sendable, Codable {
     public let roots: [Root]
     public let merges: [MergeRecord]
     public let aliasHistory: [AliasEvent]
+
+    /// The same report, saying it was asked about `query` (a client that hashed a file names the file).
+    public func relabeled(_ query: String) -> AuditReport {
+        AuditReport(query: query, subject: subject, lineage: lineage, roots: roots, merges: merges, aliasHistory: aliasHistory)
+    }
 }

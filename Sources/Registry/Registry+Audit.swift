@@ -5,18 +5,27 @@ extension Registry {
     /// Audits a reference, a bare sha256 (of the weights file, the config file, or the canonical digest), or a
     /// file on disk (hashed first).
     public func audit(_ query: String) throws -> AuditReport {
-        var ref: AdapterRef
-        var label = query
+        let target = try Self.auditTarget(query)
+        return try audit(target.ref, label: target.label)
+    }
+
+    /// What an audit query names, and how the report labels it: a regular file on disk is hashed here (the
+    /// client's side, in remote mode) and audited by its digest, labelled `FILE (sha256 HEX)`; anything else is a
+    /// reference or a digest, labelled as written.
+    public static func auditTarget(_ query: String) throws -> (ref: AdapterRef, label: String) {
         let fileURL = URL(fileURLWithPath: query)
         var isDirectory: ObjCBool = false
         if SHA256Digest(hex: query) == nil, FileManager.default.fileExists(atPath: fileURL.path, isDirectory: &isDirectory), !isDirectory.boolValue {
             let digest = try SHA256Digest.ofFile(at: fileURL)
-            ref = .digest(digest)
-            label = "\(query) (sha256 \(digest.hex))"
-        } else {
-            ref = try AdapterRef.parse(query)
+            return (.digest(digest), "\(query) (sha256 \(digest.hex))")
         }
-        return try catalog.read { session in
+        return (try AdapterRef.parse(query), query)
+    }
+
+    /// Audits a parsed reference (never a file: what a server calls with a client's text). `label` is what the
+    /// report says it was asked about.
+    public func audit(_ ref: AdapterRef, label: String) throws -> AuditReport {
+        try catalog.read { session in
             let subject = try Self.resolve(session, ref)
             let graph = try Self.lineage(session, start: subject.id, direction: .ancestors)
             let ids = graph.nodes.map(\.versionID)

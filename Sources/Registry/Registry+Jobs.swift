@@ -73,4 +73,17 @@ extension Registry {
         guard let job = try claimJob(worker: worker, leaseSeconds: leaseSeconds) else { return nil }
         return try runClaimedJob(job, worker: worker, leaseSeconds: leaseSeconds)
     }
+
+    /// Hands a claimed job back to the queue without using up its attempt (a server or worker shutting down while
+    /// the job runs), if `worker` still holds its lease; audited. Returns whether the job was released. A merge
+    /// that still finishes afterwards records nothing on the job (every update is guarded by the lease owner), and
+    /// the next claim re-runs it to the same result (merge identity).
+    @discardableResult
+    public func releaseJob(id: Int64, worker: String) throws -> Bool {
+        try catalog.transaction { tx in
+            guard try tx.jobs.release(id: id, worker: worker) else { return false }
+            try audit(tx, action: "job.release", subject: "job:\(id)", details: ["worker": worker])
+            return true
+        }
+    }
 }

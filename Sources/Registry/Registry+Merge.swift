@@ -10,6 +10,12 @@ public struct MergeOutcome: Sendable, Codable, Equatable {
     public let mergeID: Int64
     /// True when the same request was merged before and its result is returned.
     public let existed: Bool
+
+    public init(version: AdapterVersion, mergeID: Int64, existed: Bool) {
+        self.version = version
+        self.mergeID = mergeID
+        self.existed = existed
+    }
 }
 
 extension Registry {

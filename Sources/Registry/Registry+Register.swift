@@ -13,6 +13,14 @@ extension Registry {
     /// version; concurrent registrations of the same content create exactly one. A crash before the commit leaves
     /// only unreferenced blobs, which `gc` removes after the grace period.
     public func register(directory: URL, name: String, tags: [String: String] = [:], baseRevision: String? = nil) throws -> RegisterOutcome {
+        let adapter = try Self.validateForRegistration(directory: directory, name: name, tags: tags)
+        return try store(adapter: adapter, name: name, kind: .trained, tags: tags, baseRevision: baseRevision) { _, _ in }
+    }
+
+    /// Everything `register` checks before it stores anything: the name, the tags, the PEFT directory
+    /// (`LoRAAdapter.load`: config, tensors, pairing), the base model's name, and that every weight is finite.
+    /// Returns the loaded adapter. A remote client runs exactly this before it uploads a byte.
+    public static func validateForRegistration(directory: URL, name: String, tags: [String: String]) throws -> LoRAAdapter {
         try AdapterRef.validateName(name)
         try TagRules.validate(tags)
         let adapter = try LoRAAdapter.load(directory: directory)
@@ -23,7 +31,7 @@ extension Registry {
                 hint: "set base_model_name_or_path to the base model's name (e.g. meta-llama/Llama-2-7b-hf)")
         }
         try adapter.requireFiniteWeights()
-        return try store(adapter: adapter, name: name, kind: .trained, tags: tags, baseRevision: baseRevision) { _, _ in }
+        return adapter
     }
 
     /// Uploads `adapter`'s files and records it as a version of `name`; `inTransaction` runs inside the recording

@@ -14,13 +14,7 @@ extension Registry {
 
     /// Creates an API token with 256 random bits; only its sha256 is stored. Audited.
     public func createToken(name: String, scope: TokenScope, namePattern: String? = nil, expiresInSeconds: Int64? = nil) throws -> CreatedToken {
-        guard name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"#, options: .regularExpression) != nil else {
-            throw RegistryError(.invalidInput, code: "auth.invalid_token_name", reason: "'\(name.prefix(80))' is not a token name",
-                                hint: "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
-        }
-        if let pattern = namePattern, pattern.isEmpty || pattern.count > 128 || pattern.contains(where: { $0.isNewline }) {
-            throw RegistryError(.invalidInput, code: "auth.invalid_name_pattern", reason: "a --names pattern has 1-128 characters on one line")
-        }
+        try Self.validateToken(name: name, namePattern: namePattern)
         var bytes = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for index in bytes.indices { bytes[index] = generator.next() }
@@ -41,6 +35,17 @@ extension Registry {
         } catch let error as PostgresError where error.isUniqueViolation {
             throw RegistryError(.conflict, code: "auth.token_exists", reason: "a token named \(name) already exists",
                                 hint: "choose another name, or revoke the old token first")
+        }
+    }
+
+    /// Refuses a malformed token name or name pattern (what `token create` checks before opening anything).
+    public static func validateToken(name: String, namePattern: String?) throws {
+        guard name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"#, options: .regularExpression) != nil else {
+            throw RegistryError(.invalidInput, code: "auth.invalid_token_name", reason: "'\(name.prefix(80))' is not a token name",
+                                hint: "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        }
+        if let pattern = namePattern, pattern.isEmpty || pattern.count > 128 || pattern.contains(where: { $0.isNewline }) {
+            throw RegistryError(.invalidInput, code: "auth.invalid_name_pattern", reason: "a --names pattern has 1-128 characters on one line")
         }
     }
 

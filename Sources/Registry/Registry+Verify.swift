@@ -18,6 +18,26 @@ public struct VerifyReport: Sendable, Codable {
     public let checks: [Check]
     public var passed: Bool { checks.allSatisfy(\.passed) }
     public var failures: [Check] { checks.filter { !$0.passed } }
+
+    enum CodingKeys: String, CodingKey { case subject, checks, passed }
+
+    public init(subject: String, checks: [Check]) {
+        self.subject = subject
+        self.checks = checks
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(subject: try container.decode(String.self, forKey: .subject), checks: try container.decode([Check].self, forKey: .checks))
+    }
+
+    /// `passed` is written too (derived from the checks), so a reader of `verify --json` or the API needs no logic.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(subject, forKey: .subject)
+        try container.encode(checks, forKey: .checks)
+        try container.encode(passed, forKey: .passed)
+    }
 }
 
 extension Registry {

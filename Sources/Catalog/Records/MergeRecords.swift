@@ -90,4 +90,6 @@ public struct JobRecord: Sendable {
     public let lastError: String?
     public let resultVersionID: Int64?
     public let requestedBy: String
+    /// The merge recorded for the result, once the job succeeded.
+    public let mergeID: Int64?
 }

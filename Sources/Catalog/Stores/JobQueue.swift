@@ -24,14 +24,15 @@ public struct JobQueue: Sendable {
     public func job(id: Int64) throws -> JobRecord? {
         guard let row = try connection.query("""
             SELECT id, request::text, status, attempts, max_attempts, lease_owner, lease_expires_at, last_error,
-                result_version_id, requested_by FROM merge_jobs WHERE id = \(id)
+                result_version_id, requested_by, merge_id FROM merge_jobs WHERE id = \(id)
             """).first else { return nil }
         return JobRecord(
             id: try row.decode(Int64.self, at: 0), requestJSON: try row.decode(String.self, at: 1),
             status: try row.decode(JobStatus.self, at: 2), attempts: try row.decode(Int.self, at: 3),
             maxAttempts: try row.decode(Int.self, at: 4), leaseOwner: try row.decode(String?.self, at: 5),
             leaseExpiresAt: try row.decode(Date?.self, at: 6), lastError: try row.decode(String?.self, at: 7),
-            resultVersionID: try row.decode(Int64?.self, at: 8), requestedBy: try row.decode(String.self, at: 9))
+            resultVersionID: try row.decode(Int64?.self, at: 8), requestedBy: try row.decode(String.self, at: 9),
+            mergeID: try row.decode(Int64?.self, at: 10))
     }
 
     /// Marks failed every running job whose lease expired before `now` on its last attempt (its worker died and
@@ -83,6 +84,16 @@ public struct JobQueue: Sendable {
         try connection.query("""
             UPDATE merge_jobs SET last_error = \(message), updated_at = now(), lease_expires_at = NULL, status = \(next),
                 finished_at = CASE WHEN \(next == .failed) THEN now() END
+            WHERE id = \(id) AND lease_owner = \(worker) AND status = \(JobStatus.running)
+            """).affectedRows == 1
+    }
+
+    /// Hands a running job back to the queue if `worker` still holds it: queued again, lease cleared, and the
+    /// attempt it was counted for given back (a worker that shuts down did not fail it). Returns whether it did.
+    public func release(id: Int64, worker: String) throws -> Bool {
+        try connection.query("""
+            UPDATE merge_jobs SET status = \(JobStatus.queued), attempts = greatest(attempts - 1, 0), lease_owner = NULL,
+                lease_expires_at = NULL, updated_at = now()
             WHERE id = \(id) AND lease_owner = \(worker) AND status = \(JobStatus.running)
             """).affectedRows == 1
     }

@@ -2,9 +2,9 @@ import CCurl
 import Foundation
 import QuiverCore
 
-/// A request as libcurl sends it: everything already signed.
-struct HTTPRequest {
-    enum Body {
+/// A request as libcurl sends it: everything already signed (S3) or authorised (the Quiver API client).
+public struct HTTPRequest {
+    public enum Body {
         case none
         case data(Data)
         /// `length` bytes of the file at `path` starting at `offset`, read with pread while sending. With `expected`,
@@ -15,7 +15,7 @@ struct HTTPRequest {
         /// `expected`). It cannot be read twice: once any byte was taken, the request cannot be retried.
         case source(VerifiedSourceReader)
 
-        var length: Int64 {
+        public var length: Int64 {
             switch self {
             case .none: return 0
             case .data(let data): return Int64(data.count)
@@ -37,14 +37,21 @@ struct HTTPRequest {
         }
     }
 
-    var method: String
-    var url: String
-    var headers: [(String, String)]
-    var body: Body = .none
+    public var method: String
+    public var url: String
+    public var headers: [(String, String)]
+    public var body: Body = .none
+
+    public init(method: String, url: String, headers: [(String, String)], body: Body = .none) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
 }
 
 /// Receives the body of a successful (2xx) response as it arrives.
-protocol ResponseSink: AnyObject {
+public protocol ResponseSink: AnyObject {
     /// Called before each attempt, so a retried download starts from a clean state.
     func reset() throws
     /// Called once per attempt with the status and headers, before the first byte of a 2xx body; may throw to stop.
@@ -55,43 +62,66 @@ protocol ResponseSink: AnyObject {
 }
 
 extension ResponseSink {
-    func begin(status: Int, headers: [String: String]) throws {}
-    var canRestart: Bool { true }
+    public func begin(status: Int, headers: [String: String]) throws {}
+    public var canRestart: Bool { true }
 }
 
 /// What came back: the status, headers (names lower-cased) and, for error statuses or when no sink was
 /// given, the body (capped at `HTTPTransfer.memoryBodyLimit`).
-struct HTTPResponse {
-    var status: Int
-    var headers: [String: String]
-    var body: Data
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: Data
 }
 
 /// A failure below HTTP: no response at all, or a local failure while streaming.
-struct TransportFailure: Error {
-    var code: CURLcode
-    var message: String
+public struct TransportFailure: Error {
+    public var code: CURLcode
+    public var message: String
     /// Set when our own callback failed (disk full, unreadable file); retrying would not help.
-    var localError: (any Error)?
+    public var localError: (any Error)?
+
+    /// True when no connection was ever made (refused, no route, a name that does not resolve, or the connect
+    /// timeout): the server cannot have seen the request, so even a request that is not idempotent may be retried.
+    public var neverConnected: Bool {
+        [CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY].contains(code)
+    }
+
+    /// True when curl gave up waiting (the connect timeout, or the stall limit: less than 1 byte/s for too long).
+    public var timedOut: Bool { code == CURLE_OPERATION_TIMEDOUT }
 }
 
 /// Runs one HTTP exchange on an easy handle, streaming the request body from memory or a file and the response
 /// body into a sink.
-enum HTTPTransfer {
+///
+/// Shared by the S3 client and the Quiver API client (module QuiverClient); both reach it through
+/// ``CurlHandlePool/perform(_:sink:options:progress:)``, so there is one curl wrapper in the package.
+public enum HTTPTransfer {
     /// Bodies kept in memory (error documents, listings, multipart replies) are capped at this size.
     static let memoryBodyLimit = 16 << 20
 
-    struct Options {
-        var connectTimeout: Double
+    public struct Options: Sendable {
+        public var connectTimeout: Double
         /// Abort when fewer than 1 byte/s flows for this many seconds (a hung server), instead of a total timeout
-        /// that a large blob would trip.
-        var stallTimeout: Int
+        /// that a large blob would trip. 0 sets no limit (a request the server may take minutes to answer).
+        public var stallTimeout: Int
+
+        public init(connectTimeout: Double, stallTimeout: Int) {
+            self.connectTimeout = connectTimeout
+            self.stallTimeout = stallTimeout
+        }
     }
 
-    static func perform(_ request: HTTPRequest, on handle: CurlHandle, sink: (any ResponseSink)?, options: Options)
-        -> Result<HTTPResponse, TransportFailure>
-    {
+    /// Told the body bytes moved so far, as they move: sent (a request with a body) or received into the sink (a
+    /// download). Called on the transfer's own thread, from inside curl's callbacks: keep it cheap.
+    public typealias ProgressHandler = (Int64) -> Void
+
+    static func perform(
+        _ request: HTTPRequest, on handle: CurlHandle, sink: (any ResponseSink)?, options: Options,
+        progress: ProgressHandler? = nil
+    ) -> Result<HTTPResponse, TransportFailure> {
         let context = TransferContext(body: request.body, sink: sink)
+        context.progress = progress
         switch request.body {
         case .file(let path, let offset, let length, let expected):
             context.fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -137,8 +167,10 @@ enum HTTPTransfer {
         _ = request.url.withCString { quiver_curl_setopt_ptr(h, CURLOPT_URL, $0) }  // curl copies strings
         _ = quiver_curl_setopt_slist(h, CURLOPT_HTTPHEADER, list)
         _ = quiver_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout * 1000))
-        _ = quiver_curl_setopt_long(h, CURLOPT_LOW_SPEED_LIMIT, 1)
-        _ = quiver_curl_setopt_long(h, CURLOPT_LOW_SPEED_TIME, options.stallTimeout)
+        if options.stallTimeout > 0 {
+            _ = quiver_curl_setopt_long(h, CURLOPT_LOW_SPEED_LIMIT, 1)
+            _ = quiver_curl_setopt_long(h, CURLOPT_LOW_SPEED_TIME, options.stallTimeout)
+        }
         _ = quiver_curl_setopt_long(h, CURLOPT_BUFFERSIZE, 512 << 10)
         _ = quiver_curl_setopt_long(h, CURLOPT_UPLOAD_BUFFERSIZE, 2 << 20)
         _ = quiver_curl_setopt_long(h, CURLOPT_TCP_NODELAY, 1)
@@ -194,6 +226,9 @@ final class TransferContext {
     var reader: VerifiedSourceReader?
     /// Whether the sink was told the status and headers of this attempt's response.
     var begun = false
+    /// Body bytes handed to the sink so far.
+    var received: Int64 = 0
+    var progress: HTTPTransfer.ProgressHandler?
 
     init(body: HTTPRequest.Body, sink: (any ResponseSink)?) {
         self.requestBody = body
@@ -233,6 +268,8 @@ private let writeCallback: curl_write_callback = { buffer, size, count, userdata
                 try sink.begin(status: context.status, headers: context.headers)
             }
             try sink.write(bytes)
+            context.received += Int64(total)
+            context.progress?(context.received)
         } catch {
             context.localError = error
             return 0  // makes curl stop with CURLE_WRITE_ERROR
@@ -257,11 +294,15 @@ private let readCallback: curl_read_callback = { buffer, size, count, userdata i
             UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress! + start, byteCount: n)
         }
         context.sent += Int64(n)
+        context.progress?(context.sent)
         return n
     case .file, .source:
         if let reader = context.reader {
             do {
-                return try reader.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: capacity))
+                let n = try reader.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: capacity))
+                context.sent += Int64(n)
+                context.progress?(context.sent)
+                return n
             } catch {
                 context.localError = error
                 return Int(CURL_READFUNC_ABORT)
@@ -278,6 +319,7 @@ private let readCallback: curl_read_callback = { buffer, size, count, userdata i
             return Int(CURL_READFUNC_ABORT)
         }
         context.sent += Int64(n)
+        context.progress?(context.sent)
         return n
     }
 }

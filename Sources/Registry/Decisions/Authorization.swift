@@ -36,13 +36,7 @@ public enum Authorization {
 
     /// Refuses (`forbidden`) an action outside the token's scope or name pattern.
     public static func check(_ token: TokenRecord, may action: RegistryAction) throws(RegistryError) {
-        let needed = requiredScope(action)
-        guard token.scope >= needed else {
-            throw RegistryError(
-                .forbidden, code: "auth.scope",
-                reason: "token \(token.name) has scope \(token.scope), and this needs \(needed)",
-                hint: "ask an admin for a token with scope \(needed)")
-        }
+        try check(token, scope: requiredScope(action))
         let name: String?
         switch action {
         case .read(let named): name = named
@@ -54,6 +48,17 @@ public enum Authorization {
                 .forbidden, code: "auth.name_pattern",
                 reason: "token \(token.name) may only touch adapters matching '\(pattern)', not '\(name)'",
                 hint: "use a token whose --names pattern covers \(name)")
+        }
+    }
+
+    /// Refuses (`forbidden`) a token whose scope is below `needed`: an operation's minimum scope, checked before
+    /// the names it touches are known (an HTTP route's, before its body is read).
+    public static func check(_ token: TokenRecord, scope needed: TokenScope) throws(RegistryError) {
+        guard token.scope >= needed else {
+            throw RegistryError(
+                .forbidden, code: "auth.scope",
+                reason: "token \(token.name) has scope \(token.scope), and this needs \(needed)",
+                hint: "ask an admin for a token with scope \(needed)")
         }
     }
 

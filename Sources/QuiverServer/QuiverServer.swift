@@ -1,0 +1,60 @@
+import Foundation
+import Hummingbird
+import Logging
+import QuiverCore
+import Registry
+import ServiceLifecycle
+
+/// `quiver serve`: the registry's use cases over HTTP (Hummingbird 2).
+///
+/// The server authenticates, authorises, parses, calls `Registry` and maps results and errors; it holds no
+/// use-case logic. Every registry and blob-store call runs on a ``ServerExecutor`` (never on an event loop), every
+/// route comes from ``RouteTable`` (checked against the OpenAPI document by a test), and SIGTERM or SIGINT shut it
+/// down gracefully: stop accepting, finish in-flight requests, hand running jobs back, then close the pool.
+public enum QuiverServer {
+    /// The OpenAPI document compiled into the binary (`openapi/quiver.openapi.json` without its final newline).
+    public static var openAPIDocument: String { EmbeddedOpenAPI.json }
+
+    /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully and closes `registry`'s pool.
+    ///
+    /// - Parameters:
+    ///   - registry: the registry requests act on (each as its token: `registry.acting(as:)`).
+    ///   - redaction: masks secrets (database password, S3 keys) in everything logged or answered.
+    public static func run(registry: Registry, settings: ServerSettings, redaction: SecretRedaction, logger: Logger) async throws {
+        let metrics = ServerMetrics()
+        let executor = ServerExecutor(threads: settings.executorThreads, maxWaiting: settings.maxWaiting, metrics: metrics)
+        let environment = ServerEnvironment(registry: registry, executor: executor, settings: settings, metrics: metrics, redaction: redaction)
+        let app = Application(
+            router: makeRouter(environment),
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
+            onServerRunning: { channel in
+                logger.notice("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            },
+            logger: logger)
+        let workers = JobWorkers(
+            registry: registry, count: settings.workers, leaseSeconds: settings.leaseSeconds, pollSeconds: settings.pollSeconds,
+            metrics: metrics, logger: logger)
+        // Shut down in reverse order: the HTTP server first (in-flight requests finish), then the workers.
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: workers), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        defer {
+            executor.shutdown()
+            registry.pool.close()
+            logger.notice("stopped")
+        }
+        try await group.run()
+    }
+
+    static func makeRouter(_ environment: ServerEnvironment) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestObservation(server: environment))
+        for route in RouteTable.routes {
+            router.on(RouterPath(stringLiteral: route.path), method: route.method) { request, context in
+                var call = Call(request: request, context: context, route: route, server: environment)
+                if route.scope != .none { try await call.authenticate() }
+                return try await route.handler(&call)
+            }
+        }
+        return router
+    }
+}

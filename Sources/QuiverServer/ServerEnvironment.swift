@@ -1,0 +1,13 @@
+import Foundation
+import QuiverCore
+import Registry
+
+/// What every handler shares: the registry, the executor its calls run on, the settings, the metrics and the
+/// redaction of secrets from anything sent or logged.
+struct ServerEnvironment: Sendable {
+    let registry: Registry
+    let executor: ServerExecutor
+    let settings: ServerSettings
+    let metrics: ServerMetrics
+    let redaction: SecretRedaction
+}

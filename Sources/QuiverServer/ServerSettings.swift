@@ -1,0 +1,25 @@
+/// How `quiver serve` runs: where it listens and its limits. Every value has a default suitable for a team server.
+public struct ServerSettings: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// The largest blob `PUT /v1/blobs/{sha256}` accepts (413 above, before reading the body).
+    public var maxBlobSize: Int64 = 8 << 30
+    /// The largest JSON request body (413 above).
+    public var maxJSONBody = 1 << 20
+    /// Merges whose inputs' weights total less than this run within the request; larger ones become jobs.
+    public var syncMergeLimit: Int64 = 256 << 20
+    /// In-process job workers (0: none; queued jobs wait for a `quiver worker`).
+    public var workers = 1
+    /// The lease a worker takes on a job, renewed while it runs.
+    public var leaseSeconds = 60
+    /// How often an idle worker looks for a job.
+    public var pollSeconds = 2.0
+    /// Threads of the blocking executor, and connections of the catalog's pool.
+    public var executorThreads = 8
+    /// Requests that may wait for an executor thread before new ones get 503.
+    public var maxWaiting = 64
+    /// Bytes buffered between a client and the blob store during a transfer.
+    public var transferBuffer = 1 << 20
+
+    public init() {}
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Merge
+
+/// Local mode: the registry's own use cases, named by reference. Each method resolves and delegates; none adds
+/// behaviour.
+extension Registry: RegistryService {
+    public var summary: String { "catalog ready, blobs in \(blobs.location), acting as \(actor)" }
+
+    public func show(_ ref: AdapterRef) throws -> VersionDetail {
+        let version = try resolve(ref)
+        let aliases = Dictionary(try aliases(name: version.name).map { ($0.alias, $0.version) }, uniquingKeysWith: { first, _ in first })
+        return VersionDetail(version: version, modules: try modules(of: version), aliases: aliases, evaluations: try evaluations(of: version))
+    }
+
+    public func pull(_ ref: AdapterRef, to output: URL) throws -> AdapterVersion {
+        let version = try resolve(ref)
+        try pull(version, to: output)
+        return version
+    }
+
+    public func merge(_ request: MergeJobRequest, queue: Bool) throws -> MergeSubmission {
+        if queue { return .queued(try enqueueMerge(request)) }
+        return .merged(try merge(inputs: try request.inputs.map(AdapterRef.parse), into: request.into, request: request.request))
+    }
+
+    public func outcome(of job: MergeJob) throws -> MergeOutcome {
+        guard job.status == .succeeded, let versionID = job.resultVersionID, let mergeID = job.mergeID,
+              let version = try catalog.read({ try $0.versions.version(id: versionID) })
+        else {
+            throw RegistryError(.notFound, code: "registry.job_not_succeeded", reason: "merge job \(job.id) has no result (\(job.status))",
+                                hint: "'quiver job show \(job.id)' shows the job")
+        }
+        return MergeOutcome(version: version, mergeID: mergeID, existed: false)
+    }
+
+    public func lineage(of ref: AdapterRef, direction: LineageGraph.Direction) throws -> LineageGraph {
+        try lineage(of: try resolve(ref), direction: direction)
+    }
+
+    public func verify(_ ref: AdapterRef) throws -> VerifyReport {
+        try verify(try resolve(ref))
+    }
+
+    public func recordEvaluation(_ ref: AdapterRef, _ evaluation: Evaluation) throws -> AdapterVersion {
+        let version = try resolve(ref)
+        try recordEvaluation(version, evaluation)
+        return version
+    }
+
+    public func evaluations(of ref: AdapterRef) throws -> [Evaluation] {
+        try evaluations(of: try resolve(ref))
+    }
+
+    public func collectGarbage(graceSeconds: Int64, dryRun: Bool) throws -> GCReport {
+        try collectGarbage(graceSeconds: graceSeconds, dryRun: dryRun, fenceTimeout: .seconds(30))
+    }
+}
