@@ -57,4 +57,16 @@ struct ServerUnitTests {
         #expect(Call.bearerSecret("Bearer") == nil)
         #expect(Call.bearerSecret(nil) == nil)
     }
+
+    @Test func aStalledRequestBodyTimesOutInsteadOfHoldingItsThread() throws {
+        let source = RequestBodySource(capacity: 1024, idleTimeout: 0.2)
+        var buffer = [UInt8](repeating: 0, count: 16)
+        let started = Date()
+        let error = #expect(throws: ServerError.self) {
+            try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
+        }
+        let timeout = try #require(error)
+        #expect(timeout.code == "server.body_timeout" && ErrorStatus.status(for: timeout) == .requestTimeout)
+        #expect(Date().timeIntervalSince(started) < 5)
+    }
 }

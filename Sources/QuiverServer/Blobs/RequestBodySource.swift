@@ -24,9 +24,17 @@ final class RequestBodySource: @unchecked Sendable {
     /// Bytes received from the client so far.
     private(set) var received: Int64 = 0
 
-    /// - Parameter capacity: bytes buffered between client and store before the client is made to wait.
-    init(capacity: Int = 1 << 20) {
+    /// How long the reader waits for the next bytes before it gives up on a stalled client (a slow-loris upload
+    /// must not hold an executor thread and an open multipart upload forever).
+    private let idleTimeout: TimeInterval
+
+    /// - Parameters:
+    ///   - capacity: bytes buffered between client and store before the client is made to wait.
+    ///   - idleTimeout: seconds without a byte from the client before ``read(into:)`` fails with
+    ///     `server.body_timeout` (408).
+    init(capacity: Int = 1 << 20, idleTimeout: TimeInterval = 60) {
         self.capacity = max(1, capacity)
+        self.idleTimeout = idleTimeout
     }
 
     /// Pushes `body`'s buffers to the reader until it ends (or the reader gave up). Errors of the body (a client
@@ -101,7 +109,13 @@ final class RequestBodySource: @unchecked Sendable {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard buffer.count > 0 else { return 0 }
         condition.lock()
-        while chunks.isEmpty && !finished && !abandoned { condition.wait() }
+        let deadline = Date().addingTimeInterval(idleTimeout)
+        while chunks.isEmpty && !finished && !abandoned {
+            if !condition.wait(until: deadline) && chunks.isEmpty && !finished && !abandoned {
+                condition.unlock()
+                throw ServerError.bodyTimeout(seconds: idleTimeout)
+            }
+        }
         if chunks.isEmpty {
             let error = failure
             condition.unlock()

@@ -8,6 +8,7 @@ import QuiverCore
 /// | --- | --- |
 /// | `server.too_large` | 413 |
 /// | `server.length_required` | 411 |
+/// | `server.body_timeout` | 408 |
 /// | `server.range_not_satisfiable`, `objectstore.range_not_satisfiable` | 416 |
 /// | `invalid_input` | 400 |
 /// | `unauthenticated` | 401 (with `WWW-Authenticate: Bearer`) |
@@ -22,6 +23,7 @@ public enum ErrorStatus {
         switch error.code {
         case "server.too_large": return .contentTooLarge
         case "server.length_required": return .lengthRequired
+        case "server.body_timeout": return .requestTimeout
         case "server.range_not_satisfiable", "objectstore.range_not_satisfiable": return .rangeNotSatisfiable
         default: return status(for: error.errorKind)
         }

@@ -40,6 +40,12 @@ public struct ServerError: NamedError, Equatable {
         .invalidInput, code: "server.length_required", reason: "a blob upload needs a Content-Length header",
         hint: "send the blob with its size (chunked uploads are not accepted)")
 
+    /// A client that stopped sending its body: 408.
+    static func bodyTimeout(seconds: Double) -> ServerError {
+        ServerError(.invalidInput, code: "server.body_timeout",
+                    reason: "the request body stalled: no byte arrived for \(Int(seconds)) s", hint: "retry the upload")
+    }
+
     /// Every executor thread is busy and the queue is full: 503 with Retry-After.
     static func overloaded(retryAfterSeconds: Int) -> ServerError {
         ServerError(.unavailable, code: "server.overloaded", reason: "the server is busy: every worker thread is taken and the queue is full",

@@ -8,7 +8,7 @@ enum EmbeddedOpenAPI {
   "info": {
     "title": "Quiver registry API",
     "version": "1.0.0",
-    "description": "The HTTP API of `quiver serve`: the registry's use cases (register, list, show, lineage, audit, verify, merge, jobs, aliases, policy, gc, tokens) over content-addressed blobs.\n\nEvery `/v1` operation needs `Authorization: Bearer <token>` (`quiver token create`); `x-quiver-scope` names the scope it needs (read < write < admin; a token's `names` pattern limits which adapters it may touch). Responses use the JSON keys `quiver \u2026 --json` prints (the registry's records, camelCase); request bodies use snake_case keys (as the merge parameters always have). Every response carries `X-Request-Id` (the client's, when it sends one of up to 128 printable characters).\n\nErrors are `{\"error\": {\"code\", \"kind\", \"message\", \"hint\"}}` with the CLI's stable codes; the status follows the kind: invalid_input 400, unauthenticated 401, forbidden 403, not_found 404, conflict 409, refusal 422, integrity 422, unavailable 503, internal 500; and `server.too_large` 413, `server.length_required` 411, `server.range_not_satisfiable` 416."
+    "description": "The HTTP API of `quiver serve`: the registry's use cases (register, list, show, lineage, audit, verify, merge, jobs, aliases, policy, gc, tokens) over content-addressed blobs.\n\nEvery `/v1` operation needs `Authorization: Bearer <token>` (`quiver token create`); `x-quiver-scope` names the scope it needs (read < write < admin; a token's `names` pattern limits which adapters it may touch). Responses use the JSON keys `quiver … --json` prints (the registry's records, camelCase); request bodies use snake_case keys (as the merge parameters always have). Every response carries `X-Request-Id` (the client's, when it sends one of up to 128 printable characters).\n\nErrors are `{\"error\": {\"code\", \"kind\", \"message\", \"hint\"}}` with the CLI's stable codes; the status follows the kind: invalid_input 400, unauthenticated 401, forbidden 403, not_found 404, conflict 409, refusal 422, integrity 422, unavailable 503, internal 500; and `server.too_large` 413, `server.length_required` 411, `server.body_timeout` 408, `server.range_not_satisfiable` 416."
   },
   "servers": [
     {
@@ -532,6 +532,9 @@ enum EmbeddedOpenAPI {
           },
           "403": {
             "$ref": "#/components/responses/Forbidden"
+          },
+          "408": {
+            "$ref": "#/components/responses/BodyTimeout"
           },
           "411": {
             "$ref": "#/components/responses/LengthRequired"
@@ -1924,7 +1927,7 @@ enum EmbeddedOpenAPI {
       "bearer": {
         "type": "http",
         "scheme": "bearer",
-        "description": "A `qvr_\u2026` token from `quiver token create` or `POST /v1/tokens`."
+        "description": "A `qvr_…` token from `quiver token create` or `POST /v1/tokens`."
       }
     },
     "responses": {
@@ -2040,6 +2043,16 @@ enum EmbeddedOpenAPI {
             "description": "Seconds to wait (when saturated).",
             "schema": {
               "type": "integer"
+            }
+          }
+        }
+      },
+      "BodyTimeout": {
+        "description": "The client stopped sending the body: no byte arrived for the server's idle timeout (60 s); nothing is stored.",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/ErrorBody"
             }
           }
         }
@@ -2419,7 +2432,7 @@ enum EmbeddedOpenAPI {
             "additionalProperties": {
               "type": "integer"
             },
-            "description": "Every alias of the adapter \u2192 version number."
+            "description": "Every alias of the adapter → version number."
           },
           "evaluations": {
             "type": "array",
@@ -3299,7 +3312,7 @@ enum EmbeddedOpenAPI {
         "properties": {
           "secret": {
             "type": "string",
-            "description": "`qvr_\u2026`: shown once, never stored."
+            "description": "`qvr_…`: shown once, never stored."
           },
           "token": {
             "$ref": "#/components/schemas/TokenRecord"
