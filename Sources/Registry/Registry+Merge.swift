@@ -31,15 +31,7 @@ extension Registry {
         let inputs = try refs.map { try resolve($0) }
         let resolved = request.resolved(inputCount: inputs.count)
         let identity = try MergeIdentity.key(resolved, inputDigests: inputs.map(\.canonicalDigest))
-        if let previous = try recordedMerge(identity), try storeHasFiles(of: previous.version) {
-            return previous
-        }
-        do {
-            try check(inputs: inputs, request: resolved)
-        } catch let error as any NamedError where error.errorKind == .refusal {
-            try recordRefusal(inputs: inputs, request: resolved, code: error.code, message: error.reason)
-            throw error
-        }
+        if let previous = try precheck(inputs: inputs, request: resolved, identity: identity) { return previous }
         let (adapter, scratch) = try runMerge(inputs: inputs, request: resolved)
         defer { try? FileManager.default.removeItem(at: scratch) }
         var mergeID: Int64 = 0
@@ -54,6 +46,29 @@ extension Registry {
             }
         }
         return MergeOutcome(version: outcome.version, mergeID: mergeID, existed: outcome.existed)
+    }
+
+    /// What can be decided about a merge without running it, for callers about to queue it as a job: the recorded
+    /// result of the same request (returned), or a refusal by the policy or the engine's rules (recorded and
+    /// thrown), exactly as ``merge(inputs:into:request:)`` decides them first. nil: the merge has to run.
+    public func precheckMerge(inputs refs: [AdapterRef], into name: String, request: MergeRequest) throws -> MergeOutcome? {
+        try AdapterRef.validateName(name)
+        let inputs = try refs.map { try resolve($0) }
+        let resolved = request.resolved(inputCount: inputs.count)
+        return try precheck(inputs: inputs, request: resolved, identity: try MergeIdentity.key(resolved, inputDigests: inputs.map(\.canonicalDigest)))
+    }
+
+    private func precheck(inputs: [AdapterVersion], request resolved: MergeRequest, identity: SHA256Digest) throws -> MergeOutcome? {
+        if let previous = try recordedMerge(identity), try storeHasFiles(of: previous.version) {
+            return previous
+        }
+        do {
+            try check(inputs: inputs, request: resolved)
+        } catch let error as any NamedError where error.errorKind == .refusal {
+            try recordRefusal(inputs: inputs, request: resolved, code: error.code, message: error.reason)
+            throw error
+        }
+        return nil
     }
 
     /// Whether the blob store still holds the version's config and weights.

@@ -19,7 +19,13 @@ extension Registry: RegistryService {
     }
 
     public func merge(_ request: MergeJobRequest, queue: Bool) throws -> MergeSubmission {
-        if queue { return .queued(try enqueueMerge(request)) }
+        if queue {
+            // As the server does before queueing: the recorded result of the same request, or a refusal, now.
+            if let recorded = try precheckMerge(inputs: try request.inputs.map(AdapterRef.parse), into: request.into, request: request.request) {
+                return .merged(recorded)
+            }
+            return .queued(try enqueueMerge(request))
+        }
         return .merged(try merge(inputs: try request.inputs.map(AdapterRef.parse), into: request.into, request: request.request))
     }
 

@@ -53,6 +53,11 @@ extension Handlers {
         for input in Set(inputs.map(\.name)) { try await call.authorize(.read(name: input)) }
         let total = inputs.reduce(Int64(0)) { $0 + $1.weightsSize }
         if body.async == true || total >= call.server.settings.syncMergeLimit {
+            // Decided before queueing, as a merge run now decides it first: the same request answers with its
+            // recorded result, a refusal is answered (and recorded) now, not found later by a worker.
+            if let recorded = try await call.registry({ try $0.precheckMerge(inputs: refs, into: body.into, request: request) }) {
+                return try call.json(recorded, status: .ok, headers: [.location: location(recorded.version)])
+            }
             let job = try await call.registry { try $0.enqueueMerge(MergeJobRequest(inputs: body.inputs, into: body.into, request: request)) }
             call.logger.info("merge queued", metadata: ["job": "\(job.id)", "into": "\(body.into)", "input_bytes": "\(total)"])
             return try call.json(job, status: .accepted, headers: [.location: "/v1/jobs/\(job.id)"])
