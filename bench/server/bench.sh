@@ -57,16 +57,16 @@ swift build -c release --product quiver 2>&1 | tail -1
 QUIVER="$PWD/.build/release/quiver"
 export QUIVER_DATABASE_URL; QUIVER_DATABASE_URL="$(database quiver_bench)"
 export QUIVER_BLOB_STORE="s3://$QUIVER_TEST_S3_BUCKET/bench-$(date +%s)"
-export AWS_ACCESS_KEY_ID="$QUIVER_TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$QUIVER_TEST_S3_SECRET"
+export AWS_ACCESS_KEY_ID="$QUIVER_TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$QUIVER_TEST_S3_SECRET_KEY"
 export AWS_REGION="$QUIVER_TEST_S3_REGION" AWS_ENDPOINT_URL_S3="$QUIVER_TEST_S3_ENDPOINT"
 export QUIVER_ACTOR=bench
 
-# The catalog: bench@1 = tone, then bench@k = linear(bench@(k-1), side) for k = 2…11: depth 10.
+# The catalog: bench@1 = tone, then bench@k = svd(bench@(k-1), side) for k = 2…11: depth 10.
 FIX=Tests/Fixtures/peft-golden/adapters
 "$QUIVER" register "$FIX/a1" --name bench >/dev/null
 "$QUIVER" register "$FIX/a2" --name side >/dev/null
 for k in $(seq 2 11); do
-    "$QUIVER" merge --method linear --weights "0.$((50 + k)),0.5" --into bench "bench@$((k - 1))" side >/dev/null
+    "$QUIVER" merge --method svd --svd-rank 8 --weights "0.$((50 + k)),0.5" --into bench "bench@$((k - 1))" side >/dev/null
 done
 DIGEST=$("$QUIVER" show bench@11 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"]["weightsDigest"]["hex"])')
 TOKEN=$("$QUIVER" token create --name bench-reader --scope read)
@@ -105,10 +105,12 @@ if [[ ! -x .venv-mlflow/bin/mlflow ]]; then
     .venv-mlflow/bin/pip install -q mlflow psycopg2-binary
 fi
 MLPORT=$(free_port)
-.venv-mlflow/bin/mlflow server --backend-store-uri "$(database mlflow_bench)" --default-artifact-root "$WORK/mlruns" \
+.venv-mlflow/bin/mlflow server --backend-store-uri "$(database mlflow_bench | sed "s#^postgresql://#postgresql+psycopg2://#")" --default-artifact-root "$WORK/mlruns" \
     --host 127.0.0.1 --port "$MLPORT" > "$WORK/mlflow.log" 2>&1 &
 MLFLOW_PID=$!
-for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$MLPORT/health" >/dev/null && break; sleep 0.5; done
+# The first start creates MLflow's schema in PostgreSQL (dozens of Alembic migrations): minutes on 2 cores.
+for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$MLPORT/health" >/dev/null && break; sleep 1; done
+curl -sf "http://127.0.0.1:$MLPORT/health" >/dev/null || { echo "MLflow did not start:" >&2; tail -20 "$WORK/mlflow.log" >&2; exit 1; }
 ML="http://127.0.0.1:$MLPORT/api/2.0/mlflow"
 curl -sf -X POST "$ML/registered-models/create" -H 'Content-Type: application/json' -d '{"name": "bench"}' >/dev/null
 for k in $(seq 1 11); do
