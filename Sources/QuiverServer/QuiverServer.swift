@@ -23,7 +23,8 @@ public enum QuiverServer {
     public static func run(registry: Registry, settings: ServerSettings, redaction: SecretRedaction, logger: Logger) async throws {
         let metrics = ServerMetrics()
         let executor = ServerExecutor(threads: settings.executorThreads, maxWaiting: settings.maxWaiting, metrics: metrics)
-        let environment = ServerEnvironment(registry: registry, executor: executor, settings: settings, metrics: metrics, redaction: redaction)
+        let environment = ServerEnvironment(
+            registry: registry, executor: executor, settings: settings, metrics: metrics, redaction: redaction, tokenUses: TokenUseNotes())
         let app = Application(
             router: makeRouter(environment),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),

@@ -10,4 +10,6 @@ struct ServerEnvironment: Sendable {
     let settings: ServerSettings
     let metrics: ServerMetrics
     let redaction: SecretRedaction
+    /// When each token's use was last written, so a request costs one token round trip, not two.
+    let tokenUses: TokenUseNotes
 }

@@ -7,9 +7,18 @@ extension Registry: RegistryService {
     public var summary: String { "catalog ready, blobs in \(blobs.location), acting as \(actor)" }
 
     public func show(_ ref: AdapterRef) throws -> VersionDetail {
-        let version = try resolve(ref)
-        let aliases = Dictionary(try aliases(name: version.name).map { ($0.alias, $0.version) }, uniquingKeysWith: { first, _ in first })
-        return VersionDetail(version: version, modules: try modules(of: version), aliases: aliases, evaluations: try evaluations(of: version))
+        try detail(of: try resolve(ref))
+    }
+
+    /// A version with its modules, its adapter's aliases and its evaluations, read on one pooled connection.
+    public func detail(of version: AdapterVersion) throws -> VersionDetail {
+        try catalog.read { session in
+            let aliases = Dictionary(try session.aliases.current(name: version.name).map { ($0.alias, $0.version) },
+                                     uniquingKeysWith: { first, _ in first })
+            return VersionDetail(
+                version: version, modules: try session.versions.modules(versionID: version.id), aliases: aliases,
+                evaluations: try session.evaluations.of(versionID: version.id))
+        }
     }
 
     public func pull(_ ref: AdapterRef, to output: URL) throws -> AdapterVersion {

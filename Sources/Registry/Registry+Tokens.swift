@@ -68,7 +68,9 @@ extension Registry {
 
     /// The token a presented secret belongs to, if it is valid now; `unauthenticated` otherwise. The secret is
     /// hashed and looked up by hash, and the stored hash compared in constant time.
-    public func authenticate(secret: String) throws -> TokenRecord {
+    /// - Parameter noteUse: record the use in `last_used_at` (at most once a minute per token); a server that
+    ///   rate-limits these notes itself passes false and calls ``noteTokenUse(_:)``.
+    public func authenticate(secret: String, noteUse: Bool = true) throws -> TokenRecord {
         func refuse(_ why: String) -> RegistryError {
             RegistryError(.unauthenticated, code: "auth.unauthenticated", reason: why,
                           hint: "send 'Authorization: Bearer <token>' (QUIVER_TOKEN); 'quiver token create' makes one")
@@ -81,8 +83,13 @@ extension Registry {
         }
         let now = clock.now()
         if let why = Authorization.invalidity(of: record, now: now) { throw refuse(why) }
-        try? catalog.read { try $0.tokens.noteUse(id: record.id, now: now) }
+        if noteUse { noteTokenUse(record) }
         return record
+    }
+
+    /// Records that `token` was used now (a failure to write it is not the request's failure).
+    public func noteTokenUse(_ token: TokenRecord) {
+        try? catalog.read { try $0.tokens.noteUse(id: token.id, now: clock.now()) }
     }
 
     /// Records a refused request (401 or 403) in the audit trail, naming the token when one was presented.

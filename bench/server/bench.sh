@@ -19,13 +19,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=15s
 CONNECTIONS=64
+MLFLOW=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --duration) DURATION="$2"; shift 2 ;;
         --connections) CONNECTIONS="$2"; shift 2 ;;
-        *) echo "usage: $0 [--duration 15s] [--connections 64]" >&2; exit 64 ;;
+        --quiver-only) MLFLOW=0; shift ;;
+        *) echo "usage: $0 [--duration 15s] [--connections 64] [--quiver-only]" >&2; exit 64 ;;
     esac
 done
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || sudo apt-get install -y wrk >/dev/null; }
 bash scripts/bootstrap.sh >/dev/null
@@ -100,6 +103,8 @@ SERVER_RSS=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
 
 # MLflow on the same PostgreSQL.
+MLFLOW_ROWS=()
+if [[ "$MLFLOW" == 1 ]]; then
 if [[ ! -x .venv-mlflow/bin/mlflow ]]; then
     python3 -m venv .venv-mlflow
     .venv-mlflow/bin/pip install -q mlflow psycopg2-binary
@@ -126,12 +131,13 @@ MLFLOW_ROWS=(
     "$(run_wrk "MLflow $MLFLOW_VERSION: search the model's versions" "$ML/model-versions/search?filter=name%3D%27bench%27")"
     "$(run_wrk "MLflow $MLFLOW_VERSION: version by sha256 tag" "$ML/model-versions/search?filter=tags.sha256%3D%27$TAG%27")"
 )
+fi
 
 {
-    echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg);"
+    echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg);"
     echo "wrk -t2 -c$CONNECTIONS -d$DURATION --latency on loopback; quiver serve with default settings, peak RSS $((SERVER_RSS / 1024)) MiB."
     echo
     echo "| lookup | requests/s | p50 | p99 | non-2xx |"
     echo "| --- | ---: | ---: | ---: | ---: |"
-    printf '%s\n' "${QUIVER_ROWS[@]}" "${MLFLOW_ROWS[@]}"
+    printf '%s\n' "${QUIVER_ROWS[@]}" ${MLFLOW_ROWS[@]+"${MLFLOW_ROWS[@]}"}
 } | tee "$OUT"

@@ -144,7 +144,12 @@ struct Call: Sendable {
                 throw RegistryError(.unauthenticated, code: "auth.unauthenticated", reason: "no bearer token was presented",
                                     hint: "send 'Authorization: Bearer <token>' (QUIVER_TOKEN); 'quiver token create' makes one")
             }
-            token = try await server.executor.run { try registry.authenticate(secret: secret) }
+            let uses = server.tokenUses
+            token = try await server.executor.run {
+                let token = try registry.authenticate(secret: secret, noteUse: false)
+                if uses.shouldNote(token.id, now: registry.clock.now()) { registry.noteTokenUse(token) }
+                return token
+            }
         } catch let error as RegistryError where error.errorKind == .unauthenticated {
             await recordDenial(actor: "anonymous", error)
             throw error

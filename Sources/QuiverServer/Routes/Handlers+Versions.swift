@@ -141,12 +141,7 @@ extension Handlers {
         case .latest, .alias:
             headers[.cacheControl] = "no-cache"
         }
-        let detail = try await call.registry { registry in
-            VersionDetail(
-                version: version, modules: try registry.modules(of: version),
-                aliases: Dictionary(try registry.aliases(name: version.name).map { ($0.alias, $0.version) }, uniquingKeysWith: { a, _ in a }),
-                evaluations: try registry.evaluations(of: version))
-        }
+        let detail = try await call.registry { try $0.detail(of: version) }
         return try call.json(detail, headers: headers)
     }
 
