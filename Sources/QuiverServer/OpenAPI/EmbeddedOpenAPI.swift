@@ -3181,6 +3181,10 @@ enum EmbeddedOpenAPI {
           "keptYoungUploads": {
             "type": "integer"
           },
+          "abandonedScratchDirectories": {
+            "type": "integer",
+            "description": "Scratch directories of killed quiver processes removed."
+          },
           "dryRun": {
             "type": "boolean"
           }
@@ -3192,6 +3196,7 @@ enum EmbeddedOpenAPI {
           "referenced",
           "abortedUploads",
           "keptYoungUploads",
+          "abandonedScratchDirectories",
           "dryRun"
         ],
         "additionalProperties": false
