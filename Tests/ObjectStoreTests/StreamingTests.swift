@@ -251,26 +251,4 @@ struct StreamingTests {
         #expect(failure?.kind == .unreachable && failure?.reason.contains("3 attempt(s)") == true, "\(String(describing: failure))")
         #expect(abc.position == 0)
     }
-
-    @Test("a large blob streams into a sink in order from parallel ranges, verified: intact, and tampered")
-    func largeBlobIntoASinkFromParallelRanges() async throws {
-        let store = try Self.multipartStore(try TestS3.require(), concurrency: 3)
-        defer { for blob in (try? store.list()) ?? [] { try? store.delete(digest: blob.digest) } }
-        var generator = ByteGenerator(seed: 71)
-        let bytes = generator.data(count: (17 << 20) + 333)  // four 5 MiB ranges, the last one short
-        let digest = SHA256Digest.of(bytes)
-        _ = try await store.put(from: DataSource(bytes, chunk: 1 << 20), size: Int64(bytes.count), digest: digest)
-        let whole = Collector()
-        #expect(try await store.get(digest: digest, range: nil, into: whole.sink) == Int64(bytes.count))
-        #expect(whole.data == bytes, "delivered in order")
-
-        var tampered = bytes
-        tampered[12 << 20] ^= 0x01
-        let altered = tampered
-        try await BlockingExecutor.shared.run { try store.client.putObject(key: BlobKey.key(for: digest), data: altered) }
-        let error = await #expect(throws: ObjectStoreError.self) {
-            try await store.get(digest: digest, range: nil, into: Collector().sink)
-        }
-        #expect(error?.kind == .corruptBlob)
-    }
 }

@@ -144,9 +144,6 @@ public final class S3BlobStore: BlobStore {
             }
             return 0
         }
-        if range == nil, let info = try client.headObject(key: key), info.size > client.settings.multipartThreshold {
-            return try getInOrderedParts(digest: digest, size: info.size, into: sink)
-        }
         return try withoutActuallyEscaping(sink) { sink in
             let forward = ForwardingSink(hashing: range == nil, window: range, deliver: sink)
             do {
@@ -162,43 +159,6 @@ public final class S3BlobStore: BlobStore {
             guard actual == digest else { throw ObjectStoreError.corrupt(digest, actual: actual, at: location) }
             return forward.delivered
         }
-    }
-
-    /// A whole large blob into `sink`, in order, fetched `downloadConcurrency` ranges at a time as `get(digest:to:)`
-    /// fetches into a file, and hashed as it is delivered (`.corruptBlob` at the end on a mismatch). Memory: one
-    /// window of parts. Each range is retried on its own before any of its bytes reach the sink.
-    private func getInOrderedParts(digest: SHA256Digest, size: Int64, into sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
-        let part = max(client.settings.partSize, 1 << 20)
-        let count = Int((size + part - 1) / part)
-        let window = max(1, client.settings.downloadConcurrency)
-        var hasher = SHA256Hasher()
-        var delivered: Int64 = 0
-        var first = 0
-        while first < count {
-            let n = min(window, count - first)
-            let base = first
-            let chunks = try ParallelMap.run(count: n, workers: n) { [self] index in
-                let lower = Int64(base + index) * part
-                let range = lower..<min(size, lower + part)
-                let data = try getRange(digest: digest, range: range)
-                guard data.count == range.count else {
-                    throw ObjectStoreError(.serverError, "bytes \(range.lowerBound)..<\(range.upperBound) of sha256/\(digest.hex) came back with \(data.count) bytes",
-                                           hint: "the object changed or the server cut the answer short; retry")
-                }
-                return data
-            }
-            for chunk in chunks {
-                try chunk.withUnsafeBytes { bytes in
-                    hasher.update(bytes)
-                    try sink(bytes)
-                }
-                delivered += Int64(chunk.count)
-            }
-            first += n
-        }
-        let actual = hasher.finalize()
-        guard actual == digest else { throw ObjectStoreError.corrupt(digest, actual: actual, at: location) }
-        return delivered
     }
 
     public func getData(digest: SHA256Digest) throws -> Data {
