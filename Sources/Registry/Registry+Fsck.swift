@@ -1,6 +1,5 @@
 import Foundation
 import LoRA
-import Merge
 import ObjectStore
 import QuiverCore
 
@@ -44,8 +43,6 @@ extension Registry {
         var findings = catalogFindings
         let stored = Dictionary(try blobs.list().map { ($0.digest.hex, $0.size) }, uniquingKeysWith: { a, _ in a })
         var lostVersionIDs: Set<Int64> = []
-        let scratch = deep ? try scratchDirectory("fsck") : nil
-        defer { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
         for blob in referenced {
             let who = blob.referencedBy.joined(separator: ", ")
             guard let size = stored[blob.hexDigest] else {
@@ -61,11 +58,10 @@ extension Registry {
                 lostVersionIDs.formUnion(blob.versionIDs)
                 continue
             }
-            if let scratch, let digest = SHA256Digest(hex: blob.hexDigest) {
-                let file = scratch.appendingPathComponent(blob.hexDigest)
-                defer { try? FileManager.default.removeItem(at: file) }
+            if deep, let digest = SHA256Digest(hex: blob.hexDigest) {
                 do {
-                    try blobs.get(digest: digest, to: file)
+                    // Streamed and hashed, nothing written: a whole-blob read verifies the digest at its end.
+                    _ = try blobs.get(digest: digest, range: nil) { _ in }
                 } catch let error as ObjectStoreError where error.errorKind == .integrity {
                     findings.append(CatalogFinding(check: "blob_corrupt", subject: "sha256:\(blob.hexDigest)",
                                                    detail: "\(error.reason) (\(who))", versionIDs: blob.versionIDs))
@@ -101,15 +97,13 @@ extension Registry {
         var mended: Set<Int64> = []
         let versions = try catalog.read { try $0.versions.versions(ids: versionIDs) }
         for version in versions where version.kind == .merged {
-            guard let merge = try catalog.read({ try $0.merges.first(producing: version.id) }) else { continue }
-            let request = try JSONDecoder().decode(MergeRequest.self, from: Data(merge.params.utf8))
-            let inputs = try catalog.read { try $0.versions.versions(ids: merge.inputVersionIDs) }
+            guard let (mergeID, request, inputs) = try recordedRecipe(of: version) else { continue }
             do {
                 let (adapter, scratch) = try runMerge(inputs: inputs, request: request)
                 defer { try? FileManager.default.removeItem(at: scratch) }
                 guard adapter.canonicalDigest == version.canonicalDigest, adapter.weightsDigest == version.weightsDigest,
                       adapter.configDigest == version.configDigest else {
-                    lines.append("\(version.label): re-running merge #\(merge.id) gives other bytes; not restored")
+                    lines.append("\(version.label): re-running merge #\(mergeID) gives other bytes; not restored")
                     continue
                 }
                 for (digest, url) in [(version.configDigest, adapter.directory.appendingPathComponent(LoRAAdapter.configFileName)),
@@ -118,13 +112,13 @@ extension Registry {
                 }
                 try catalog.transaction { tx in
                     try audit(tx, action: "fsck.repair", subject: version.label, details: [
-                        "merge_id": String(merge.id), "restored": "config,weights", "store": blobs.location,
+                        "merge_id": String(mergeID), "restored": "config,weights", "store": blobs.location,
                     ])
                 }
-                lines.append("\(version.label): re-ran merge #\(merge.id) and restored its files (identical bytes)")
+                lines.append("\(version.label): re-ran merge #\(mergeID) and restored its files (identical bytes)")
                 mended.insert(version.id)
             } catch let error as any NamedError {
-                lines.append("\(version.label): re-running merge #\(merge.id) failed: \(error.code): \(error.reason)")
+                lines.append("\(version.label): re-running merge #\(mergeID) failed: \(error.code): \(error.reason)")
             }
         }
         return (lines, mended)

@@ -68,14 +68,19 @@ extension Registry {
         return VerifyReport(subject: version.label, checks: checks)
     }
 
-    /// Re-runs the first merge recorded for `output` and compares.
-    func rerunMerge(of output: AdapterVersion) throws -> VerifyReport.Check {
-        let recorded = try catalog.read { session -> (Int64, MergeRequest, [AdapterVersion])? in
+    /// The first merge recorded for `output`: its id, the request as recorded, and its inputs in merge order (what
+    /// `verify` and `fsck --repair` re-run).
+    func recordedRecipe(of output: AdapterVersion) throws -> (mergeID: Int64, request: MergeRequest, inputs: [AdapterVersion])? {
+        try catalog.read { session in
             guard let merge = try session.merges.first(producing: output.id) else { return nil }
             let request = try JSONDecoder().decode(MergeRequest.self, from: Data(merge.params.utf8))
             return (merge.id, request, try session.versions.versions(ids: merge.inputVersionIDs))
         }
-        guard let (mergeID, request, inputs) = recorded else {
+    }
+
+    /// Re-runs the first merge recorded for `output` and compares.
+    func rerunMerge(of output: AdapterVersion) throws -> VerifyReport.Check {
+        guard let (mergeID, request, inputs) = try recordedRecipe(of: output) else {
             return .init(kind: "merge", subject: output.label, passed: false, detail: "a merged version with no recorded merge")
         }
         do {

@@ -1,12 +1,13 @@
 import QuiverCore
 
-/// What a version's tags may hold: a bounded number of short, printable `key=value` pairs. Tags are printed by
+/// What a version's tags may hold: a bounded number of short, printable `key=value` pairs (the API document's
+/// limits: the CLI and the server apply this one rule). Tags are printed by
 /// `list`/`show` and sent by the API, so control characters (a terminal's ESC) and unbounded sizes are refused at
 /// the door rather than escaped at every exit.
 public enum TagRules {
     public static let maxCount = 64
     public static let maxKeyLength = 128
-    public static let maxValueLength = 1024
+    public static let maxValueLength = 256
 
     /// Throws `registry.invalid_tag` (invalid input) naming the first rule a tag breaks.
     public static func validate(_ tags: [String: String]) throws(RegistryError) {

@@ -159,7 +159,8 @@ struct DecisionTests {
         #expect(throws: Never.self) { try TagRules.validate(["team": "nlp", "skill": "tone ünïcode"]) }
         for bad: [String: String] in [
             ["team": "\u{1B}[2Jhidden"], ["\u{7}bell": "x"], ["": "x"], ["a=b": "c"],
-            ["k": String(repeating: "v", count: 1025)], [String(repeating: "k", count: 129): "v"],
+            ["k": String(repeating: "v", count: 1025)], ["k": String(repeating: "v", count: 257)],
+            [String(repeating: "k", count: 129): "v"],
             Dictionary(uniqueKeysWithValues: (0..<65).map { ("k\($0)", "v") }),
         ] {
             let error = #expect(throws: RegistryError.self) { try TagRules.validate(bad) }

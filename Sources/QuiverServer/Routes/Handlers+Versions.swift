@@ -35,28 +35,9 @@ extension Handlers {
         }
     }
 
-    /// What `GET /v1/versions/{ref}` answers: the same object as `quiver show --json`.
-    struct VersionDetail: Encodable {
-        let version: AdapterVersion
-        let modules: [RecordedModule]
-        let aliases: [String: Int]
-        let evaluations: [Evaluation]
-    }
-
     static func digest(_ text: String, field: String) throws -> SHA256Digest {
         guard let digest = SHA256Digest(hex: text) else { throw ServerError.invalid("\(field) '\(text.prefix(80))' is not a sha256 digest", hint: "write 64 hex characters") }
         return digest
-    }
-
-    /// Tags: at most 64, keys 1-128 characters, values at most 256, no control characters.
-    static func checkTags(_ tags: [String: String]) throws {
-        guard tags.count <= 64 else { throw ServerError.invalid("at most 64 tags, got \(tags.count)") }
-        for (key, value) in tags {
-            let control = { (text: String) in text.unicodeScalars.contains { $0.properties.generalCategory == .control } }
-            guard !key.isEmpty, key.count <= 128, value.count <= 256, !key.contains("="), !control(key), !control(value) else {
-                throw ServerError.invalid("tag '\(key.prefix(64))' is malformed", hint: "keys have 1-128 characters without '=', values at most 256")
-            }
-        }
     }
 
     /// `ref` parsed (NAME, NAME@VERSION, NAME@ALIAS or a sha256) and resolved, with the token's read access to the
@@ -74,7 +55,7 @@ extension Handlers {
         try AdapterRef.validateName(body.name)
         let config = try digest(body.configSHA256, field: "config_sha256"), weights = try digest(body.weightsSHA256, field: "weights_sha256")
         let tags = body.tags ?? [:]
-        try checkTags(tags)
+        try TagRules.validate(tags)
         if let revision = body.baseRevision, revision.count > 256 { throw ServerError.invalid("base_revision has more than 256 characters") }
         try await call.authorize(.write(name: body.name))
         let outcome = try await call.registry {
@@ -106,7 +87,7 @@ extension Handlers {
             }
             tags[String(item[..<equals])] = String(item[item.index(after: equals)...])
         }
-        try checkTags(tags)
+        try TagRules.validate(tags)
         let rank = try call.query("rank", maxLength: 10).map { text -> Int in
             guard let value = Int(text), value >= 1 else { throw ServerError.invalid("rank '\(text)' is not a positive integer") }
             return value
