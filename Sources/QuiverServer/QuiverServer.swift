@@ -24,7 +24,8 @@ public enum QuiverServer {
         let metrics = ServerMetrics()
         let executor = ServerExecutor(threads: settings.executorThreads, maxWaiting: settings.maxWaiting, metrics: metrics)
         let environment = ServerEnvironment(
-            registry: registry, executor: executor, settings: settings, metrics: metrics, redaction: redaction, tokenUses: TokenUseNotes())
+            registry: registry, executor: executor, settings: settings, metrics: metrics, redaction: redaction, tokenUses: TokenUseNotes(),
+            sessions: PageSessions())
         let app = Application(
             router: makeRouter(environment),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
@@ -52,8 +53,19 @@ public enum QuiverServer {
         for route in RouteTable.routes {
             router.on(RouterPath(stringLiteral: route.path), method: route.method) { request, context in
                 var call = Call(request: request, context: context, route: route, server: environment)
-                if route.scope != .none { try await call.authenticate() }
-                return try await route.handler(&call)
+                guard route.isPage else {
+                    if route.scope != .none { try await call.authenticate() }
+                    return try await route.handler(&call)
+                }
+                do {
+                    if route.scope != .none { try await call.authenticate() }
+                    return try await route.handler(&call)
+                } catch let error as any NamedError {
+                    if ErrorStatus.status(for: error).code >= 500 {
+                        context.logger.error("page failed", metadata: ["code": "\(error.code)", "reason": "\(environment.redaction.redact(error.reason))"])
+                    }
+                    return Handlers.errorPage(error, request: request, server: environment)
+                }
             }
         }
         return router

@@ -12,4 +12,6 @@ struct ServerEnvironment: Sendable {
     let redaction: SecretRedaction
     /// When each token's use was last written, so a request costs one token round trip, not two.
     let tokenUses: TokenUseNotes
+    /// Browser sessions of the pages (`/ui`).
+    let sessions: PageSessions
 }

@@ -12,13 +12,15 @@ extension Registry: RegistryService {
 
     /// A version with its modules, its adapter's aliases and its evaluations, read on one pooled connection.
     public func detail(of version: AdapterVersion) throws -> VersionDetail {
-        try catalog.read { session in
-            let aliases = Dictionary(try session.aliases.current(name: version.name).map { ($0.alias, $0.version) },
-                                     uniquingKeysWith: { first, _ in first })
-            return VersionDetail(
-                version: version, modules: try session.versions.modules(versionID: version.id), aliases: aliases,
-                evaluations: try session.evaluations.of(versionID: version.id))
-        }
+        try catalog.read { try Self.detail($0, version) }
+    }
+
+    static func detail(_ session: CatalogSession, _ version: AdapterVersion) throws -> VersionDetail {
+        let aliases = Dictionary(try session.aliases.current(name: version.name).map { ($0.alias, $0.version) },
+                                 uniquingKeysWith: { first, _ in first })
+        return VersionDetail(
+            version: version, modules: try session.versions.modules(versionID: version.id), aliases: aliases,
+            evaluations: try session.evaluations.of(versionID: version.id))
     }
 
     public func pull(_ ref: AdapterRef, to output: URL) throws -> AdapterVersion {

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import QuiverCore
@@ -134,11 +135,20 @@ struct Call: Sendable {
 
     // MARK: - Authentication and authorisation
 
-    /// Authenticates the bearer token, and checks the route's scope. A missing or bad token is 401 (audited as
-    /// `anonymous`), a token below the route's scope 403 (audited with its name).
+    /// Authenticates the bearer token (or, on a page route, the token of the browser's session cookie:
+    /// ``PageSessions``), and checks the route's scope. A missing or bad token is 401 (audited as `anonymous`), a
+    /// token below the route's scope 403 (audited with its name).
     mutating func authenticate() async throws {
+        var secret = Self.bearerSecret(request.headers[.authorization])
+        if secret == nil, route.isPage, let session = PageSessions.sessionID(cookieHeader: request.headers[.cookie]) {
+            secret = server.sessions.secret(session: session)
+        }
+        try await authenticate(presenting: secret)
+    }
+
+    /// Authenticates `secret` (nil: none was presented) as ``authenticate()`` does.
+    mutating func authenticate(presenting secret: String?) async throws {
         let registry = server.registry
-        let secret = Self.bearerSecret(request.headers[.authorization])
         do {
             guard let secret else {
                 throw RegistryError(.unauthenticated, code: "auth.unauthenticated", reason: "no bearer token was presented",
@@ -169,6 +179,30 @@ struct Call: Sendable {
         } catch let error as RegistryError {
             await recordDenial(actor: token.name, error)
             throw error
+        }
+    }
+
+    /// The authenticated token's name, as pages show who is signed in.
+    var actorName: String { token?.name ?? "anonymous" }
+
+    /// Whether the client reached the server over https (directly or through a proxy that says so), so that a
+    /// cookie is marked Secure.
+    var isHTTPS: Bool {
+        if request.head.scheme == "https" || request.uri.scheme?.rawValue == "https" { return true }
+        if request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.lowercased() == "https" { return true }
+        return request.headers[HTTPField.Name("Forwarded")!]?.lowercased().contains("proto=https") == true
+    }
+
+    /// Refuses a form posted from another site (login CSRF, a forged "verify"): a browser sends `Origin` with
+    /// every POST; when it does, its host must be the one the request was sent to.
+    func requireSameOrigin() throws {
+        guard let origin = request.headers[.origin] else { return }
+        // HTTP/1 `Host` arrives as the request's authority.
+        let host = request.head.authority ?? request.headers[HTTPField.Name("Host")!] ?? ""
+        let originHost = URL(string: origin).map { url in url.host.map { $0 + (url.port.map { ":\($0)" } ?? "") } ?? "" } ?? ""
+        guard !host.isEmpty, originHost.lowercased() == host.lowercased() else {
+            throw RegistryError(.forbidden, code: "server.cross_origin", reason: "a form posted from another origin (\(origin.prefix(100))) is refused",
+                                hint: "use the form on this server's own page")
         }
     }
 

@@ -133,12 +133,19 @@ extension Handlers {
             return direction
         } ?? .ancestors
         let format = try call.query("format", maxLength: 16).map { text -> LineageGraph.Format in
-            guard let format = LineageGraph.Format(rawValue: text) else { throw ServerError.invalid("format '\(text)' is not json, text, dot or mermaid") }
+            guard let format = LineageGraph.Format(rawValue: text) else { throw ServerError.invalid("format '\(text)' is not json, text, dot, mermaid or svg") }
             return format
         } ?? .json
         let (_, version) = try await resolve(call)
         let graph = try await call.registry { try $0.lineage(of: version, direction: direction) }
         if format == .json { return try call.json(graph) }
+        if format == .svg {
+            // A picture opened on its own: no script or outside resource may run in it, whatever it contains.
+            var headers = Page.securityHeaders
+            headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'"
+            headers[.contentType] = "image/svg+xml; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: try graph.render(format) + "\n")))
+        }
         return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: try graph.render(format) + "\n")))
     }
