@@ -20,8 +20,9 @@ struct LineagePageTests {
         try cli(["register", golden.appendingPathComponent("a1").path, "--name", "tone", "--tag", "skill=tone",
                  "--tag", #"note=<script>alert("tag")</script>&amp;"#])
         try cli(["register", golden.appendingPathComponent("a2").path, "--name", "json", "--tag", "skill=json"])
-        try cli(["register", golden.appendingPathComponent("a9").path, "--name", "safety", "--tag", "skill=safety"])
+        try cli(["register", golden.appendingPathComponent("a9_conflict").path, "--name", "safety", "--tag", "skill=safety"])
         try cli(["register", golden.appendingPathComponent("a3").path, "--name", "brevity", "--tag", "skill=brevity"])
+        try cli(["policy", "set", "allow_scaling_fold", "true"])
         try cli(["merge", "--method", "ties", "--density", "0.5", "--weights", "0.6,0.4", "--into", "chat", "tone", "json"])
         try cli(["merge", "--method", "linear", "--weights", "0.5,0.5", "--allow-scaling-mismatch", "--into", "guard", "safety", "brevity"])
         try cli(["merge", "--method", "svd", "--svd-rank", "8", "--into", "core", "chat", "guard"])
@@ -72,7 +73,7 @@ struct LineagePageTests {
         // Parents and children, evaluations, alias history, provenance.
         #expect(html.contains("<h2 id=\"parents\">Parents</h2>\n<ul class=\"links\"><li><a href=\"/ui/versions/core@1\">core@1</a>"))
         #expect(html.contains("<td>tone</td><td>acc</td><td>0.91</td><td>higher</td>") && html.contains("<td>json</td><td>loss</td><td>0.12</td><td>lower</td>"))
-        #expect(html.contains("assistant@production <span class=\"badge alias\">forced</span>") && html.contains("assistant@staging"))
+        #expect(html.contains("<td>assistant@production") && html.contains("<td>assistant@staging"))
         #expect(html.contains("<h2 id=\"provenance\">Provenance</h2>") && html.contains("class=\"status pending\""))
 
         // A trained root: its children are listed, and its hostile tag is text, not markup.

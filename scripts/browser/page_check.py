@@ -170,6 +170,7 @@ def main():
         browser.navigate_and_wait(lambda: browser.evaluate(
             "document.querySelector('#token').value = " + json.dumps(token) + ";"
             " document.querySelector('form.signin').submit(); true"))
+        report["after_sign_in"] = browser.evaluate("({url: location.href, h1: (document.querySelector('h1') || {}).textContent})")
         cookies = browser.send("Network.getCookies", {"urls": [options.base + "/ui"]})["cookies"]
         report["cookies"] = [{k: c.get(k) for k in ("name", "httpOnly", "sameSite", "path", "secure")} for c in cookies]
         report["cookie_holds_token"] = any(token in c.get("value", "") for c in cookies)

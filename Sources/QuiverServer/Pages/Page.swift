@@ -25,7 +25,7 @@ struct Page {
         var out = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-            <meta name="referrer" content="no-referrer"><title>\(Self.text(title)) · Quiver</title>
+            <meta name="referrer" content="same-origin"><title>\(Self.text(title)) · Quiver</title>
             <style>\(Self.stylesheet)</style></head>
             <body><header><a class="brand" href="/ui">Quiver</a><nav><a href="/ui">Adapters</a></nav>
             """
@@ -47,12 +47,14 @@ struct Page {
     }
 
     /// What every page is sent with: nothing but the stylesheet (by hash) and same-origin forms may run or load;
-    /// no sniffing, no framing, no referrer (a page's URL names adapters), no caching.
+    /// no sniffing, no framing, no caching, and no referrer to other sites (a page's URL names adapters); within
+    /// the site it is sent, since with `no-referrer` a browser sends `Origin: null` on a form POST, which
+    /// ``Call/requireSameOrigin()`` refuses.
     static let securityHeaders: HTTPFields = [
         .contentSecurityPolicy: contentSecurityPolicy,
         .xContentTypeOptions: "nosniff",
         HTTPField.Name("X-Frame-Options")!: "DENY",
-        HTTPField.Name("Referrer-Policy")!: "no-referrer",
+        HTTPField.Name("Referrer-Policy")!: "same-origin",
         .cacheControl: "no-store",
     ]
 

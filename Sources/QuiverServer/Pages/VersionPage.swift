@@ -37,7 +37,7 @@ enum VersionPage {
                 let ka = a.output == version.label ? 0 : 1, kb = b.output == version.label ? 0 : 1
                 return ka != kb ? ka < kb : a.id > b.id
             }
-            for merge in ordered { out += recipe(merge) }
+            for (index, merge) in ordered.enumerated() { out += recipe(merge, open: index == 0) }
         }
 
         out += "<h2 id=\"evaluations\">Evaluations</h2>\n"
@@ -113,7 +113,7 @@ enum VersionPage {
         return out + "</ul>\n"
     }
 
-    private static func recipe(_ merge: MergeRecord) -> String {
+    private static func recipe(_ merge: MergeRecord, open: Bool) -> String {
         let t = Page.text
         var out = "<div class=\"recipe\" id=\"merge-\(merge.id)\"><h3>merge #\(merge.id): \(Page.link(Page.versionPath(merge.output), merge.output)) = \(t(merge.method))</h3>"
         out += "<table><tr><th>input</th><th>weight</th><th>canonical digest</th></tr>"
@@ -126,7 +126,7 @@ enum VersionPage {
         out += "<dl class=\"facts\"><dt>seed</dt><dd>\(merge.seed.map { String($0) } ?? "—")</dd>"
         out += "<dt>software</dt><dd><code>\(t(merge.softwareVersion))</code></dd>"
         out += "<dt>requested</dt><dd>\(t(timestamp(merge.at))) by \(t(merge.requestedBy))</dd></dl>"
-        out += "<details open><summary>every parameter</summary>\(parameters(merge.params))</details></div>\n"
+        out += "<details\(open ? " open" : "")><summary>every parameter</summary>\(parameters(merge.params))</details></div>\n"
         return out
     }
 

@@ -112,9 +112,14 @@ public struct LineageSVG: Sendable {
         // where the ports keep edges apart; a white halo keeps it readable over lines.
         let before = points[points.count - 2]
         let lx = before.x + (last.x - before.x) * 0.576, ly = before.y + (last.y - before.y) * 0.648 + 4
+        // A white plate under the label, sized by an estimate of the text's width (about 5.8 px a character at
+        // 11 px), so the line does not strike through it.
+        let plateWidth = Double(label.count) * 5.8 + 8
         var out = "<g class=\"edge\"><path d=\"\(path)\" fill=\"none\" stroke=\"\(Palette.edge)\" stroke-width=\"1.4\" marker-end=\"url(#quiver-lineage-arrow)\"/>"
-        out += "<text class=\"weight\" x=\(Self.quoted(lx)) y=\(Self.quoted(ly)) text-anchor=\"middle\" font-size=\"11\" fill=\"\(Palette.edgeText)\" "
-        out += "stroke=\"#ffffff\" stroke-width=\"3\" paint-order=\"stroke\">\(MarkupText.escape(label))</text></g>\n"
+        out += "<rect x=\(Self.quoted(lx - plateWidth / 2)) y=\(Self.quoted(ly - 11)) width=\(Self.quoted(plateWidth)) height=\"15\" rx=\"3\" "
+        out += "fill=\"#ffffff\" fill-opacity=\"0.92\"/>"
+        out += "<text class=\"weight\" x=\(Self.quoted(lx)) y=\(Self.quoted(ly)) text-anchor=\"middle\" font-size=\"11\" fill=\"\(Palette.edgeText)\">"
+        out += "\(MarkupText.escape(label))</text></g>\n"
         return out
     }
 
