@@ -24,6 +24,8 @@ public struct ServeCommand: ParsableCommand {
     @Option(help: "Threads for database and blob-store calls (and database connections).") var threads = 8
     @Option(name: .customLong("max-waiting"), help: "Requests that may wait for a thread before new ones get 503 + Retry-After.") var maxWaiting = 64
     @Option(help: "Lease per job claim (e.g. 60s).") var lease = "60s"
+    @Option(name: .customLong("read-cache"), help: "Memory for answers to reads (versions, lineage, audits, aliases), emptied whenever the catalog announces a change; 0 turns caching off.")
+    var readCache = "64MiB"
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     public init() {}
@@ -36,6 +38,9 @@ public struct ServeCommand: ParsableCommand {
         guard (0...64).contains(workers) else { throw OptionError("invalid_option", "--workers must be 0-64, got \(workers)") }
         guard (1...256).contains(threads) else { throw OptionError("invalid_option", "--threads must be 1-256, got \(threads)") }
         guard (0...100_000).contains(maxWaiting) else { throw OptionError("invalid_option", "--max-waiting must be 0-100000, got \(maxWaiting)") }
+        guard (0...(16 << 30)).contains(try OptionParsing.bytes(readCache, option: "read-cache")) else {
+            throw OptionError("invalid_option", "--read-cache must be 0-16GiB, got \(readCache)")
+        }
         let leaseSeconds = try OptionParsing.seconds(lease)
         guard (1...86_400).contains(leaseSeconds) else { throw OptionError("invalid_option", "--lease must be 1s-1d, got \(lease)") }
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -52,6 +57,7 @@ public struct ServeCommand: ParsableCommand {
         settings.workers = workers
         settings.executorThreads = threads
         settings.maxWaiting = maxWaiting
+        settings.readCacheBytes = Int(try OptionParsing.bytes(readCache, option: "read-cache"))
         settings.leaseSeconds = Int(try OptionParsing.seconds(lease))
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in

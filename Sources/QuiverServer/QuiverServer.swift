@@ -23,8 +23,11 @@ public enum QuiverServer {
     public static func run(registry: Registry, settings: ServerSettings, redaction: SecretRedaction, logger: Logger) async throws {
         let metrics = ServerMetrics()
         let executor = ServerExecutor(threads: settings.executorThreads, maxWaiting: settings.maxWaiting, metrics: metrics)
+        let caches = ServerCaches(url: registry.pool.url, maxBytes: settings.readCacheBytes, metrics: metrics, logger: logger)
+        caches.start()
         let environment = ServerEnvironment(
-            registry: registry, executor: executor, settings: settings, metrics: metrics, redaction: redaction, tokenUses: TokenUseNotes())
+            registry: registry, executor: executor, settings: settings, metrics: metrics, redaction: redaction, tokenUses: TokenUseNotes(),
+            caches: caches)
         let app = Application(
             router: makeRouter(environment),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
@@ -34,11 +37,12 @@ public enum QuiverServer {
             logger: logger)
         let workers = JobWorkers(
             registry: registry, count: settings.workers, leaseSeconds: settings.leaseSeconds, pollSeconds: settings.pollSeconds,
-            metrics: metrics, logger: logger)
+            metrics: metrics, logger: logger, afterJob: { caches.invalidateAfterWrite() })
         // Shut down in reverse order: the HTTP server first (in-flight requests finish), then the workers.
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: workers), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         defer {
+            caches.stop()
             executor.shutdown()
             registry.pool.close()
             logger.notice("stopped")
@@ -53,6 +57,9 @@ public enum QuiverServer {
             router.on(RouterPath(stringLiteral: route.path), method: route.method) { request, context in
                 var call = Call(request: request, context: context, route: route, server: environment)
                 if route.scope != .none { try await call.authenticate() }
+                guard route.method != .get && route.method != .head else { return try await route.handler(&call) }
+                // A write: whatever it changed is visible to this server's next read at once.
+                defer { environment.caches.invalidateAfterWrite() }
                 return try await route.handler(&call)
             }
         }

@@ -20,6 +20,9 @@ public struct ServerSettings: Sendable {
     public var maxWaiting = 64
     /// Bytes buffered between a client and the blob store during a transfer.
     public var transferBuffer = 1 << 20
+    /// Bytes of read answers (versions, lineage, audits, aliases, evaluations, policy) kept in memory between
+    /// catalog changes; 0 turns the response and token caches off (every request then reads the catalog).
+    public var readCacheBytes = 64 << 20
 
     public init() {}
 }
