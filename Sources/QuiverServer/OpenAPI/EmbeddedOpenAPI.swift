@@ -290,6 +290,16 @@ enum EmbeddedOpenAPI {
             }
           },
           {
+            "name": "redirect",
+            "in": "query",
+            "required": false,
+            "description": "`true`: the client can follow a redirect to the blob store. When the server is started with `--presign-downloads`, a blob of at least `--presign-min-size` bytes is then answered with 307 and a presigned GET URL on the store (valid for minutes), so large downloads do not pass through the server; the client verifies the digest itself. Otherwise, or with `false`, the server streams the bytes.",
+            "schema": {
+              "type": "boolean",
+              "default": false
+            }
+          },
+          {
             "name": "Range",
             "in": "header",
             "required": false,
@@ -391,6 +401,29 @@ enum EmbeddedOpenAPI {
                 "schema": {
                   "type": "string",
                   "contentMediaType": "application/octet-stream"
+                }
+              }
+            }
+          },
+          "307": {
+            "description": "With `redirect=true` on a server that presigns downloads: GET the blob (whole or a range) from `Location`, without the bearer token.",
+            "headers": {
+              "Location": {
+                "description": "A presigned S3 GET URL for the blob, valid for `--presign-expiry`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "ETag": {
+                "description": "`\"sha256:<hex>\"`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Cache-Control": {
+                "description": "`no-store`: the URL expires.",
+                "schema": {
+                  "type": "string"
                 }
               }
             }
