@@ -806,7 +806,7 @@ enum EmbeddedOpenAPI {
     "/v1/versions/{ref}": {
       "get": {
         "operationId": "showVersion",
-        "summary": "One version with its modules, aliases and evaluations (as `quiver show --json`).",
+        "summary": "One version's record and modules: what never changes about it (`quiver show --json` adds the adapter's aliases from `GET /v1/adapters/{name}/aliases` and the evaluations from `GET /v1/versions/{ref}/evaluations`, resources of their own). NAME@VERSION and digest references name immutable content: they carry `ETag: \"sha256:<canonical>\"` and `Cache-Control: public, max-age=31536000, immutable`, and honour `If-None-Match` with 304. NAME and NAME@ALIAS can move: `Cache-Control: no-cache` (the ETag, which names the version they resolve to now, is still sent).",
         "description": "NAME@VERSION and digest references name immutable content: they carry `ETag: \"sha256:<canonical>\"` and `Cache-Control: public, max-age=31536000, immutable`, and honour `If-None-Match` with 304. NAME and NAME@ALIAS can move: `Cache-Control: no-cache` (the ETag is still sent). The ETag names the version's content: `aliases` and `evaluations` in a cached body are those of the first fetch; read them fresh from `GET /v1/adapters/{name}/aliases` and `GET /v1/versions/{ref}/evaluations`.",
         "tags": [
           "versions"
@@ -850,7 +850,7 @@ enum EmbeddedOpenAPI {
             "content": {
               "application/json": {
                 "schema": {
-                  "$ref": "#/components/schemas/VersionDetail"
+                  "$ref": "#/components/schemas/VersionFacts"
                 }
               }
             },
@@ -2448,8 +2448,9 @@ enum EmbeddedOpenAPI {
         ],
         "additionalProperties": false
       },
-      "VersionDetail": {
+      "VersionFacts": {
         "type": "object",
+        "description": "What never changes about a version: its record and its modules. The adapter's aliases are at /v1/adapters/{name}/aliases, the version's evaluations at /v1/versions/{ref}/evaluations.",
         "properties": {
           "version": {
             "$ref": "#/components/schemas/AdapterVersion"
@@ -2459,26 +2460,11 @@ enum EmbeddedOpenAPI {
             "items": {
               "$ref": "#/components/schemas/RecordedModule"
             }
-          },
-          "aliases": {
-            "type": "object",
-            "additionalProperties": {
-              "type": "integer"
-            },
-            "description": "Every alias of the adapter → version number."
-          },
-          "evaluations": {
-            "type": "array",
-            "items": {
-              "$ref": "#/components/schemas/Evaluation"
-            }
           }
         },
         "required": [
           "version",
-          "modules",
-          "aliases",
-          "evaluations"
+          "modules"
         ],
         "additionalProperties": false
       },

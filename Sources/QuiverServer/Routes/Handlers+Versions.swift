@@ -118,8 +118,8 @@ extension Handlers {
             case .version, .digest: headers[.cacheControl] = immutable
             case .latest, .alias: headers[.cacheControl] = "no-cache"
             }
-            let detail = try await call.registry { try $0.detail(of: version) }
-            return try call.jsonAnswer(detail, names: [version.name], headers: headers)
+            let facts = try await call.registry { try $0.facts(of: version) }
+            return try call.jsonAnswer(facts, names: [version.name], headers: headers)
         }
     }
 
