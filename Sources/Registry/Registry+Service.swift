@@ -10,6 +10,11 @@ extension Registry: RegistryService {
         try detail(of: try resolve(ref))
     }
 
+    /// A version's record and modules: what never changes about it.
+    public func facts(of version: AdapterVersion) throws -> VersionFacts {
+        VersionFacts(version: version, modules: try catalog.read { try $0.versions.modules(versionID: version.id) })
+    }
+
     /// A version with its modules, its adapter's aliases and its evaluations, read on one pooled connection.
     public func detail(of version: AdapterVersion) throws -> VersionDetail {
         try catalog.read { try Self.detail($0, version) }

@@ -154,11 +154,28 @@ struct Call: Sendable {
                 throw RegistryError(.unauthenticated, code: "auth.unauthenticated", reason: "no bearer token was presented",
                                     hint: "send 'Authorization: Bearer <token>' (QUIVER_TOKEN); 'quiver token create' makes one")
             }
-            let uses = server.tokenUses
-            token = try await server.executor.run {
-                let token = try registry.authenticate(secret: secret, noteUse: false)
-                if uses.shouldNote(token.id, now: registry.clock.now()) { registry.noteTokenUse(token) }
-                return token
+            let uses = server.tokenUses, cache = server.caches.tokens
+            let key = SHA256Digest.of(Array(secret.utf8)).hex
+            if let known = cache.value(for: key) {
+                // Known since the last token change the catalog announced; expiry moves with the clock, so check it.
+                let now = registry.clock.now()
+                if let why = Authorization.invalidity(of: known, now: now) {
+                    throw RegistryError(.unauthenticated, code: "auth.unauthenticated", reason: why,
+                                        hint: "send 'Authorization: Bearer <token>' (QUIVER_TOKEN); 'quiver token create' makes one")
+                }
+                if uses.shouldNote(known.id, now: now) {
+                    _ = try? await server.executor.run { registry.noteTokenUse(known) }
+                }
+                token = known
+            } else {
+                let ticket = cache.ticket()
+                let authenticated = try await server.executor.run {
+                    let token = try registry.authenticate(secret: secret, noteUse: false)
+                    if uses.shouldNote(token.id, now: registry.clock.now()) { registry.noteTokenUse(token) }
+                    return token
+                }
+                cache.store(authenticated, for: key, cost: 1, ticket: ticket)
+                token = authenticated
             }
         } catch let error as RegistryError where error.errorKind == .unauthenticated {
             await recordDenial(actor: "anonymous", error)

@@ -294,6 +294,16 @@ enum EmbeddedOpenAPI {
             }
           },
           {
+            "name": "redirect",
+            "in": "query",
+            "required": false,
+            "description": "`true`: the client can follow a redirect to the blob store. When the server is started with `--presign-downloads`, a blob of at least `--presign-min-size` bytes is then answered with 307 and a presigned GET URL on the store (valid for minutes), so large downloads do not pass through the server; the client verifies the digest itself. Otherwise, or with `false`, the server streams the bytes.",
+            "schema": {
+              "type": "boolean",
+              "default": false
+            }
+          },
+          {
             "name": "Range",
             "in": "header",
             "required": false,
@@ -395,6 +405,29 @@ enum EmbeddedOpenAPI {
                 "schema": {
                   "type": "string",
                   "contentMediaType": "application/octet-stream"
+                }
+              }
+            }
+          },
+          "307": {
+            "description": "With `redirect=true` on a server that presigns downloads: GET the blob (whole or a range) from `Location`, without the bearer token.",
+            "headers": {
+              "Location": {
+                "description": "A presigned S3 GET URL for the blob, valid for `--presign-expiry`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "ETag": {
+                "description": "`\"sha256:<hex>\"`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Cache-Control": {
+                "description": "`no-store`: the URL expires.",
+                "schema": {
+                  "type": "string"
                 }
               }
             }
@@ -777,7 +810,7 @@ enum EmbeddedOpenAPI {
     "/v1/versions/{ref}": {
       "get": {
         "operationId": "showVersion",
-        "summary": "One version with its modules, aliases and evaluations (as `quiver show --json`).",
+        "summary": "One version's record and modules: what never changes about it (`quiver show --json` adds the adapter's aliases from `GET /v1/adapters/{name}/aliases` and the evaluations from `GET /v1/versions/{ref}/evaluations`, resources of their own). NAME@VERSION and digest references name immutable content: they carry `ETag: \"sha256:<canonical>\"` and `Cache-Control: public, max-age=31536000, immutable`, and honour `If-None-Match` with 304. NAME and NAME@ALIAS can move: `Cache-Control: no-cache` (the ETag, which names the version they resolve to now, is still sent).",
         "description": "NAME@VERSION and digest references name immutable content: they carry `ETag: \"sha256:<canonical>\"` and `Cache-Control: public, max-age=31536000, immutable`, and honour `If-None-Match` with 304. NAME and NAME@ALIAS can move: `Cache-Control: no-cache` (the ETag is still sent). The ETag names the version's content: `aliases` and `evaluations` in a cached body are those of the first fetch; read them fresh from `GET /v1/adapters/{name}/aliases` and `GET /v1/versions/{ref}/evaluations`.",
         "tags": [
           "versions"
@@ -821,7 +854,7 @@ enum EmbeddedOpenAPI {
             "content": {
               "application/json": {
                 "schema": {
-                  "$ref": "#/components/schemas/VersionDetail"
+                  "$ref": "#/components/schemas/VersionFacts"
                 }
               }
             },
@@ -2899,8 +2932,9 @@ enum EmbeddedOpenAPI {
         ],
         "additionalProperties": false
       },
-      "VersionDetail": {
+      "VersionFacts": {
         "type": "object",
+        "description": "What never changes about a version: its record and its modules. The adapter's aliases are at /v1/adapters/{name}/aliases, the version's evaluations at /v1/versions/{ref}/evaluations.",
         "properties": {
           "version": {
             "$ref": "#/components/schemas/AdapterVersion"
@@ -2910,26 +2944,11 @@ enum EmbeddedOpenAPI {
             "items": {
               "$ref": "#/components/schemas/RecordedModule"
             }
-          },
-          "aliases": {
-            "type": "object",
-            "additionalProperties": {
-              "type": "integer"
-            },
-            "description": "Every alias of the adapter → version number."
-          },
-          "evaluations": {
-            "type": "array",
-            "items": {
-              "$ref": "#/components/schemas/Evaluation"
-            }
           }
         },
         "required": [
           "version",
-          "modules",
-          "aliases",
-          "evaluations"
+          "modules"
         ],
         "additionalProperties": false
       },
