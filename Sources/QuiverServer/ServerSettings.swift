@@ -22,6 +22,9 @@ public struct ServerSettings: Sendable {
     public var maxWaiting = 64
     /// Bytes buffered between a client and the blob store during a transfer.
     public var transferBuffer = 1 << 20
+    /// How long an upload's body may go without a byte before it is refused (408 `server.body_timeout`): S3's own
+    /// limit, so a client that declared more than it sends does not hold a thread and a connection for long.
+    public var bodyIdleTimeout: TimeInterval = 20
     /// Bytes of read answers (versions, lineage, audits, aliases, evaluations, policy) kept in memory between
     /// catalog changes; 0 turns the response and token caches off (every request then reads the catalog).
     public var readCacheBytes = 64 << 20

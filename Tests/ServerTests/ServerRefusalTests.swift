@@ -56,6 +56,36 @@ struct ServerRefusalTests {
         for secret in [admin, reader, scoped, expiring] { #expect(!log.contains(secret)) }
     }
 
+    /// A request whose declared body the server leaves unread ends its connection: otherwise the server waits to
+    /// drain bytes that may never come (a client's lying Content-Length; Schemathesis found it as a 30 s hang of the
+    /// request after such a one on a reused connection), and the next request on it is swallowed.
+    @Test func anAnswerThatLeavesTheBodyUnreadClosesTheConnection() throws {
+        let server = try TestServer()
+        defer { server.tearDown() }
+        let admin = try ServerHTTPTests.adminToken(server)
+        let digest = String(repeating: "0", count: 64)
+        let refused = try server.request("PUT", "/v1/blobs/\(digest)", headers: ["Content-Length": "100"], token: "qvr_not-a-token")
+        #expect(refused.status == 401)
+        #expect(refused.headers["connection"] == "close", "\(refused)")
+        let negative = try server.request("PUT", "/v1/blobs/\(digest)", headers: ["Content-Length": "-1"], token: admin)
+        #expect(negative.status == 400)
+        let unused = try server.request("GET", "/v1/policy", headers: ["Content-Length": "5"], token: admin)
+        #expect(unused.status == 200 && unused.headers["connection"] == "close", "a body on an operation that takes none: \(unused)")
+        let plain = try server.request("GET", "/v1/policy", token: admin)
+        #expect(plain.status == 200 && plain.headers["connection"] == nil, "an ordinary request keeps its connection: \(plain)")
+        let stored = try server.request("PUT", "/v1/blobs/\(SHA256Digest.of(Array("abc".utf8)).hex)", body: .bytes(Data("abc".utf8)), token: admin)
+        #expect(stored.status == 201 && stored.headers["connection"] == nil, "\(stored)")
+
+        // A body shorter than its Content-Length: refused after the 20 s idle limit, nothing stored.
+        let short = Data("abc".utf8)
+        let started = Date()
+        let stalled = try server.request("PUT", "/v1/blobs/\(SHA256Digest.of(Array("abcdef".utf8)).hex)", headers: ["Content-Length": "6"], body: .bytes(short), token: admin)
+        #expect(stalled.status == 408 && stalled.headers["connection"] == "close", "\(stalled)")
+        #expect(-started.timeIntervalSinceNow < 40)
+        let head = try server.request("HEAD", "/v1/blobs/\(SHA256Digest.of(Array("abcdef".utf8)).hex)", token: admin)
+        #expect(head.status == 404, "nothing was stored")
+    }
+
     @Test func refusedBlobsLeaveNothingInTheBucketOrTheCatalog() throws {
         let server = try TestServer(arguments: ["--max-blob-size", "16KiB"])
         defer { server.tearDown() }

@@ -26,6 +26,12 @@ struct RequestObservation: RouterMiddleware {
             response = render(error, request: request, requestID: requestID, logger: context.logger)
         }
         response.headers[HTTPField.Name.requestID] = requestID
+        if Self.leavesBodyUnread(request, response) {
+            // The body the request declared may still be on its way (or never come, if the client's Content-Length
+            // lied): the server would wait to drain it before reading the next request, and a client reusing the
+            // connection would see that request swallowed. Ending the connection makes both sides start clean.
+            response.headers[.connection] = "close"
+        }
         let route = context.endpointPath.flatMap { $0 == "NotFound" ? nil : Self.template($0) } ?? "unmatched"
         let duration = ContinuousClock.now - start
         let status = Int(response.status.code)
@@ -38,6 +44,14 @@ struct RequestObservation: RouterMiddleware {
             "ms": "\(String(format: "%.1f", milliseconds))", "bytes_in": "\(bytesIn)", "bytes_out": "\(bytesOut)",
         ])
         return response
+    }
+
+    /// Whether `request` declared a body that answering with `response` leaves unread: an error (answered before
+    /// the body is read, or part-way), or an operation that takes no body.
+    static func leavesBodyUnread(_ request: Request, _ response: Response) -> Bool {
+        let declared = request.headers[.transferEncoding] != nil || (request.headers[.contentLength].map { $0 != "0" } ?? false)
+        guard declared else { return false }
+        return response.status.code >= 300 || ![.post, .put, .patch].contains(request.method)
     }
 
     /// The router's path in OpenAPI form (`{ref}`), whatever syntax the router stored (`:ref`).

@@ -2537,7 +2537,7 @@ enum EmbeddedOpenAPI {
         }
       },
       "BodyTimeout": {
-        "description": "The client stopped sending the body: no byte arrived for the server's idle timeout (60 s); nothing is stored.",
+        "description": "The client stopped sending the body: no byte arrived for 20 s (S3's own request timeout), or the body is shorter than its Content-Length; nothing is stored, and the connection is closed.",
         "content": {
           "application/json": {
             "schema": {

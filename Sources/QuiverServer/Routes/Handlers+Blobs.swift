@@ -122,16 +122,29 @@ extension Handlers {
         let limit = call.server.settings.maxBlobSize
         guard size <= limit else { throw ServerError.tooLarge("a blob", size: size, limit: limit) }
 
-        let source = RequestBodySource(capacity: call.server.settings.transferBuffer)
+        let source = RequestBodySource(capacity: call.server.settings.transferBuffer, idleTimeout: call.server.settings.bodyIdleTimeout)
         let registry = call.server.registry, executor = call.server.executor
         let store = Task { () throws -> PutResult in
             defer { source.abandon() }
             return try await executor.run { try registry.blobs.streamPut(from: source, size: size, digest: digest) }
         }
-        await source.feed(from: call.request.body)
+        let body = call.request.body
         let result: PutResult
         do {
-            result = try await store.value
+            // The body is fed by a child task, so that when the store gives up (a digest mismatch, a client that
+            // stopped sending: 408 after the idle limit) the feeder is cancelled instead of waiting for bytes that
+            // may never come; the answer then closes the connection (RequestObservation).
+            result = try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await source.feed(from: body) }
+                do {
+                    let stored = try await store.value
+                    try await group.waitForAll()
+                    return stored
+                } catch {
+                    group.cancelAll()
+                    throw error
+                }
+            }
         } catch let error as ObjectStoreError where error.kind == .corruptBlob {
             // The client's bytes do not hash to the digest it named: its input is wrong (400), not the store.
             throw ServerError(.invalidInput, code: error.code, reason: error.reason, hint: error.hint)
