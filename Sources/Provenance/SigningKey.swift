@@ -127,15 +127,21 @@ public struct SigningKeyLocation: Sendable, Equatable {
             path: home.appendingPathComponent("keys", isDirectory: true).appendingPathComponent("signing-key.pem"), createIfMissing: true)
     }
 
-    /// Loads the key, generating the default one first when it is missing.
-    public func load() throws -> SigningKey {
+    /// Loads the key, generating the default one first when it is missing (unless `create` is false: a verifier
+    /// has nothing to verify with a key made just now).
+    public func load(create: Bool = true) throws -> SigningKey {
         if !FileManager.default.fileExists(atPath: path.path) {
+            if createIfMissing, !create {
+                throw ProvenanceError(
+                    .invalidInput, code: "signing_key_missing", reason: "this registry has no signing key yet (nothing was signed with it)",
+                    hint: "pass the key that signed it (--public-key KEY.pem, from 'quiver key public' where it was signed)")
+            }
             guard createIfMissing else {
                 throw ProvenanceError(
                     .invalidInput, code: "signing_key_missing", reason: "the signing key file QUIVER_SIGNING_KEY names does not exist",
                     hint: "point QUIVER_SIGNING_KEY at an existing PEM ECDSA P-256 private key, or unset it to use the generated default")
             }
-            try create()
+            try writeNewKey()
         }
         let data: Data
         do {
@@ -151,7 +157,7 @@ public struct SigningKeyLocation: Sendable, Equatable {
 
     /// Writes a new key: a 0600 temporary file in a 0700 directory, then `link(2)` into place, so two processes
     /// creating it at once end with one key (the loser reads the winner's).
-    private func create() throws {
+    private func writeNewKey() throws {
         let directory = path.deletingLastPathComponent()
         let failure = ProvenanceError(
             .unavailable, code: "signing_key_create_failed", reason: "the default signing key could not be created under QUIVER_HOME/keys",

@@ -52,7 +52,7 @@ public struct AttestCommand: ParsableCommand, JSONOutputCommand {
 
     private func runVerify(_ file: String) throws {
         let envelope = try DSSEEnvelope.parse(try RegularFile.read(file, limit: 16 << 20), what: file)
-        let key = try PublicKey(pem: try publicKey.map { String(decoding: try RegularFile.read($0, limit: 64 << 10), as: UTF8.self) } ?? options.publicKeyPEM())
+        let key = try PublicKey(pem: try publicKey.map { String(decoding: try RegularFile.read($0, limit: 64 << 10), as: UTF8.self) } ?? options.publicKeyPEM(generate: false))
         let check = try AttestationVerifier.verify(envelope, key: key, directory: dir.map { URL(fileURLWithPath: $0, isDirectory: true) })
         if json { return try printJSON(check) }
         for line in Self.lines(check) { print(line) }

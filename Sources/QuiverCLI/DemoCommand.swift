@@ -107,6 +107,7 @@ public struct DemoCommand: ParsableCommand {
         let published = try service.publish(.alias(name: "assistant", alias: "production"), request: PublishRequest(), to: .directory(publishRoot))
         let shown = "published/\(published.directoryName)"
         print("  " + PublishCommand.line(published, shownAs: shown))
+        print("  (paths are under the demo's working directory: --workdir, by default $QUIVER_HOME/demo)")
         for file in published.manifest.files { print("  \(file.name)  sha256:\(file.sha256)  \(file.size) bytes") }
 
         step("10. Verify its provenance: the signature, then every file re-hashed (quiver attest --verify \(shown)/\(Publication.provenanceFileName) --dir \(shown))")

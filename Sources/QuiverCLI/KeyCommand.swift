@@ -25,9 +25,9 @@ public struct KeyCommand: ParsableCommand {
 
 extension RegistryOptions {
     /// The registry's public key: the server's in remote mode; locally the configured key, without opening the
-    /// catalog.
-    func publicKeyPEM() throws -> String {
+    /// catalog. `generate`: make the default key when there is none yet (not when verifying).
+    func publicKeyPEM(generate: Bool = true) throws -> String {
         if isRemote { return try service().signingPublicKey() }
-        return try configuration.signingKey.load().publicKey.pem
+        return try configuration.signingKey.load(create: generate).publicKey.pem
     }
 }

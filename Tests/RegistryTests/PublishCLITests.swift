@@ -130,12 +130,19 @@ struct PublishCLITests {
         let expected = try ChildProcess.check("openssl", ["ec", "-in", keyPath.path, "-pubout"])
         let configured = try ChildProcess.run(Fixtures.quiverExecutable.path, ["key", "public"],
                                               environment: registry.environment.merging(["QUIVER_SIGNING_KEY": keyPath.path]) { $1 })
-        #expect(configured.status == 0 && configured.stdout == expected, "\(configured)")
+        #expect(configured.status == 0 && configured.stdout == expected + "\n", "\(configured)")
         let missing = registry.home.appendingPathComponent("nowhere/key.pem").path
         let refused = try ChildProcess.run(Fixtures.quiverExecutable.path, ["key", "public"],
                                            environment: registry.environment.merging(["QUIVER_SIGNING_KEY": missing]) { $1 })
         #expect(refused.status == 2 && refused.stderr.hasPrefix("error: provenance.signing_key_missing"), "\(refused)")
         #expect(!refused.stderr.contains(missing), "the key's path is never printed")
+
+        // Verifying never generates the default key: with none yet, it asks for the key that signed.
+        let attestation = registry.home.appendingPathComponent("signed.intoto.jsonl")
+        try DSSEEnvelope.sign(payload: Data("{}".utf8), with: SigningKey.generate()).jsonLine().write(to: attestation)
+        let keyless = try registry.quiver(["attest", "--verify", attestation.path], local: false)
+        #expect(keyless.status == 2 && keyless.stderr.hasPrefix("error: provenance.signing_key_missing: ") && keyless.stderr.contains("--public-key"), "\(keyless)")
+        #expect(!FileManager.default.fileExists(atPath: registry.home.appendingPathComponent("keys").path))
     }
 }
 

@@ -183,7 +183,7 @@ struct PublishTests {
             let tone = try registry.resolve(.latest(name: "tone")), json = try registry.resolve(.latest(name: "json"))
             let digests = Set(dependencies.compactMap { ($0["digest"] as? [String: String])?["sha256"] })
             #expect(digests == [tone.configDigest.hex, tone.weightsDigest.hex, json.configDigest.hex, json.weightsDigest.hex])
-            #expect(dependencies.contains { $0["name"] as? String == "quiver-fixtures/tiny-llama" && ($0["annotations"] as? [String: String])?["role"] == "base_model" })
+            #expect(dependencies.contains { $0["name"] as? String == "quiver-fixtures/tiny-llama" && $0["uri"] as? String == "pkg:huggingface/quiver-fixtures/tiny-llama" && ($0["annotations"] as? [String: String])?["role"] == "base_model" })
             let run = try #require(predicate["runDetails"] as? [String: Any])
             #expect((run["builder"] as? [String: Any])?["id"] as? String == "https://quiver.dev/builder/quiver@\(QuiverVersion.current)")
             let metadata = try #require(run["metadata"] as? [String: Any])

@@ -83,14 +83,25 @@ extension Registry {
         return try InTotoStatement(subject: subjects, predicateType: ProvenanceTypes.slsaProvenance, predicate: predicate).payload()
     }
 
-    /// The base model as a dependency: its name, and its revision; a git commit revision (40 hex, as the Hugging
-    /// Face hub names them) is also given as the digest `gitCommit`. The registry records no digest of the base
-    /// model's weights, so none is claimed.
+    /// The base model as a dependency: its name and revision; a git commit revision (40 hex, as the Hugging Face hub
+    /// names them) is also given as the digest `gitCommit`. The registry records no digest of the base model's
+    /// weights, so none is claimed. in-toto wants a `uri` or a digest on every descriptor: a hub id (`org/name`) is
+    /// given as a package URL, `pkg:huggingface/org/name[@revision]`, an absolute path as a `file://` URI.
     static func baseModelDescriptor(name: String, revision: String) -> ResourceDescriptor {
         var annotations: [String: AttestationJSON] = ["role": .string("base_model")]
         if !revision.isEmpty { annotations["revision"] = .string(revision) }
         let isCommit = revision.utf8.count == 40 && revision.lowercased().utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
-        return ResourceDescriptor(name: name.isEmpty ? "unknown base model" : name, digest: isCommit ? ["gitCommit": revision.lowercased()] : nil,
-                                  annotations: annotations)
+        var uri: String?
+        let hubID = name.split(separator: "/", omittingEmptySubsequences: false).count <= 2 && !name.isEmpty
+            && !name.hasPrefix(".") && !name.hasPrefix("/") && !name.hasPrefix("~")
+            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_./".unicodeScalars.contains($0)) }
+        if hubID {
+            let version = revision.isEmpty ? "" : "@" + (revision.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? revision)
+            uri = "pkg:huggingface/\(name)\(version)"
+        } else if name.hasPrefix("/") {
+            uri = URL(fileURLWithPath: name).absoluteString
+        }
+        return ResourceDescriptor(name: name.isEmpty ? "unknown base model" : name, uri: uri,
+                                  digest: isCommit ? ["gitCommit": revision.lowercased()] : nil, annotations: annotations)
     }
 }
