@@ -115,11 +115,4 @@ public enum AttestationJSON: Codable, Sendable, Equatable {
         case .object(let members): try container.encode(members)
         }
     }
-
-    /// Any Encodable value as JSON (through its JSON encoding).
-    public static func of(_ value: some Encodable) throws -> AttestationJSON {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        return try JSONDecoder().decode(AttestationJSON.self, from: try encoder.encode(value))
-    }
 }

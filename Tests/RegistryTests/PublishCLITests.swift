@@ -136,6 +136,11 @@ struct PublishCLITests {
                                            environment: registry.environment.merging(["QUIVER_SIGNING_KEY": missing]) { $1 })
         #expect(refused.status == 2 && refused.stderr.hasPrefix("error: provenance.signing_key_missing"), "\(refused)")
         #expect(!refused.stderr.contains(missing), "the key's path is never printed")
+        // The server checks its key at start: a missing one stops it there (never a log line with the path).
+        let serve = try ChildProcess.run(
+            Fixtures.quiverExecutable.path, ["serve", "--port", String(try TestServer.freeLoopbackPort())] + registry.common,
+            environment: registry.environment.merging(["QUIVER_SIGNING_KEY": missing]) { $1 })
+        #expect(serve.status == 2 && serve.stderr.contains("error: provenance.signing_key_missing") && !serve.stderr.contains(missing), "\(serve)")
 
         // Verifying never generates the default key: with none yet, it asks for the key that signed.
         let attestation = registry.home.appendingPathComponent("signed.intoto.jsonl")
