@@ -218,6 +218,31 @@ struct PublishTests {
         }
     }
 
+    @Test func aPublicationThatIsNotQuiversIsRefusedBeforeAnythingIsWritten() throws {
+        try Self.withBlend { fixture, _ in
+            let good = try fixture.registry.publication(of: .latest(name: "blend"), request: PublishRequest())
+            let root = try Fixtures.temporaryDirectory("publish-forged")
+            defer { try? FileManager.default.removeItem(at: root) }
+            var forgedConfig = good.files
+            if let index = forgedConfig.firstIndex(where: { $0.name == "adapter_config.json" }), let content = forgedConfig[index].content {
+                forgedConfig[index] = .init(name: "adapter_config.json", sha256: forgedConfig[index].sha256, size: forgedConfig[index].size,
+                                            content: content + Data(" ".utf8))
+            }
+            let forgeries = [
+                Publication(version: good.version, directoryName: "../escaped", files: good.files),
+                Publication(version: good.version, directoryName: good.directoryName, files: forgedConfig),
+                Publication(version: good.version, directoryName: good.directoryName, files: good.files.filter { $0.name != "model.sig" }),
+            ]
+            for forged in forgeries {
+                #expect(throws: RegistryError(.integrity, code: "publish.invalid_publication", reason: "")) {
+                    try PublicationWriter.write(forged, to: .directory(root), environment: [:]) { _ in Issue.record("fetched weights for a forgery") }
+                }
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: root.deletingLastPathComponent().appendingPathComponent("escaped").path))
+        }
+    }
+
     /// The statement inside a verified envelope, as JSON.
     static func statement(_ envelope: DSSEEnvelope, key: PublicKey) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: try envelope.verifiedPayload(with: key)) as? [String: Any])

@@ -1,6 +1,7 @@
 import Foundation
 import LoRA
 import ObjectStore
+import Provenance
 import QuiverCore
 
 /// Where `publish --to` writes: a local directory, or an S3 prefix (credentials and endpoint from the `AWS_*`
@@ -65,6 +66,7 @@ public enum PublicationWriter {
     ///   - environment: the `AWS_*` settings for an S3 target.
     public static func write(_ publication: Publication, to target: PublishTarget, environment: [String: String],
                              fetchWeights: (URL) throws -> Void) throws -> PublishOutcome {
+        try validate(publication)
         let manifest = try publication.manifest()
         let location = target.location(of: publication.directoryName)
         func outcome(_ existed: Bool) -> PublishOutcome {
@@ -119,6 +121,30 @@ public enum PublicationWriter {
                 }
             }
             return outcome(false)
+        }
+    }
+
+    /// A publication that came over the network is checked before anything is written from it: the directory's
+    /// name is the one its version gives (a name is one safe path component), the files are exactly the five a
+    /// published directory holds, and every file given with its bytes hashes to its digest.
+    static func validate(_ publication: Publication) throws {
+        let expectedNames: Set<String> = [LoRAAdapter.weightsFileName, LoRAAdapter.configFileName, Publication.provenanceFileName,
+                                          ModelSigningBundle.fileName, Publication.manifestFileName]
+        func invalid(_ why: String) -> RegistryError {
+            RegistryError(.integrity, code: "publish.invalid_publication", reason: "the publication of \(publication.version.label) is not one Quiver writes: \(why)",
+                          hint: "check that the server runs the same quiver version as this client")
+        }
+        try AdapterRef.validateName(publication.version.name)
+        guard publication.directoryName == Publication.directoryName(for: publication.version) else { throw invalid("its directory name") }
+        guard Set(publication.files.map(\.name)) == expectedNames, publication.files.count == expectedNames.count,
+              publication.files.last?.name == Publication.manifestFileName
+        else { throw invalid("its files") }
+        for file in publication.files {
+            if let content = file.content {
+                guard SHA256Digest.of(content) == file.sha256, Int64(content.count) == file.size else { throw invalid("\(file.name) does not hash to its digest") }
+            } else {
+                guard file.name == LoRAAdapter.weightsFileName, file.sha256 == publication.version.weightsDigest else { throw invalid("\(file.name) has no content") }
+            }
         }
     }
 
