@@ -243,6 +243,42 @@ struct PublishTests {
         }
     }
 
+    @Test func modelSigningAcceptsAPublishedDirectoryAndRefusesATamperedOne() throws {
+        _ = try ModelSigningTool.require()
+        try Self.withBlend { fixture, _ in
+            let registry = fixture.registry
+            let root = try Fixtures.temporaryDirectory("publish-ms")
+            defer { try? FileManager.default.removeItem(at: root) }
+            let outcome = try registry.publish(.latest(name: "blend"), request: PublishRequest(baseModel: "/models/tiny"), to: .directory(root))
+            let directory = root.appendingPathComponent(outcome.directoryName, isDirectory: true)
+            let key = fixture.home.appendingPathComponent("quiver.pub")
+            try Data(try registry.signingPublicKey().utf8).write(to: key)
+            let accepted = try ModelSigningTool.verify(directory: directory, publicKey: key)
+            #expect(accepted.status == 0, "\(accepted.stdout)\n\(accepted.stderr)")
+            // One byte of any file — the weights, the rewritten config, quiver.json, the provenance — and it refuses.
+            for name in ["adapter_model.safetensors", "adapter_config.json", "quiver.json", "provenance.intoto.jsonl"] {
+                let url = directory.appendingPathComponent(name)
+                let original = try Data(contentsOf: url)
+                var changed = original
+                changed[changed.count / 3] ^= 0x01
+                try changed.write(to: url)
+                let refused = try ModelSigningTool.verify(directory: directory, publicKey: key)
+                #expect(refused.status != 0 && (refused.stdout + refused.stderr).contains(name), "\(name): \(refused.stdout)\n\(refused.stderr)")
+                try original.write(to: url)
+            }
+            // A file added to the directory is refused too; removed again, it verifies.
+            let extra = directory.appendingPathComponent("extra.bin")
+            try Data("x".utf8).write(to: extra)
+            #expect(try ModelSigningTool.verify(directory: directory, publicKey: key).status != 0)
+            try FileManager.default.removeItem(at: extra)
+            #expect(try ModelSigningTool.verify(directory: directory, publicKey: key).status == 0)
+            // Another key is refused.
+            let other = fixture.home.appendingPathComponent("other.pub")
+            try Data(SigningKey.generate().publicKey.pem.utf8).write(to: other)
+            #expect(try ModelSigningTool.verify(directory: directory, publicKey: other).status != 0)
+        }
+    }
+
     /// The statement inside a verified envelope, as JSON.
     static func statement(_ envelope: DSSEEnvelope, key: PublicKey) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: try envelope.verifiedPayload(with: key)) as? [String: Any])
