@@ -57,6 +57,7 @@ struct PublishTests {
                 }
                 #expect(!FileManager.default.fileExists(atPath: target.path), "\(name) (\(code)): nothing is written")
             }
+            #expect(try fixture.count("SELECT count(*) FROM audit_events WHERE action = 'version.publish'") == 0, "a refusal records no publication")
             // What passes: the same adapters for the engine that accepts them, and modules the base has.
             let lorax = root.appendingPathComponent("lorax", isDirectory: true)
             _ = try registry.publish(.latest(name: "dora"), request: PublishRequest(requirements: EngineRequirements(engine: .lorax)), to: .directory(lorax))
@@ -72,6 +73,7 @@ struct PublishTests {
             defer { try? FileManager.default.removeItem(at: root) }
             let first = try registry.publish(.latest(name: "blend"), request: PublishRequest(), to: .directory(root))
             #expect(!first.alreadyPublished)
+            #expect(try fixture.count("SELECT count(*) FROM audit_events WHERE action = 'version.publish' AND subject = 'blend@1' AND actor = 'tester'") == 1)
             #expect(first.directoryName == "blend-\(blend.canonicalDigest.hex.prefix(12))")
             let directory = root.appendingPathComponent(first.directoryName, isDirectory: true)
             let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()

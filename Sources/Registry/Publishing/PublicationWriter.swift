@@ -85,7 +85,12 @@ public enum PublicationWriter {
                     for file in publication.files {
                         let url = temporary.appendingPathComponent(file.name)
                         if let content = file.content {
-                            try content.write(to: url)
+                            do {
+                                try content.write(to: url)
+                            } catch {
+                                throw RegistryError(.unavailable, code: "publish.write_failed", reason: "cannot write \(file.name) under \(parent.path): \(error.localizedDescription)",
+                                                    hint: "check the directory's permissions and free space")
+                            }
                         } else {
                             try fetchWeights(url)
                         }

@@ -5,10 +5,10 @@ import QuiverCore
 
 extension Registry {
     /// Prepares the version a reference names for publishing: checks what the engine refuses
-    /// (``ServingEngineRules``), rewrites `base_model_name_or_path` when asked, and signs — the in-toto statement
-    /// over the adapter files as published (``provenanceStatement(for:subjects:publication:)``, recording the
-    /// rewrite), `quiver.json`, and `model.sig` (OpenSSF model signing) over every file of the directory.
-    /// Writes nothing; ``PublicationWriter`` does.
+    /// (``ServingEngineRules``), rewrites `base_model_name_or_path` when asked, records a `version.publish` audit
+    /// event, and signs — the in-toto statement over the adapter files as published
+    /// (``provenanceStatement(for:subjects:publication:)``, recording the rewrite), `quiver.json`, and `model.sig`
+    /// (OpenSSF model signing) over every file of the directory. Writes no file; ``PublicationWriter`` does.
     public func publication(of ref: AdapterRef, request: PublishRequest) throws -> Publication {
         let version = try resolve(ref)
         if let base = request.baseModel { try Self.validateBaseModelName(base) }
@@ -26,6 +26,14 @@ extension Registry {
             publishedConfig = try config.jsonData()
         }
         let configDigest = SHA256Digest.of(publishedConfig)
+        // Recorded before signing, so the statement's audit chain head already covers this publication.
+        try catalog.transaction { tx in
+            try audit(tx, action: "version.publish", subject: version.label, details: [
+                "directory": Publication.directoryName(for: version), "engine": request.requirements.engine.rawValue,
+                "max_lora_rank": String(request.requirements.maxLoraRank), "config_sha256": configDigest.hex,
+                "base_model": config.baseModelNameOrPath ?? "",
+            ])
+        }
         let note = PublicationNote(baseModelRewrite: rewrite, engine: request.requirements.engine.rawValue, maxLoraRank: request.requirements.maxLoraRank)
         let statement = try provenanceStatement(
             for: version,
