@@ -90,6 +90,8 @@ public struct PublicationManifest: Sendable, Codable, Equatable {
     public struct Provenance: Sendable, Codable, Equatable {
         /// The DSSE envelope (one JSON line) holding the in-toto statement over the adapter files.
         public let path: String
+        /// The envelope file's sha256 (it differs between two signings of the same content: ECDSA is randomized).
+        public let sha256: String
         public let predicateType: String
         /// sha256 of the signing key's public PEM (`quiver key public | sha256sum`).
         public let publicKeySHA256: String
@@ -97,7 +99,7 @@ public struct PublicationManifest: Sendable, Codable, Equatable {
         public let modelSignature: String
 
         enum CodingKeys: String, CodingKey {
-            case path
+            case path, sha256
             case predicateType = "predicate_type"
             case publicKeySHA256 = "public_key_sha256"
             case modelSignature = "model_signature"

@@ -50,7 +50,8 @@ extension Registry {
             engine: request.requirements.engine.rawValue, maxLoraRank: request.requirements.maxLoraRank,
             files: [.init(name: LoRAAdapter.configFileName, sha256: configDigest.hex, size: Int64(publishedConfig.count)),
                     .init(name: LoRAAdapter.weightsFileName, sha256: version.weightsDigest.hex, size: version.weightsSize)],
-            provenance: .init(path: Publication.provenanceFileName, predicateType: predicateType, publicKeySHA256: key.publicKey.keyID,
+            provenance: .init(path: Publication.provenanceFileName, sha256: SHA256Digest.of(provenance).hex, predicateType: predicateType,
+                              publicKeySHA256: key.publicKey.keyID,
                               modelSignature: ModelSigningBundle.fileName),
             quiverVersion: QuiverVersion.current)
         let manifestData = try manifest.encoded()
