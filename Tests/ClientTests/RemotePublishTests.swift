@@ -1,4 +1,5 @@
 import Foundation
+import ObjectStore
 import Provenance
 import QuiverCore
 import QuiverTesting
@@ -61,6 +62,18 @@ struct RemotePublishTests {
             let accepted = try ModelSigningTool.verify(directory: directory, publicKey: keyFile)
             #expect(accepted.status == 0, "\(accepted.stdout)\n\(accepted.stderr)")
         }
+
+        // To S3 from the client, with the client's own AWS settings: the same objects, quiver.json among them.
+        let s3 = try TestS3.require()
+        let prefix = "s3://\(s3.bucket)/remote-pub-\(UUID().uuidString.lowercased())"
+        let clientEnvironment = s3.awsEnvironment.merging(["QUIVER_SERVER": registry.server.baseURL, "QUIVER_TOKEN": registry.reader]) { $1 }
+        let toS3 = try RemoteRegistry.quiver(["publish", "blend", "--to", prefix, "--base-model", "/models/tiny"], environment: clientEnvironment)
+        #expect(toS3.status == 0 && toS3.stdout.hasPrefix("published blend@1 as \(prefix)/\(name) "), "\(toS3)")
+        let client = S3Client(settings: try S3Settings.fromEnvironment(url: "\(prefix)/\(name)", environment: s3.awsEnvironment))
+        defer { for file in ["adapter_config.json", "adapter_model.safetensors", "model.sig", "provenance.intoto.jsonl", "quiver.json"] { try? client.deleteObject(key: file) } }
+        #expect(try client.getObjectData(key: "adapter_config.json") == Data(contentsOf: directory.appendingPathComponent("adapter_config.json")))
+        let againToS3 = try RemoteRegistry.quiver(["publish", "blend", "--to", prefix, "--base-model", "/models/tiny"], environment: clientEnvironment)
+        #expect(againToS3.status == 0 && againToS3.stdout.hasPrefix("already published: blend@1"), "\(againToS3)")
 
         // attest REF through the API; a reference the server lacks is not_found (3).
         let attestation = scratch.appendingPathComponent("blend.intoto.jsonl").path
