@@ -12,19 +12,19 @@ import Glibc
 ///
 /// The key's file is configuration (`QUIVER_SIGNING_KEY`); neither its path nor its content is ever put in an error
 /// message or a log line.
-public struct SigningKey: Sendable {
-    /// The scalar (swift-crypto's raw representation): its key types are not `Sendable`, `Data` is, so the key is
-    /// kept as bytes and rebuilt for each use.
-    private let scalar: Data
+public struct SigningKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// swift-crypto's key types are not `Sendable` (`Data` is), so the key is kept as its PKCS#8 PEM and its public
+    /// half, both made once, and rebuilt from the PEM only to sign. Internal: only the key file is written from it.
+    let pem: String
+    public let publicKey: PublicKey
+
+    /// Never the key: printing or logging a `SigningKey` shows only its public id.
+    public var description: String { "SigningKey(ECDSA P-256, public key sha256:\(publicKey.keyID))" }
+    public var debugDescription: String { description }
 
     init(privateKey: P256.Signing.PrivateKey) {
-        self.scalar = privateKey.rawRepresentation
-    }
-
-    /// The swift-crypto key; the bytes came from a valid key, so rebuilding cannot fail.
-    var privateKey: P256.Signing.PrivateKey {
-        // `scalar` is the raw representation of a key that was valid.
-        try! P256.Signing.PrivateKey(rawRepresentation: scalar)
+        pem = privateKey.pemRepresentation
+        publicKey = PublicKey(key: privateKey.publicKey)
     }
 
     /// A fresh random key.
@@ -34,7 +34,7 @@ public struct SigningKey: Sendable {
     /// -genkey` writes it).
     public init(pem: String) throws {
         do {
-            scalar = try P256.Signing.PrivateKey(pemRepresentation: pem).rawRepresentation
+            self.init(privateKey: try P256.Signing.PrivateKey(pemRepresentation: pem))
         } catch {
             throw ProvenanceError(
                 .invalidInput, code: "bad_signing_key", reason: "the signing key (QUIVER_SIGNING_KEY) is not a PEM ECDSA P-256 private key",
@@ -42,36 +42,25 @@ public struct SigningKey: Sendable {
         }
     }
 
-    /// PKCS#8 PEM, for writing the key's file.
-    public var pem: String { privateKey.pemRepresentation }
-
-    public var publicKey: PublicKey { PublicKey(key: privateKey.publicKey) }
-
     /// A DER-encoded ECDSA signature (SHA-256) of `message`.
     public func sign(_ message: Data) throws -> Data {
-        try privateKey.signature(for: message).derRepresentation
+        try P256.Signing.PrivateKey(pemRepresentation: pem).signature(for: message).derRepresentation
     }
 }
 
 /// A P-256 public key: what verifies attestations and `model.sig`.
 public struct PublicKey: Sendable, Equatable {
-    /// The point, uncompressed (X9.63), kept as bytes for `Sendable` (see ``SigningKey``).
-    private let point: Data
+    /// SubjectPublicKeyInfo DER, kept as bytes for `Sendable` (see ``SigningKey``).
+    private let der: Data
 
     init(key: P256.Signing.PublicKey) {
-        self.point = key.x963Representation
-    }
-
-    /// The swift-crypto key; the bytes came from a valid key.
-    var key: P256.Signing.PublicKey {
-        // `point` is the X9.63 representation of a key that was valid.
-        try! P256.Signing.PublicKey(x963Representation: point)
+        der = key.derRepresentation
     }
 
     /// A key from `BEGIN PUBLIC KEY` PEM text (SubjectPublicKeyInfo), as `quiver key public` prints it.
     public init(pem: String) throws {
         do {
-            point = try P256.Signing.PublicKey(pemRepresentation: pem).x963Representation
+            self.init(key: try P256.Signing.PublicKey(pemRepresentation: pem))
         } catch {
             throw ProvenanceError(
                 .invalidInput, code: "bad_public_key", reason: "the public key is not a PEM ECDSA P-256 public key",
@@ -82,7 +71,7 @@ public struct PublicKey: Sendable, Equatable {
     /// SubjectPublicKeyInfo PEM exactly as OpenSSL and Python's `cryptography` write it: 64-character base64 lines
     /// and a final newline. Its sha256 is the key's id (``keyID``), so the text must be byte-exact.
     public var pem: String {
-        let base64 = key.derRepresentation.base64EncodedString()
+        let base64 = der.base64EncodedString()
         var lines: [Substring] = []
         var rest = Substring(base64)
         while !rest.isEmpty {
@@ -98,11 +87,11 @@ public struct PublicKey: Sendable, Equatable {
 
     /// Whether `signature` (DER) is a valid ECDSA P-256/SHA-256 signature of `message`.
     public func isValid(signature der: Data, for message: Data) -> Bool {
-        guard let signature = try? P256.Signing.ECDSASignature(derRepresentation: der) else { return false }
+        guard let signature = try? P256.Signing.ECDSASignature(derRepresentation: der),
+              let key = try? P256.Signing.PublicKey(derRepresentation: self.der)
+        else { return false }
         return key.isValidSignature(signature, for: message)
     }
-
-    public static func == (lhs: PublicKey, rhs: PublicKey) -> Bool { lhs.point == rhs.point }
 }
 
 /// Where the signing key lives and whether it may be created: the configured file (`QUIVER_SIGNING_KEY`, which must

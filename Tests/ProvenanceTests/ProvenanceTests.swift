@@ -62,6 +62,7 @@ struct ProvenanceTests {
         let verified = try ChildProcess.run("openssl", ["dgst", "-sha256", "-verify", scratch.appendingPathComponent("ours.pub").path,
                                                         "-signature", signature.path, message.path])
         #expect(verified.status == 0 && verified.stdout.contains("Verified OK"), "\(verified.stdout) \(verified.stderr)")
+        #expect(!"\(ours)".contains("PRIVATE") && !String(reflecting: ours).contains(ours.pem.split(separator: "\n")[1]), "a key prints as its id only")
         #expect(throws: ProvenanceError(.invalidInput, code: "bad_signing_key", reason: "")) { try SigningKey(pem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n") }
     }
 
