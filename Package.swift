@@ -41,18 +41,20 @@ let package = Package(
         .target(name: "SafeTensors", dependencies: ["QuiverCore"], swiftSettings: swiftSettings),
         .target(name: "LoRA", dependencies: ["SafeTensors", "QuiverCore"], swiftSettings: swiftSettings),
         .target(name: "Merge", dependencies: ["LoRA", "SafeTensors", "QuiverCore", "CLinearAlgebra"], swiftSettings: swiftSettings),
+        // Signed provenance: DSSE envelopes, in-toto statements, ECDSA P-256 keys, OpenSSF model-signing bundles.
+        .target(name: "Provenance", dependencies: ["QuiverCore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
 
         // Side effects: the database and the blob store.
         .target(name: "Postgres", dependencies: ["CLibPQ", "QuiverCore"], swiftSettings: swiftSettings),
         .target(name: "ObjectStore", dependencies: ["CCurl", "QuiverCore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .target(name: "Catalog", dependencies: ["Postgres", "QuiverCore"], swiftSettings: swiftSettings),
-        .target(name: "Registry", dependencies: ["Catalog", "ObjectStore", "Merge", "LoRA", "QuiverCore"], swiftSettings: swiftSettings),
+        .target(name: "Registry", dependencies: ["Catalog", "ObjectStore", "Merge", "LoRA", "Provenance", "QuiverCore"], swiftSettings: swiftSettings),
 
         // The HTTP API over the same use cases: authentication, authorisation, parsing, mapping; no use-case logic.
         .target(
             name: "QuiverServer",
             dependencies: [
-                "Registry", "ObjectStore", "SafeTensors", "QuiverCore",
+                "Registry", "ObjectStore", "SafeTensors", "Provenance", "QuiverCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -66,13 +68,13 @@ let package = Package(
 
         // The remote side of the CLI: the same use cases over the HTTP API (libcurl through ObjectStore's transfer
         // layer), with progress reporting.
-        .target(name: "QuiverClient", dependencies: ["Registry", "ObjectStore", "LoRA", "Merge", "QuiverCore"], swiftSettings: swiftSettings),
+        .target(name: "QuiverClient", dependencies: ["Registry", "ObjectStore", "LoRA", "Merge", "Provenance", "QuiverCore"], swiftSettings: swiftSettings),
 
         // The command line: a library of commands (testable) and a thin executable.
         .target(
             name: "QuiverCLI",
             dependencies: [
-                "QuiverServer", "QuiverClient", "Registry", "Catalog", "ObjectStore", "Merge", "LoRA", "SafeTensors", "Postgres", "QuiverCore",
+                "QuiverServer", "QuiverClient", "Registry", "Catalog", "ObjectStore", "Merge", "LoRA", "SafeTensors", "Postgres", "Provenance", "QuiverCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -92,16 +94,17 @@ let package = Package(
         .testTarget(name: "QuiverCoreTests", dependencies: ["QuiverCore"], swiftSettings: swiftSettings),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "QuiverTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "QuiverTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ProvenanceTests", dependencies: ["Provenance", "QuiverCore", "QuiverTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "MergeTests", dependencies: ["Merge", "LoRA", "QuiverTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "QuiverTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "QuiverTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "Postgres", "QuiverTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "QuiverCLI", "QuiverTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "QuiverCLI", "Provenance", "QuiverTesting"], swiftSettings: swiftSettings),
         // `quiver serve` as a process, driven over real HTTP; and the server's pure parts.
         // The client's pure parts (settings, errors, progress lines), and the CLI in remote mode against a real
         // `quiver serve` process.
-        .testTarget(name: "ClientTests", dependencies: ["QuiverClient", "Registry", "ObjectStore", "QuiverTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "ServerTests", dependencies: ["QuiverServer", "Registry", "QuiverTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ClientTests", dependencies: ["QuiverClient", "Registry", "ObjectStore", "Provenance", "QuiverTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ServerTests", dependencies: ["QuiverServer", "Registry", "Provenance", "QuiverTesting"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -16,6 +16,7 @@ bash scripts/services/postgres.sh start
 bash scripts/services/seaweedfs.sh start
 bash scripts/services/moto.sh install
 bash scripts/services/chromium.sh install
+bash scripts/services/model-signing.sh install
 # shellcheck disable=SC1091
 source .services/postgres.env
 # shellcheck disable=SC1091

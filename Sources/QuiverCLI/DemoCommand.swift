@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LoRA
 import Merge
+import Provenance
 import QuiverClient
 import QuiverCore
 import Registry
@@ -10,7 +11,7 @@ import Registry
 public struct DemoCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Generate example skill adapters, register them, check interference, refuse an incompatible merge, merge with TIES, then show lineage, audit and verify.",
+        abstract: "Generate example skill adapters, register them, check interference, refuse an incompatible merge, merge with TIES, show lineage, audit and verify, then publish the production adapter and verify its signed provenance.",
         discussion: "With --server (or QUIVER_SERVER) the whole story runs through that server; promoting to the protected alias needs an admin token.")
 
     @OptionGroup var options: RegistryOptions
@@ -96,8 +97,29 @@ public struct DemoCommand: ParsableCommand {
         step("8. Verify: re-read every blob and re-run the recorded merge")
         let verification = try service.verify(mergedRef)
         for check in verification.checks { print("  \(check.passed ? "ok  " : "FAIL") \(check.kind) \(check.subject): \(check.detail)") }
-        print(verification.passed ? "\nThe story checks out: \(merged.version.label) is exactly what its recorded inputs and recipe produce."
-              : "\nVerification FAILED")
-        if !verification.passed { throw ExitStatus.mismatch.exitCode }
+        if !verification.passed {
+            print("\nVerification FAILED")
+            throw ExitStatus.mismatch.exitCode
+        }
+
+        step("9. Publish assistant@production for vLLM (max LoRA rank 16): a directory named by its content, signed")
+        let publishRoot = root.appendingPathComponent("published", isDirectory: true)
+        let published = try service.publish(.alias(name: "assistant", alias: "production"), request: PublishRequest(), to: .directory(publishRoot))
+        let shown = "published/\(published.directoryName)"
+        print("  " + PublishCommand.line(published, shownAs: shown))
+        print("  (paths are under the demo's working directory: --workdir, by default $QUIVER_HOME/demo)")
+        for file in published.manifest.files { print("  \(file.name)  sha256:\(file.sha256)  \(file.size) bytes") }
+
+        step("10. Verify its provenance: the signature, then every file re-hashed (quiver attest --verify \(shown)/\(Publication.provenanceFileName) --dir \(shown))")
+        let directory = publishRoot.appendingPathComponent(published.directoryName, isDirectory: true)
+        let provenanceFile = directory.appendingPathComponent(Publication.provenanceFileName)
+        let envelope = try DSSEEnvelope.parse(try RegularFile.read(provenanceFile.path, limit: 16 << 20), what: provenanceFile.path)
+        let check = try AttestationVerifier.verify(envelope, key: try PublicKey(pem: try service.signingPublicKey()), directory: directory)
+        for line in AttestCommand.lines(check, showKey: false) { print("  " + line) }
+        print("  statement: \(check.predicateType) (the merge recipe, the parents' files, the base model, who asked and when)")
+        print("  OpenSSF model signing checks the same directory: model_signing verify key \(shown) --signature \(shown)/model.sig --public_key KEY.pem")
+        print("  (KEY.pem from 'quiver key public')")
+        print("\nThe story checks out: \(merged.version.label) is exactly what its recorded inputs and recipe produce, "
+            + "and \(shown) is exactly what its signed provenance names.")
     }
 }

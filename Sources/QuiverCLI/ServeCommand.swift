@@ -79,6 +79,14 @@ public struct ServeCommand: ParsableCommand {
         }
         // Connections: one per request thread, and two per worker (the merge and its lease renewal).
         let registry = try options.open(maxConnections: threads + 2 * workers)
+        // The signing key is loaded (the default generated) now, so a misconfigured QUIVER_SIGNING_KEY stops the
+        // server at start instead of failing every attestation later.
+        do {
+            _ = try registry.signingPublicKey()
+        } catch {
+            registry.pool.close()
+            throw error
+        }
         let redaction = SecretRedaction(environment: ProcessInfo.processInfo.environment, arguments: CommandLine.arguments)
         let logger = Logger(label: "quiver.serve")
         let fixed = settings

@@ -18,6 +18,8 @@ public final class TestServer: @unchecked Sendable {
     public let port: Int
     public let databaseURL: String
     public let blobStoreURL: String
+    /// The server's `QUIVER_HOME` (its signing key), removed by ``tearDown()``.
+    public let home: URL
     /// The variables the server runs with (database, blob store, S3 credentials): a CLI run against the same
     /// registry uses them too.
     public let environment: [String: String]
@@ -30,8 +32,10 @@ public final class TestServer: @unchecked Sendable {
         let s3 = try TestS3.require()
         databaseURL = try TestPostgres.createScratchDatabase()
         blobStoreURL = "s3://\(s3.bucket)/srv-\(UUID().uuidString.lowercased())"
+        // A home of its own: the server's generated signing key (keys/signing-key.pem) lives there, not in the user's.
+        home = FileManager.default.temporaryDirectory.appendingPathComponent("srv-home-\(UUID().uuidString)", isDirectory: true)
         environment = s3.awsEnvironment.merging([
-            "QUIVER_DATABASE_URL": databaseURL, "QUIVER_BLOB_STORE": blobStoreURL, "QUIVER_ACTOR": "test-server",
+            "QUIVER_DATABASE_URL": databaseURL, "QUIVER_BLOB_STORE": blobStoreURL, "QUIVER_ACTOR": "test-server", "QUIVER_HOME": home.path,
         ]) { $1 }
         var started: (ChildProcess.Running, Int)?
         var lastFailure = ""
@@ -71,6 +75,7 @@ public final class TestServer: @unchecked Sendable {
     public func tearDown() {
         stop()
         try? TestPostgres.dropDatabase(url: databaseURL)
+        try? FileManager.default.removeItem(at: home)
     }
 
     /// Runs `quiver` against the server's registry (same database and blob store).

@@ -1,4 +1,8 @@
 import Catalog
+import LoRA
+import Provenance
+import ObjectStore
+import QuiverCore
 
 /// What can be said about a version's signed provenance (issue 11, item 4), as the version page shows it.
 ///
@@ -36,10 +40,50 @@ public struct ProvenanceStatus: Sendable, Codable, Equatable {
 }
 
 extension Registry {
-    /// The provenance status of `version`, for the version page. No blocking work beyond the catalog.
-    ///
-    /// Hook for signed provenance: answers ``ProvenanceStatus/pending`` until attestations exist.
+    /// The provenance status of `version`, for the version page: its attestation is made and signed with the
+    /// registry's key (as `quiver attest` does), verified with the public key, and each subject is checked against
+    /// the blob store (present, with the recorded size). Runs on a blocking thread (the catalog, the key file, S3).
     public func provenanceStatus(of version: AdapterVersion) throws -> ProvenanceStatus {
-        .pending
+        let key: SigningKey
+        do {
+            key = try signingKey.load()
+        } catch {
+            return ProvenanceStatus(state: .absent, summary: "This registry has no signing key, so it cannot attest this version.",
+                                    details: ["Set QUIVER_SIGNING_KEY (a PEM ECDSA P-256 private key) for quiver serve."])
+        }
+        let check: AttestationCheck
+        do {
+            check = try AttestationVerifier.verify(try attestation(of: version), key: key.publicKey, directory: nil)
+        } catch let error as any NamedError {
+            return ProvenanceStatus(state: .failed, summary: "The attestation does not verify: \(error.reason)", details: [error.code])
+        }
+        var details = ["statement: in-toto v1, predicate \(check.predicateType)", "signed by key sha256:\(check.keyID) (quiver key public)"]
+        var failures: [String] = []
+        let expected = [(LoRAAdapter.configFileName, version.configDigest, version.configSize),
+                        (LoRAAdapter.weightsFileName, version.weightsDigest, version.weightsSize)]
+        for (name, digest, size) in expected {
+            guard check.subjects.contains(where: { $0.name == name && $0.sha256 == digest.hex }) else {
+                failures.append("\(name): not a subject of the statement with sha256 \(digest.hex)")
+                continue
+            }
+            let found: Result<BlobInfo?, any Error> = Result { try blobs.head(digest: digest) }
+            switch found {
+            case .success(let info?) where info.size == size:
+                details.append("\(name) sha256:\(digest.hex), \(size) bytes, present in the blob store")
+            case .success(let info?):
+                failures.append("\(name): the store holds \(info.size) bytes, the catalog records \(size)")
+            case .success(nil):
+                failures.append("\(name): sha256:\(digest.hex) is missing from the blob store")
+            case .failure:
+                failures.append("\(name): the blob store did not answer")
+            }
+        }
+        guard failures.isEmpty else {
+            return ProvenanceStatus(state: .failed, summary: "The statement is signed, but its subjects do not check out.", details: failures + details)
+        }
+        return ProvenanceStatus(
+            state: .verified,
+            summary: "Signed statement verified with the registry's key; its subjects are this version's files, present in the store.",
+            details: details + ["Check a pulled or published copy yourself: quiver attest REF --output a.json; quiver attest --verify a.json --dir DIR"])
     }
 }

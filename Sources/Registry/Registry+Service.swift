@@ -1,5 +1,6 @@
 import Foundation
 import Merge
+import QuiverCore
 
 /// Local mode: the registry's own use cases, named by reference. Each method resolves and delegates; none adds
 /// behaviour.
@@ -71,6 +72,10 @@ extension Registry: RegistryService {
 
     public func evaluations(of ref: AdapterRef) throws -> [Evaluation] {
         try evaluations(of: try resolve(ref))
+    }
+
+    public func fetchBlob(_ digest: SHA256Digest, size: Int64, to file: URL) throws {
+        try blobs.get(digest: digest, to: file)
     }
 
     public func collectGarbage(graceSeconds: Int64, dryRun: Bool) throws -> GCReport {

@@ -2,6 +2,7 @@
 import Foundation
 import ObjectStore
 import Postgres
+import Provenance
 import QuiverCore
 
 /// The registry's use cases over one catalog (PostgreSQL) and one content-addressed blob store.
@@ -19,16 +20,23 @@ public final class Registry: Sendable {
     public let actor: String
     /// The time lease expiry and gc grace periods are measured by.
     public let clock: any WallClock
+    /// The key provenance and published directories are signed with (loaded when first needed, per use).
+    public let signingKey: SigningKeyLocation
 
-    public init(catalog: Catalog, blobs: any BlobStore, actor: String, clock: any WallClock = SystemClock()) {
+    /// - Parameter signingKey: where the signing key is; by default `QUIVER_SIGNING_KEY`, else the generated key
+    ///   under the Quiver home (``SigningKeyLocation/resolve(environment:home:)``).
+    public init(catalog: Catalog, blobs: any BlobStore, actor: String, clock: any WallClock = SystemClock(),
+                signingKey: SigningKeyLocation? = nil) {
         self.catalog = catalog
         self.blobs = blobs
         self.actor = actor
         self.clock = clock
+        self.signingKey = signingKey ?? SigningKeyLocation.resolve(environment: ProcessInfo.processInfo.environment, home: QuiverHome.directory())
     }
 
-    public convenience init(pool: ConnectionPool, blobs: any BlobStore, actor: String, clock: any WallClock = SystemClock()) {
-        self.init(catalog: Catalog(pool: pool), blobs: blobs, actor: actor, clock: clock)
+    public convenience init(pool: ConnectionPool, blobs: any BlobStore, actor: String, clock: any WallClock = SystemClock(),
+                            signingKey: SigningKeyLocation? = nil) {
+        self.init(catalog: Catalog(pool: pool), blobs: blobs, actor: actor, clock: clock, signingKey: signingKey)
     }
 
     /// The catalog's connection pool.
@@ -36,7 +44,7 @@ public final class Registry: Sendable {
 
     /// The same catalog, store and clock, acting as someone else (a worker runs a job as its requester).
     public func acting(as actor: String) -> Registry {
-        Registry(catalog: catalog, blobs: blobs, actor: actor, clock: clock)
+        Registry(catalog: catalog, blobs: blobs, actor: actor, clock: clock, signingKey: signingKey)
     }
 
     /// Appends an audit event as this registry's actor, inside the session's transaction.

@@ -1,6 +1,7 @@
 import Catalog
 import Foundation
 import ObjectStore
+import Provenance
 import QuiverCore
 
 #if canImport(Glibc)
@@ -21,6 +22,7 @@ import Darwin
 /// | blob store | `--blob-store` | `QUIVER_BLOB_STORE` | `blobs/` under `home` |
 /// | home | — | `QUIVER_HOME` | `~/.quiver`, or `/var/lib/quiver` as root (see `QuiverHome`) |
 /// | actor | `--actor` | `QUIVER_ACTOR` | the operating-system user |
+/// | signing key | — | `QUIVER_SIGNING_KEY` (must exist) | `keys/signing-key.pem` under `home`, generated (0600) |
 ///
 /// Resolving is pure except ``databaseURL()``, which starts (or reuses) the embedded server when no URL is set.
 public struct RegistryConfiguration: Sendable {
@@ -74,6 +76,9 @@ public struct RegistryConfiguration: Sendable {
         return "uid-\(geteuid())"
     }
 
+    /// Where the key that signs provenance and published directories is (never printed or logged).
+    public var signingKey: SigningKeyLocation { SigningKeyLocation.resolve(environment: environment, home: home) }
+
     /// Opens the blob store at ``blobStoreURL`` (a local directory is created if missing; S3 is not contacted).
     ///
     /// - Parameter tuneS3: adjusts an S3 store's settings (part sizes, concurrency, retries) before it is opened;
@@ -97,6 +102,6 @@ public struct RegistryConfiguration: Sendable {
     public func openRegistry(maxConnections: Int = 4) throws -> Registry {
         let blobs = try openBlobStore()
         let catalog = try openCatalog(maxConnections: maxConnections)
-        return Registry(pool: catalog.pool, blobs: blobs, actor: actor)
+        return Registry(pool: catalog.pool, blobs: blobs, actor: actor, signingKey: signingKey)
     }
 }

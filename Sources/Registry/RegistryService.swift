@@ -1,5 +1,8 @@
 import Foundation
+import LoRA
 import Merge
+import Provenance
+import QuiverCore
 
 /// The registry's use cases as the command line needs them, whoever runs them: ``Registry`` itself over the catalog
 /// and the blob store (local mode), or `QuiverClient` over the HTTP API of `quiver serve` (remote mode). A command
@@ -73,6 +76,31 @@ public protocol RegistryService: Sendable {
 
     /// Revokes a token by name.
     func revokeToken(name: String) throws
+
+    /// The version's signed provenance (``Registry/attestation(of:)-(AdapterVersion)``).
+    func attestation(of ref: AdapterRef) throws -> DSSEEnvelope
+
+    /// The registry's public signing key, PEM.
+    func signingPublicKey() throws -> String
+
+    /// The version checked for a serving engine and signed, ready to write (``Registry/publication(of:request:)``).
+    func publication(of ref: AdapterRef, request: PublishRequest) throws -> Publication
+
+    /// Writes a stored blob to `file`, verified against its digest.
+    func fetchBlob(_ digest: SHA256Digest, size: Int64, to file: URL) throws
+}
+
+extension RegistryService {
+    /// `quiver publish`: the publication (checked and signed by the registry), written under `target` with the weights
+    /// fetched from the registry (``PublicationWriter``).
+    public func publish(_ ref: AdapterRef, request: PublishRequest, to target: PublishTarget,
+                        environment: [String: String] = ProcessInfo.processInfo.environment) throws -> PublishOutcome {
+        let prepared = try self.publication(of: ref, request: request)
+        guard let weights = prepared.file(LoRAAdapter.weightsFileName) else { throw RegistryError.internal("a publication without weights") }
+        return try PublicationWriter.write(prepared, to: target, environment: environment) { url in
+            try fetchBlob(weights.sha256, size: weights.size, to: url)
+        }
+    }
 }
 
 /// What asking for a merge did: merged (or found the same merge done before), or queued as a job.

@@ -19,7 +19,7 @@ struct RemoteDemoTests {
         let blobs = scratch.appendingPathComponent("local-blobs").path
         let local = try RemoteRegistry.quiver(
             ["demo", "--workdir", scratch.appendingPathComponent("local").path, "--database-url", database, "--blob-store", blobs, "--actor", "ops"],
-            environment: [:])
+            environment: ["QUIVER_HOME": scratch.appendingPathComponent("local-home").path])
         try #require(local.status == 0, "\(local)")
 
         let remoteLines = remote.stdout.split(separator: "\n", omittingEmptySubsequences: false)
@@ -28,7 +28,14 @@ struct RemoteDemoTests {
         #expect(localLines.first?.contains("demo: catalog ready, blobs in file://\(blobs)/, acting as ops") == true, "\(local)")
         // Every line after the first is the same but for the times things happened.
         #expect(Self.timeless(remoteLines.dropFirst()) == Self.timeless(localLines.dropFirst()))
-        #expect(remoteLines.last(where: { !$0.isEmpty }) == "The story checks out: assistant@1 is exactly what its recorded inputs and recipe produce.")
+        let last = remoteLines.last(where: { !$0.isEmpty }).map(String.init) ?? ""
+        #expect(last.hasPrefix("The story checks out: assistant@1 is exactly what its recorded inputs and recipe produce, and published/assistant-"), "\(last)")
+        #expect(last.hasSuffix(" is exactly what its signed provenance names."), "\(last)")
+        // It ends by publishing the production adapter and verifying its provenance, file by file.
+        #expect(remote.stdout.contains("== 9. Publish assistant@production"), "\(remote)")
+        #expect(remote.stdout.contains("ok   adapter_model.safetensors sha256:") && remote.stdout.contains("(re-hashed)"), "\(remote)")
+        let published = scratch.appendingPathComponent("remote/published")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: published.path).count == 1)
         #expect(remote.stderr.contains("uploaded adapter_model.safetensors: "), "\(remote)")
     }
 

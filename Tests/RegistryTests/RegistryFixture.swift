@@ -2,6 +2,7 @@ import Catalog
 import Foundation
 import ObjectStore
 import Postgres
+import Provenance
 import QuiverCore
 import QuiverTesting
 import Registry
@@ -15,6 +16,8 @@ struct RegistryFixture {
     let blobStoreURL: String
     /// The registry's clock: tests move it past a lease or a grace period instead of sleeping.
     let clock: TestClock
+    /// A home of the fixture's own, holding its generated signing key (`keys/signing-key.pem`).
+    let home: URL
 
     static func make(actor: String = "tester", connections: Int = 8) throws -> RegistryFixture {
         let server = try TestS3.require()
@@ -25,9 +28,11 @@ struct RegistryFixture {
         settings.retry = RetryPolicy(maxAttempts: 3, baseDelay: 0.05, maxDelay: 0.2, maxTotal: 5)
         let store = S3BlobStore(settings: settings)
         let clock = TestClock()
+        let home = try Fixtures.temporaryDirectory("reg-home")
+        let signingKey = SigningKeyLocation.resolve(environment: [:], home: home)
         return RegistryFixture(
-            registry: Registry(catalog: catalog, blobs: store, actor: actor, clock: clock), databaseURL: url, s3: store,
-            blobStoreURL: blobURL, clock: clock)
+            registry: Registry(catalog: catalog, blobs: store, actor: actor, clock: clock, signingKey: signingKey), databaseURL: url, s3: store,
+            blobStoreURL: blobURL, clock: clock, home: home)
     }
 
     /// The same catalog and store acting as someone else.
@@ -37,6 +42,7 @@ struct RegistryFixture {
         for blob in (try? s3.list()) ?? [] { try? s3.delete(digest: blob.digest) }
         registry.pool.close()
         try? TestPostgres.dropDatabase(url: databaseURL)
+        try? FileManager.default.removeItem(at: home)
     }
 
     /// Replaces the bytes under a blob's key behind the registry's back.

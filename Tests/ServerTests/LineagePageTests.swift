@@ -74,7 +74,7 @@ struct LineagePageTests {
         #expect(html.contains("<h2 id=\"parents\">Parents</h2>\n<ul class=\"links\"><li><a href=\"/ui/versions/core@1\">core@1</a>"))
         #expect(html.contains("<td>tone</td><td>acc</td><td>0.91</td><td>higher</td>") && html.contains("<td>json</td><td>loss</td><td>0.12</td><td>lower</td>"))
         #expect(html.contains("<td>assistant@production") && html.contains("<td>assistant@staging"))
-        #expect(html.contains("<h2 id=\"provenance\">Provenance</h2>") && html.contains("class=\"status pending\""))
+        #expect(html.contains("<h2 id=\"provenance\">Provenance</h2>") && html.contains("class=\"status verified\"") && html.contains("present in the blob store"))
 
         // A trained root: its children are listed, and its hostile tag is text, not markup.
         let tone = try server.request("GET", "/ui/versions/tone@1", token: reader)

@@ -1,4 +1,5 @@
 import Foundation
+import Provenance
 import QuiverCore
 import QuiverTesting
 import Synchronization
@@ -230,6 +231,30 @@ struct ServerHTTPTests {
         try api.call("GET", "/v1/audit/{query}", ["query": "team/nobody"], token: reader, expect: 404)
         // The server never hashes a file of its own: a path is just a malformed reference.
         try api.call("GET", "/v1/audit/{query}", ["query": "/etc/passwd"], token: reader, expect: 400)
+
+        // Provenance: the signed attestation, the public key (no token), and a publication (checked, signed, not written).
+        let attestation = try api.call("GET", "/v1/versions/{ref}/attestation", ["ref": "team/blend@1"], token: reader, expect: 200)
+        #expect(attestation.headers["cache-control"] == "no-store")
+        let pem = try api.call("GET", "/v1/signing-key", token: nil, expect: 200)
+        #expect(pem.headers["content-type"] == "application/x-pem-file" && pem.text.hasPrefix("-----BEGIN PUBLIC KEY-----\n"))
+        let envelope = try JSONDecoder().decode(DSSEEnvelope.self, from: attestation.body)
+        let statement = try JSONSerialization.jsonObject(with: try envelope.verifiedPayload(with: try PublicKey(pem: pem.text))) as? [String: Any]
+        #expect(statement?["predicateType"] as? String == "https://slsa.dev/provenance/v1")
+        try api.call("GET", "/v1/versions/{ref}/attestation", ["ref": "team/nobody"], token: reader, expect: 404)
+        try api.call("GET", "/v1/versions/{ref}/attestation", ["ref": "bad name!"], token: reader, expect: 400)
+        let publication = try Self.object(try api.call(
+            "POST", "/v1/versions/{ref}/publication", ["ref": "team/blend@1"],
+            body: .json(#"{"engine": "vllm", "max_lora_rank": 16, "base_model": "/models/tiny", "base_modules": ["q_proj", "v_proj"]}"#), token: reader, expect: 200))
+        #expect((publication["files"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+                == ["adapter_model.safetensors", "adapter_config.json", "provenance.intoto.jsonl", "model.sig", "quiver.json"])
+        #expect((publication["directoryName"] as? String)?.hasPrefix("team_blend-") == true)
+        let tooRanked = try api.call("POST", "/v1/versions/{ref}/publication", ["ref": "team/blend@1"], body: .json(#"{"max_lora_rank": 4}"#), token: reader, expect: 422)
+        #expect(Self.errorCode(tooRanked) == "publish.rank_exceeds_engine_limit")
+        try api.call("POST", "/v1/versions/{ref}/publication", ["ref": "team/blend@1"], body: .json(#"{"engine": "tgi"}"#), token: reader, expect: 400)
+        try api.call("POST", "/v1/versions/{ref}/publication", ["ref": "team/blend@1"], body: .json(#"{"colour": "red"}"#), token: reader, expect: 400)
+        try api.call("POST", "/v1/versions/{ref}/publication", ["ref": "team/nobody"], body: .json("{}"), token: reader, expect: 404)
+        try api.call("POST", "/v1/versions/{ref}/publication", ["ref": "team/blend@1"], headers: ["Content-Type": "application/json"],
+                     body: .bytes(Data(repeating: 0x20, count: 2 << 20)), token: reader, expect: 413)
 
         // Aliases: an ordinary one with a write token; the protected one needs admin, and evaluations or force.
         let staged = try api.call("PUT", "/v1/adapters/{name}/aliases/{alias}", ["name": "team/blend", "alias": "staging"], body: .json(#"{"version": 1}"#), token: writer, expect: 200)

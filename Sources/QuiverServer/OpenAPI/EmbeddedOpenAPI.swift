@@ -8,7 +8,7 @@ enum EmbeddedOpenAPI {
   "info": {
     "title": "Quiver registry API",
     "version": "1.0.0",
-    "description": "The HTTP API of `quiver serve`: the registry's use cases (register, list, show, lineage, audit, verify, merge, jobs, aliases, policy, gc, tokens) over content-addressed blobs.\n\nEvery `/v1` operation needs `Authorization: Bearer <token>` (`quiver token create`); `x-quiver-scope` names the scope it needs (read < write < admin; a token's `names` pattern limits which adapters it may touch). Responses use the JSON keys `quiver … --json` prints (the registry's records, camelCase); request bodies use snake_case keys (as the merge parameters always have). Every response carries `X-Request-Id` (the client's, when it sends one of up to 128 printable characters).\n\nErrors are `{\"error\": {\"code\", \"kind\", \"message\", \"hint\"}}` with the CLI's stable codes; the status follows the kind: invalid_input 400, unauthenticated 401, forbidden 403, not_found 404, conflict 409, refusal 422, integrity 422, unavailable 503, internal 500; and `server.too_large` 413, `server.length_required` 411, `server.body_timeout` 408, `server.range_not_satisfiable` 416."
+    "description": "The HTTP API of `quiver serve`: the registry's use cases (register, list, show, lineage, audit, verify, merge, jobs, aliases, policy, gc, tokens, signed provenance and publishing) over content-addressed blobs.\n\nEvery `/v1` operation needs `Authorization: Bearer <token>` (`quiver token create`); `x-quiver-scope` names the scope it needs (read < write < admin; a token's `names` pattern limits which adapters it may touch). Responses use the JSON keys `quiver … --json` prints (the registry's records, camelCase); request bodies use snake_case keys (as the merge parameters always have). Every response carries `X-Request-Id` (the client's, when it sends one of up to 128 printable characters).\n\nErrors are `{\"error\": {\"code\", \"kind\", \"message\", \"hint\"}}` with the CLI's stable codes; the status follows the kind: invalid_input 400, unauthenticated 401, forbidden 403, not_found 404, conflict 409, refusal 422, integrity 422, unavailable 503, internal 500; and `server.too_large` 413, `server.length_required` 411, `server.body_timeout` 408, `server.range_not_satisfiable` 416."
   },
   "servers": [
     {
@@ -43,6 +43,9 @@ enum EmbeddedOpenAPI {
     {
       "name": "pages",
       "description": "Read-only HTML pages for people: no script, a strict Content-Security-Policy; authenticated by a bearer token or the session cookie of `POST /ui/session` (never a token in the URL)."
+    },
+    {
+      "name": "provenance"
     }
   ],
   "paths": {
@@ -2403,6 +2406,189 @@ enum EmbeddedOpenAPI {
           }
         }
       }
+    },
+    "/v1/versions/{ref}/attestation": {
+      "get": {
+        "operationId": "versionAttestation",
+        "summary": "The version's signed provenance: a DSSE envelope holding an in-toto Statement v1 over its two files (SLSA provenance v1 for a merged version, Quiver's registration predicate otherwise), signed now with the registry's ECDSA P-256 key.",
+        "tags": [
+          "provenance"
+        ],
+        "x-quiver-scope": "read",
+        "parameters": [
+          {
+            "name": "ref",
+            "in": "path",
+            "required": true,
+            "description": "NAME (latest), NAME@VERSION, NAME@ALIAS, or a sha256 (canonical, weights or config digest; optionally `sha256:`-prefixed). A `/` inside a name is sent percent-encoded as `%2F`.",
+            "schema": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 256
+            }
+          },
+          {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": false,
+            "description": "A request id to echo and log (up to 128 printable ASCII characters); one is made up when absent.",
+            "schema": {
+              "type": "string",
+              "maxLength": 128
+            }
+          }
+        ],
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "200": {
+            "description": "The envelope (`Cache-Control: no-store`). Check it with `quiver attest --verify FILE [--dir DIR] --public-key KEY.pem`.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/DSSEEnvelope"
+                }
+              }
+            }
+          },
+          "500": {
+            "$ref": "#/components/responses/Internal"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          }
+        }
+      }
+    },
+    "/v1/versions/{ref}/publication": {
+      "post": {
+        "operationId": "publishVersion",
+        "summary": "Prepare the version for serving: check what the engine refuses (a named 422 refusal: publish.rank_exceeds_engine_limit, publish.dora_unsupported, publish.modules_to_save_unsupported, publish.bias_unsupported, publish.unknown_target_module), rewrite base_model_name_or_path when asked, and sign (the provenance, quiver.json, and an OpenSSF model-signing model.sig). Nothing is written: the client writes the directory (`quiver publish --server`), fetching the weights by digest.",
+        "tags": [
+          "provenance"
+        ],
+        "x-quiver-scope": "read",
+        "parameters": [
+          {
+            "name": "ref",
+            "in": "path",
+            "required": true,
+            "description": "NAME (latest), NAME@VERSION, NAME@ALIAS, or a sha256 (canonical, weights or config digest; optionally `sha256:`-prefixed). A `/` inside a name is sent percent-encoded as `%2F`.",
+            "schema": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 256
+            }
+          },
+          {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": false,
+            "description": "A request id to echo and log (up to 128 printable ASCII characters); one is made up when absent.",
+            "schema": {
+              "type": "string",
+              "maxLength": 128
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/PublicationRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "200": {
+            "description": "The publication: every file of the directory with its sha256 and size, the small ones with their bytes (base64); the weights are `GET /v1/blobs/{sha256}`.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Publication"
+                }
+              }
+            }
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "422": {
+            "$ref": "#/components/responses/Unprocessable"
+          },
+          "500": {
+            "$ref": "#/components/responses/Internal"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          }
+        }
+      }
+    },
+    "/v1/signing-key": {
+      "get": {
+        "operationId": "signingKey",
+        "summary": "The registry's public signing key (ECDSA P-256, SubjectPublicKeyInfo PEM): what verifies attestations and model.sig. Public: no token needed.",
+        "tags": [
+          "provenance"
+        ],
+        "x-quiver-scope": "none",
+        "security": [],
+        "parameters": [
+          {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": false,
+            "description": "A request id to echo and log (up to 128 printable ASCII characters); one is made up when absent.",
+            "schema": {
+              "type": "string",
+              "maxLength": 128
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The PEM text (`quiver key public` prints the same).",
+            "content": {
+              "application/x-pem-file": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "500": {
+            "$ref": "#/components/responses/Internal"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -3840,6 +4026,140 @@ enum EmbeddedOpenAPI {
         "required": [
           "secret",
           "token"
+        ],
+        "additionalProperties": false
+      },
+      "DSSEEnvelope": {
+        "type": "object",
+        "description": "A DSSE envelope (secure-systems-lab/dsse v1): the signature is over the pre-authentication encoding of payloadType and payload.",
+        "properties": {
+          "payloadType": {
+            "type": "string",
+            "const": "application/vnd.in-toto+json"
+          },
+          "payload": {
+            "type": "string",
+            "contentEncoding": "base64",
+            "description": "The in-toto statement, base64."
+          },
+          "signatures": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+              "type": "object",
+              "properties": {
+                "keyid": {
+                  "type": "string",
+                  "description": "sha256 (hex) of the signing key's public PEM."
+                },
+                "sig": {
+                  "type": "string",
+                  "contentEncoding": "base64",
+                  "description": "DER-encoded ECDSA P-256 SHA-256 signature."
+                }
+              },
+              "required": [
+                "keyid",
+                "sig"
+              ],
+              "additionalProperties": false
+            }
+          }
+        },
+        "required": [
+          "payloadType",
+          "payload",
+          "signatures"
+        ],
+        "additionalProperties": false
+      },
+      "PublicationRequest": {
+        "type": "object",
+        "description": "What to check and rewrite. Every field is optional.",
+        "properties": {
+          "engine": {
+            "type": "string",
+            "enum": [
+              "vllm",
+              "lorax"
+            ],
+            "default": "vllm"
+          },
+          "max_lora_rank": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 65536,
+            "default": 16,
+            "description": "The serving engine's rank limit (vLLM's --max-lora-rank)."
+          },
+          "base_model": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 256,
+            "description": "Rewrite base_model_name_or_path to this name (the served model, e.g. vLLM's --model); the rewrite is recorded in quiver.json and the provenance."
+          },
+          "base_modules": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 512,
+            "items": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 128
+            },
+            "description": "The base model's module names (q_proj, …); an adapted module not among them is refused."
+          }
+        },
+        "additionalProperties": false
+      },
+      "PublicationFile": {
+        "type": "object",
+        "properties": {
+          "name": {
+            "type": "string"
+          },
+          "sha256": {
+            "$ref": "#/components/schemas/Digest"
+          },
+          "size": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "content": {
+            "type": "string",
+            "contentEncoding": "base64",
+            "description": "The bytes; absent for the weights (fetch GET /v1/blobs/{sha256})."
+          }
+        },
+        "required": [
+          "name",
+          "sha256",
+          "size"
+        ],
+        "additionalProperties": false
+      },
+      "Publication": {
+        "type": "object",
+        "description": "A published directory, ready to write: adapter_model.safetensors, adapter_config.json, provenance.intoto.jsonl, model.sig and quiver.json (last).",
+        "properties": {
+          "version": {
+            "$ref": "#/components/schemas/AdapterVersion"
+          },
+          "directoryName": {
+            "type": "string",
+            "description": "NAME-<first 12 hex of the canonical digest>."
+          },
+          "files": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/PublicationFile"
+            }
+          }
+        },
+        "required": [
+          "version",
+          "directoryName",
+          "files"
         ],
         "additionalProperties": false
       }

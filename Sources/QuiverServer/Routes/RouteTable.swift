@@ -22,6 +22,9 @@ public enum RouteTable {
         Route(.get, "/v1/versions/{ref}/evaluations", "listEvaluations", .read, Handlers.listEvaluations),
         Route(.post, "/v1/versions/{ref}/evaluations", "recordEvaluation", .write, Handlers.recordEvaluation),
         Route(.get, "/v1/audit/{query}", "audit", .read, Handlers.audit),
+        Route(.get, "/v1/versions/{ref}/attestation", "versionAttestation", .read, Handlers.attestation),
+        Route(.post, "/v1/versions/{ref}/publication", "publishVersion", .read, Handlers.publication),
+        Route(.get, "/v1/signing-key", "signingKey", .none, Handlers.signingKey),
 
         Route(.post, "/v1/merges", "merge", .write, Handlers.merge),
         Route(.get, "/v1/jobs/{id}", "showJob", .read, Handlers.showJob),
