@@ -24,6 +24,11 @@ public struct ServeCommand: ParsableCommand {
     @Option(help: "Threads for database and blob-store calls (and database connections).") var threads = 8
     @Option(name: .customLong("max-waiting"), help: "Requests that may wait for a thread before new ones get 503 + Retry-After.") var maxWaiting = 64
     @Option(help: "Lease per job claim (e.g. 60s).") var lease = "60s"
+    @Option(name: .customLong("hook-timeout"), help: "The longest one webhook delivery may take (e.g. 10s).") var hookTimeout = "10s"
+    @Option(name: .customLong("hook-attempts"), help: "Attempts per webhook delivery before it is marked failed.") var hookAttempts = 8
+    @Option(name: .customLong("hook-backoff"), help: "The wait after a delivery's first failure; each later wait doubles it (e.g. 2s).") var hookBackoff = "2s"
+    @Option(name: .customLong("hook-backoff-max"), help: "The longest wait between two attempts of a delivery (e.g. 10m).") var hookBackoffMax = "10m"
+    @Option(name: .customLong("hook-concurrency"), help: "Webhook deliveries sent at once (0: deliver none here).") var hookConcurrency = 4
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     public init() {}
@@ -38,6 +43,13 @@ public struct ServeCommand: ParsableCommand {
         guard (0...100_000).contains(maxWaiting) else { throw OptionError("invalid_option", "--max-waiting must be 0-100000, got \(maxWaiting)") }
         let leaseSeconds = try OptionParsing.seconds(lease)
         guard (1...86_400).contains(leaseSeconds) else { throw OptionError("invalid_option", "--lease must be 1s-1d, got \(lease)") }
+        guard (1...300).contains(try OptionParsing.seconds(hookTimeout)) else { throw OptionError("invalid_option", "--hook-timeout must be 1s-5m, got \(hookTimeout)") }
+        guard (1...100).contains(hookAttempts) else { throw OptionError("invalid_option", "--hook-attempts must be 1-100, got \(hookAttempts)") }
+        let backoff = try OptionParsing.seconds(hookBackoff), backoffMax = try OptionParsing.seconds(hookBackoffMax)
+        guard (1...86_400).contains(backoff), (backoff...86_400).contains(backoffMax) else {
+            throw OptionError("invalid_option", "--hook-backoff must be 1s-1d and --hook-backoff-max at least --hook-backoff and at most 1d")
+        }
+        guard (0...64).contains(hookConcurrency) else { throw OptionError("invalid_option", "--hook-concurrency must be 0-64, got \(hookConcurrency)") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw OptionError("invalid_option", "--log-level '\(logLevel)' is not a level", hint: "trace, debug, info, notice, warning, error or critical")
         }
@@ -53,14 +65,19 @@ public struct ServeCommand: ParsableCommand {
         settings.executorThreads = threads
         settings.maxWaiting = maxWaiting
         settings.leaseSeconds = Int(try OptionParsing.seconds(lease))
+        settings.hookTimeoutSeconds = Double(try OptionParsing.seconds(hookTimeout))
+        settings.hookRetry = HookRules.Retry(
+            maxAttempts: hookAttempts, baseDelay: Double(try OptionParsing.seconds(hookBackoff)), maxDelay: Double(try OptionParsing.seconds(hookBackoffMax)))
+        settings.hookConcurrency = hookConcurrency
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
-        // Connections: one per request thread, and two per worker (the merge and its lease renewal).
-        let registry = try options.open(maxConnections: threads + 2 * workers)
+        // Connections: one per request thread, two per worker (the merge and its lease renewal), and two for the
+        // webhook delivery loop (claims and records are short; more sends than that wait briefly for one).
+        let registry = try options.open(maxConnections: threads + 2 * workers + min(hookConcurrency, 2))
         let redaction = SecretRedaction(environment: ProcessInfo.processInfo.environment, arguments: CommandLine.arguments)
         let logger = Logger(label: "quiver.serve")
         let fixed = settings

@@ -35,6 +35,11 @@ public enum RouteTable {
         Route(.post, "/v1/tokens", "createToken", .admin, Handlers.createToken),
         Route(.get, "/v1/tokens", "listTokens", .admin, Handlers.listTokens),
         Route(.delete, "/v1/tokens/{name}", "revokeToken", .admin, Handlers.revokeToken),
+
+        Route(.post, "/v1/hooks", "createHook", .admin, Handlers.createHook),
+        Route(.get, "/v1/hooks", "listHooks", .admin, Handlers.listHooks),
+        Route(.delete, "/v1/hooks/{id}", "removeHook", .admin, Handlers.removeHook),
+        Route(.get, "/v1/hook-deliveries", "listHookDeliveries", .admin, Handlers.listHookDeliveries),
     ]
 
     /// The table as `(METHOD, path template, operation id, scope)` rows, for the agreement test.
