@@ -8,7 +8,8 @@ resolvers only with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``.
 import logging
 import os
 
-logger = logging.getLogger("quiver_vllm")
+# A child of vLLM's logger, so these lines appear in its log with its format.
+logger = logging.getLogger("vllm.quiver")
 
 
 def register() -> None:

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from .client import ClientSettings, QuiverAPI, Ref, parse_ref, sha256_file
 from .errors import BaseModelMismatch, ConfigurationError, IntegrityError, RankTooLarge, UnsupportedAdapter
 
-logger = logging.getLogger("quiver_vllm")
+# A child of vLLM's logger, so these lines appear in its log with its format.
+logger = logging.getLogger("vllm.quiver")
 
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
