@@ -98,7 +98,7 @@ public struct HookCommand: ParsableCommand {
             if deliveries.isEmpty { return print("no deliveries") }
             for delivery in deliveries {
                 var line = "\(delivery.id)  hook \(delivery.hookID)  \(delivery.event)  \(TerminalText.escape(delivery.subject))  \(delivery.status)"
-                line += "  attempts=\(delivery.attempts)  delivery=\(delivery.deliveryID.uuidString.lowercased())"
+                line += "  attempts=\(delivery.attempts)  delivery=\(delivery.deliveryID)"
                 if let next = delivery.nextAttemptAt, delivery.status == .pending { line += "  next \(next.formatted(.iso8601))" }
                 print(line)
                 for attempt in delivery.log {

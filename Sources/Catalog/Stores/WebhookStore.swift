@@ -165,7 +165,7 @@ public struct WebhookStore: Sendable {
             let id = try row.decode(Int64.self, at: 0)
             let status = try row.decode(DeliveryStatus.self, at: 5)
             return HookDelivery(
-                id: id, hookID: try row.decode(Int64.self, at: 1), deliveryID: try row.decode(UUID.self, at: 2),
+                id: id, hookID: try row.decode(Int64.self, at: 1), deliveryID: try row.decode(UUID.self, at: 2).uuidString.lowercased(),
                 event: try row.decode(HookEvent.self, at: 3), subject: try row.decode(String.self, at: 4), status: status,
                 attempts: try row.decode(Int.self, at: 6),
                 nextAttemptAt: status == .pending || status == .delivering ? try row.decode(Date.self, at: 7) : nil,
