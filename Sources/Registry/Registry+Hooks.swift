@@ -114,6 +114,7 @@ extension Registry {
         }
     }
 
+    /// 256 random bits, base64url without padding (43 characters): the secret part of API tokens and hook secrets.
     static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
