@@ -36,7 +36,7 @@ public enum QuiverServer {
         let workers = JobWorkers(
             registry: registry, count: settings.workers, leaseSeconds: settings.leaseSeconds, pollSeconds: settings.pollSeconds,
             metrics: metrics, logger: logger)
-        let hooks = HookDeliveries(registry: registry, settings: settings, logger: logger)
+        let hooks = HookDeliveries(registry: registry, settings: settings, metrics: metrics, logger: logger)
         // Shut down in reverse order: the HTTP server first (in-flight requests finish), then the workers, then the
         // webhook deliveries (the last alias moves still go out).
         let group = ServiceGroup(configuration: .init(

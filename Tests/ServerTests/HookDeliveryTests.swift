@@ -205,6 +205,9 @@ struct HookDeliveryTests {
         #expect(times[2] - times[1] >= 1.9 && times[2] - times[1] < 4.5, "\(times)")
         // Every attempt carries the same delivery id, signed afresh.
         #expect(Set(receiver.requests().compactMap { $0.headers["x-quiver-delivery"] }).count == 1)
+        let metrics = try server.request("GET", "/metrics")
+        #expect(metrics.text.contains(#"quiver_hook_attempts_total{event="version.created",outcome="retry"} 2"#), "\(metrics.text.suffix(3000))")
+        #expect(metrics.text.contains(#"quiver_hook_attempts_total{event="version.created",outcome="delivered"} 1"#))
         let text = try Self.remote(server, token: token, ["hook", "deliveries"])
         #expect(text.stdout.contains("delivered  attempts=3") && text.stdout.contains("HTTP 500"), "\(text.stdout)")
     }

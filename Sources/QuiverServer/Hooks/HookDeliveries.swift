@@ -20,17 +20,19 @@ struct HookDeliveries: Service {
     let timeoutSeconds: Double
     let retry: HookRules.Retry
     let pollSeconds: Double
+    let metrics: ServerMetrics
     let logger: Logger
     private let executor: BlockingExecutor
     private let handles: CurlHandlePool
     private let owner: String
 
-    init(registry: Registry, settings: ServerSettings, logger: Logger) {
+    init(registry: Registry, settings: ServerSettings, metrics: ServerMetrics, logger: Logger) {
         self.registry = registry
         self.concurrency = settings.hookConcurrency
         self.timeoutSeconds = settings.hookTimeoutSeconds
         self.retry = settings.hookRetry
         self.pollSeconds = settings.hookPollSeconds
+        self.metrics = metrics
         self.logger = logger
         self.executor = BlockingExecutor(maxThreads: max(1, settings.hookConcurrency), name: "quiver-hooks")
         self.handles = CurlHandlePool(limit: max(1, settings.hookConcurrency))
@@ -75,11 +77,15 @@ struct HookDeliveries: Service {
                 "hook": "\(delivery.hookID)", "delivery": "\(delivery.deliveryID.uuidString.lowercased())", "event": "\(delivery.event)",
                 "attempt": "\(attempt.attempt)", "status": "\(attempt.httpStatus.map(String.init) ?? "-")", "ms": "\(attempt.durationMs)",
             ]
-            if let status = attempt.httpStatus, (200..<300).contains(status) {
+            let delivered = attempt.httpStatus.map { (200..<300).contains($0) } ?? false
+            let final = retry.delay(afterAttempt: attempt.attempt) == nil
+            metrics.hookAttempt(event: delivery.event.rawValue, outcome: delivered ? "delivered" : final ? "failed" : "retry",
+                                duration: .milliseconds(attempt.durationMs))
+            if delivered {
                 logger.info("hook delivered", metadata: metadata)
             } else {
                 logger.warning("hook delivery failed", metadata: metadata.merging([
-                    "error": "\(attempt.error ?? "")", "final": "\(retry.delay(afterAttempt: attempt.attempt) == nil)",
+                    "error": "\(attempt.error ?? "")", "final": "\(final)",
                 ]) { $1 })
             }
         } catch {
