@@ -20,12 +20,15 @@ source .services/postgres.env
 # shellcheck disable=SC1091
 source .services/s3.env
 
-# The vLLM integration's unit tests (standard library only, no vLLM): with any python3 that has pytest.
+swift build --build-tests
+
+# The vLLM integration's tests without vLLM (standard library only; one module against a real quiver serve on the
+# services above): with any python3 that has pytest.
 if python3 -c 'import pytest' 2>/dev/null; then
-    PYTHONPATH=integrations/vllm python3 -m pytest -q -p no:cacheprovider integrations/vllm/tests
+    QUIVER_BIN="$(swift build --show-bin-path)/quiver" PYTHONPATH=integrations/vllm \
+        python3 -m pytest -q -p no:cacheprovider integrations/vllm/tests
 else
     echo "test.sh: python3 has no pytest; skipping integrations/vllm/tests (pip install pytest)"
 fi
 
-swift build --build-tests
 swift test "$@"
