@@ -23,4 +23,14 @@ source .services/postgres.env
 source .services/s3.env
 
 swift build --build-tests
+
+# The vLLM integration's tests without vLLM (standard library only; one module against a real quiver serve on the
+# services above), with pytest from a venv of their own.
+if [[ ! -x .venv-pytest/bin/pytest ]]; then
+    python3 -m venv .venv-pytest
+    .venv-pytest/bin/pip install -q --disable-pip-version-check "pytest==8.3.4"
+fi
+QUIVER_BIN="$(swift build --show-bin-path)/quiver" PYTHONPATH=integrations/vllm \
+    .venv-pytest/bin/python -m pytest -q -p no:cacheprovider integrations/vllm/tests
+
 swift test "$@"

@@ -150,5 +150,6 @@ public struct CatalogSession: Sendable {
     public var audit: AuditLog { AuditLog(connection) }
     public var locks: CatalogLocks { CatalogLocks(connection) }
     public var tokens: TokenStore { TokenStore(connection) }
+    public var webhooks: WebhookStore { WebhookStore(connection) }
     public var integrity: IntegrityChecks { IntegrityChecks(connection) }
 }

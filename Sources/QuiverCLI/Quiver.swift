@@ -13,7 +13,7 @@ public struct Quiver: ParsableCommand {
             LineageCommand.self, AuditCommand.self, VerifyCommand.self, FsckCommand.self, AliasCommand.self, EvalCommand.self,
             PolicyCommand.self, GCCommand.self, WorkerCommand.self, JobCommand.self, DemoCommand.self,
             DBCommand.self, BlobCommand.self, InspectCommand.self, MergeFilesCommand.self, CheckCommand.self,
-            ServeCommand.self, TokenCommand.self, PublishCommand.self, AttestCommand.self, KeyCommand.self,
+            ServeCommand.self, TokenCommand.self, PublishCommand.self, AttestCommand.self, KeyCommand.self, HookCommand.self,
         ]
     )
 

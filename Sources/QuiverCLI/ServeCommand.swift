@@ -33,6 +33,11 @@ public struct ServeCommand: ParsableCommand {
     var presignEndpoint: String?
     @Option(name: .customLong("presign-min-size"), help: "Blobs smaller than this are streamed by the server even when presigning.")
     var presignMinSize = "1MiB"
+    @Option(name: .customLong("hook-timeout"), help: "The longest one webhook delivery may take (e.g. 10s).") var hookTimeout = "10s"
+    @Option(name: .customLong("hook-attempts"), help: "Attempts per webhook delivery before it is marked failed.") var hookAttempts = 8
+    @Option(name: .customLong("hook-backoff"), help: "The wait after a delivery's first failure; each later wait doubles it (e.g. 2s).") var hookBackoff = "2s"
+    @Option(name: .customLong("hook-backoff-max"), help: "The longest wait between two attempts of a delivery (e.g. 10m).") var hookBackoffMax = "10m"
+    @Option(name: .customLong("hook-concurrency"), help: "Webhook deliveries sent at once (0: deliver none here).") var hookConcurrency = 4
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     public init() {}
@@ -52,6 +57,13 @@ public struct ServeCommand: ParsableCommand {
         if let presignEndpoint { _ = try Self.endpoint(presignEndpoint) }
         let leaseSeconds = try OptionParsing.seconds(lease)
         guard (1...86_400).contains(leaseSeconds) else { throw OptionError("invalid_option", "--lease must be 1s-1d, got \(lease)") }
+        guard (1...300).contains(try OptionParsing.seconds(hookTimeout)) else { throw OptionError("invalid_option", "--hook-timeout must be 1s-5m, got \(hookTimeout)") }
+        guard (1...100).contains(hookAttempts) else { throw OptionError("invalid_option", "--hook-attempts must be 1-100, got \(hookAttempts)") }
+        let backoff = try OptionParsing.seconds(hookBackoff), backoffMax = try OptionParsing.seconds(hookBackoffMax)
+        guard (1...86_400).contains(backoff), (backoff...86_400).contains(backoffMax) else {
+            throw OptionError("invalid_option", "--hook-backoff must be 1s-1d and --hook-backoff-max at least --hook-backoff and at most 1d")
+        }
+        guard (0...64).contains(hookConcurrency) else { throw OptionError("invalid_option", "--hook-concurrency must be 0-64, got \(hookConcurrency)") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw OptionError("invalid_option", "--log-level '\(logLevel)' is not a level", hint: "trace, debug, info, notice, warning, error or critical")
         }
@@ -71,14 +83,19 @@ public struct ServeCommand: ParsableCommand {
         settings.presign.endpoint = try presignEndpoint.map(Self.endpoint)
         settings.presign.minimumSize = try OptionParsing.bytes(presignMinSize, option: "presign-min-size")
         settings.leaseSeconds = Int(try OptionParsing.seconds(lease))
+        settings.hookTimeoutSeconds = Double(try OptionParsing.seconds(hookTimeout))
+        settings.hookRetry = HookRules.Retry(
+            maxAttempts: hookAttempts, baseDelay: Double(try OptionParsing.seconds(hookBackoff)), maxDelay: Double(try OptionParsing.seconds(hookBackoffMax)))
+        settings.hookConcurrency = hookConcurrency
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
-        // Connections: one per request thread, and two per worker (the merge and its lease renewal).
-        let registry = try options.open(maxConnections: threads + 2 * workers)
+        // Connections: one per request thread, two per worker (the merge and its lease renewal), and two for the
+        // webhook delivery loop (claims and records are short; more sends than that wait briefly for one).
+        let registry = try options.open(maxConnections: threads + 2 * workers + min(hookConcurrency, 2))
         // The signing key is loaded (the default generated) now, so a misconfigured QUIVER_SIGNING_KEY stops the
         // server at start instead of failing every attestation later.
         do {

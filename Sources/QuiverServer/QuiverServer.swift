@@ -10,7 +10,8 @@ import ServiceLifecycle
 /// The server authenticates, authorises, parses, calls `Registry` and maps results and errors; it holds no
 /// use-case logic. Every registry and blob-store call runs on a ``ServerExecutor`` (never on an event loop), every
 /// route comes from ``RouteTable`` (checked against the OpenAPI document by a test), and SIGTERM or SIGINT shut it
-/// down gracefully: stop accepting, finish in-flight requests, hand running jobs back, then close the pool.
+/// down gracefully: stop accepting, finish in-flight requests, hand running jobs back, let webhook sends in flight
+/// end, then close the pool. Webhook deliveries are sent by ``HookDeliveries`` from the catalog's outbox.
 public enum QuiverServer {
     /// The OpenAPI document compiled into the binary (`openapi/quiver.openapi.json` without its final newline).
     public static var openAPIDocument: String { EmbeddedOpenAPI.json }
@@ -38,9 +39,12 @@ public enum QuiverServer {
         let workers = JobWorkers(
             registry: registry, count: settings.workers, leaseSeconds: settings.leaseSeconds, pollSeconds: settings.pollSeconds,
             metrics: metrics, logger: logger, afterJob: { caches.invalidateAfterWrite() })
-        // Shut down in reverse order: the HTTP server first (in-flight requests finish), then the workers.
+        let hooks = HookDeliveries(registry: registry, settings: settings, metrics: metrics, logger: logger)
+        // Shut down in reverse order: the HTTP server first (in-flight requests finish), then the workers, then the
+        // webhook deliveries (the last alias moves still go out).
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: workers), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [.init(service: hooks), .init(service: workers), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
         defer {
             caches.stop()
             executor.shutdown()

@@ -1,4 +1,5 @@
 import Foundation
+import Registry
 
 /// How `quiver serve` runs: where it listens and its limits. Every value has a default suitable for a team server.
 public struct ServerSettings: Sendable {
@@ -44,6 +45,14 @@ public struct ServerSettings: Sendable {
 
         public init() {}
     }
+    /// Webhook deliveries sent at once (0: this server delivers none; they wait in the outbox for one that does).
+    public var hookConcurrency = 4
+    /// The longest a webhook delivery may take, connection included.
+    public var hookTimeoutSeconds = 10.0
+    /// Attempts and backoff for failed webhook deliveries.
+    public var hookRetry = HookRules.Retry()
+    /// How often an idle delivery loop looks for due deliveries.
+    public var hookPollSeconds = 1.0
 
     public init() {}
 }

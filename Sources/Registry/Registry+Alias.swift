@@ -17,7 +17,8 @@ extension Registry {
     ///
     /// A protected alias (policy `protected_aliases`) accepts a merged version only when it has evaluations and
     /// they are at least as good as each parent's on that parent's suites (`PromotionRule`); `force` overrides the
-    /// check, and the override is recorded in the alias event and the audit trail.
+    /// check, and the override is recorded in the alias event and the audit trail. Webhooks that want `alias.moved`
+    /// get a delivery queued in the same transaction.
     public func setAlias(name: String, alias: String, version number: Int, force: Bool = false) throws -> AliasOutcome {
         try AdapterRef.validateAlias(alias, in: "\(name)@\(alias)")
         if Int(alias) != nil {
@@ -43,7 +44,12 @@ extension Registry {
             }
             let forced = force && !shortfalls.isEmpty
             let previous = try tx.aliases.move(adapterID: adapterID, alias: alias, to: version.id, forced: forced, by: actor)
-            let previousNumber = try previous.flatMap { try tx.versions.version(id: $0)?.version }
+            let previousVersion = try previous.flatMap { try tx.versions.version(id: $0) }
+            let previousNumber = previousVersion?.version
+            // The outbox: hooks hear of the move in this transaction (a move to where the alias already points is none).
+            if previous != version.id {
+                try announceAlias(tx, alias: alias, version: version, previous: previousVersion, forced: forced)
+            }
             try audit(tx, action: forced ? "alias.force" : "alias.set", subject: "\(name)@\(alias)", details: [
                 "version": version.label, "previous": previousNumber.map { "\(name)@\($0)" } ?? "",
                 "overridden": shortfalls.joined(separator: "; "),

@@ -35,7 +35,8 @@ extension Registry {
     }
 
     /// Uploads `adapter`'s files and records it as a version of `name`; `inTransaction` runs inside the recording
-    /// transaction (a merge records its lineage there) and only when a new version is created.
+    /// transaction (a merge records its lineage there) and only when a new version is created, as does queueing
+    /// `version.created` for the webhooks that want it (the outbox).
     func store(
         adapter: LoRAAdapter, name: String, kind: VersionKind, tags: [String: String], baseRevision: String?,
         inTransaction: (CatalogSession, AdapterVersion) throws -> Void
@@ -67,6 +68,7 @@ extension Registry {
                     "config_digest": config.digest.hex, "base_model": created.baseModel,
                 ])
                 try inTransaction(tx, created)
+                try announceVersion(tx, created)
                 return RegisterOutcome(version: created, existed: false)
             }
         } }

@@ -15,11 +15,7 @@ extension Registry {
     /// Creates an API token with 256 random bits; only its sha256 is stored. Audited.
     public func createToken(name: String, scope: TokenScope, namePattern: String? = nil, expiresInSeconds: Int64? = nil) throws -> CreatedToken {
         try Self.validateToken(name: name, namePattern: namePattern)
-        var bytes = [UInt8](repeating: 0, count: 32)
-        var generator = SystemRandomNumberGenerator()
-        for index in bytes.indices { bytes[index] = generator.next() }
-        let secret = Self.tokenPrefix + Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let secret = Self.tokenPrefix + Self.randomToken()
         let expires = expiresInSeconds.map { clock.now().addingTimeInterval(Double($0)) }
         do {
             return try catalog.transaction(attempts: 1) { tx in

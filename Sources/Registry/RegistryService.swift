@@ -88,6 +88,18 @@ public protocol RegistryService: Sendable {
 
     /// Writes a stored blob to `file`, verified against its digest.
     func fetchBlob(_ digest: SHA256Digest, size: Int64, to file: URL) throws
+
+    /// Creates a webhook (a secret is generated when none is given); the secret is in the answer once.
+    func createHook(url: String, events: [HookEvent], adapterPattern: String?, secret: String?) throws -> CreatedHook
+
+    /// The active webhooks, never a secret.
+    func hooks() throws -> [WebhookRecord]
+
+    /// Removes a webhook by id; its unsent deliveries are cancelled.
+    func removeHook(id: Int64) throws
+
+    /// The newest webhook deliveries (of one hook, or all), each with its attempts.
+    func hookDeliveries(hookID: Int64?, limit: Int) throws -> [HookDelivery]
 }
 
 extension RegistryService {

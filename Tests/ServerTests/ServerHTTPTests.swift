@@ -321,6 +321,25 @@ struct ServerHTTPTests {
         let stored = try server.cli(["blob", "head", bigDigest])
         #expect(stored.status == 3, "nothing was stored under the digest: \(stored.status) \(stored.stdout) \(stored.stderr)")
 
+        // Webhooks (admin): add (the secret once), list (never the secret), deliveries, remove.
+        let hook = try Self.object(try api.call("POST", "/v1/hooks", body: .json(#"{"url": "http://127.0.0.1:9/quiver", "events": ["alias.moved"], "adapters": "team/*"}"#), token: admin, expect: 201))
+        let hookID = try #require((hook["hook"] as? [String: Any])?["id"] as? Int)
+        let hookSecret = try #require(hook["secret"] as? String)
+        try api.call("POST", "/v1/hooks", body: .json(#"{"url": "ftp://127.0.0.1/x"}"#), token: admin, expect: 400)
+        try api.call("POST", "/v1/hooks", body: .json(#"{"url": "http://127.0.0.1:9/x"}"#), token: writer, expect: 403)
+        try api.call("POST", "/v1/hooks", headers: ["Content-Type": "application/json"], body: .bytes(Data(repeating: 0x20, count: 2 << 20)), token: admin, expect: 413)
+        let hooks = try api.call("GET", "/v1/hooks", token: admin, expect: 200)
+        #expect(hooks.text.contains("http://127.0.0.1:9/quiver") && !hooks.text.contains(hookSecret), "\(hooks.text)")
+        try api.call("GET", "/v1/hooks", query: "colour=red", token: admin, expect: 400)
+        try api.call("GET", "/v1/hooks", token: reader, expect: 403)
+        try api.call("PUT", "/v1/adapters/{name}/aliases/{alias}", ["name": "team/blend", "alias": "staging"], body: .json(#"{"version": 1}"#), token: writer, expect: 200)
+        try api.call("GET", "/v1/hook-deliveries", query: "hook=\(hookID)&limit=5", token: admin, expect: 200)
+        try api.call("GET", "/v1/hook-deliveries", query: "hook=0", token: admin, expect: 400)
+        try api.call("GET", "/v1/hook-deliveries", query: "hook=999", token: admin, expect: 404)
+        try api.call("DELETE", "/v1/hooks/{id}", ["id": String(hookID)], token: admin, expect: 204)
+        try api.call("DELETE", "/v1/hooks/{id}", ["id": String(hookID)], token: admin, expect: 404)
+        try api.call("DELETE", "/v1/hooks/{id}", ["id": "x"], token: admin, expect: 400)
+
         // Revoking: the token stops working at once.
         try api.call("DELETE", "/v1/tokens/{name}", ["name": "reader"], token: writer, expect: 403)
         try api.call("DELETE", "/v1/tokens/{name}", ["name": "reader"], token: admin, expect: 204)

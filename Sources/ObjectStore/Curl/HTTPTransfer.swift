@@ -105,10 +105,14 @@ public enum HTTPTransfer {
         /// Abort when fewer than 1 byte/s flows for this many seconds (a hung server), instead of a total timeout
         /// that a large blob would trip. 0 sets no limit (a request the server may take minutes to answer).
         public var stallTimeout: Int
+        /// Abort the whole exchange after this many seconds (0: no limit); for small requests that must not hang,
+        /// such as a webhook delivery.
+        public var totalTimeout: Double
 
-        public init(connectTimeout: Double, stallTimeout: Int) {
+        public init(connectTimeout: Double, stallTimeout: Int, totalTimeout: Double = 0) {
             self.connectTimeout = connectTimeout
             self.stallTimeout = stallTimeout
+            self.totalTimeout = totalTimeout
         }
     }
 
@@ -170,6 +174,9 @@ public enum HTTPTransfer {
         if options.stallTimeout > 0 {
             _ = quiver_curl_setopt_long(h, CURLOPT_LOW_SPEED_LIMIT, 1)
             _ = quiver_curl_setopt_long(h, CURLOPT_LOW_SPEED_TIME, options.stallTimeout)
+        }
+        if options.totalTimeout > 0 {
+            _ = quiver_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, max(1, Int(options.totalTimeout * 1000)))
         }
         _ = quiver_curl_setopt_long(h, CURLOPT_BUFFERSIZE, 512 << 10)
         _ = quiver_curl_setopt_long(h, CURLOPT_UPLOAD_BUFFERSIZE, 2 << 20)

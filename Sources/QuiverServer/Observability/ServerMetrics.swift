@@ -11,6 +11,8 @@ import Prometheus
 /// | `quiver_executor_wait_seconds` | histogram | — |
 /// | `quiver_executor_waiting` | gauge | — |
 /// | `quiver_executor_rejected_total` | counter | — |
+/// | `quiver_hook_attempts_total` | counter | `event`, `outcome` (`delivered`, `retry`, `failed`) |
+/// | `quiver_hook_attempt_duration_seconds` | histogram | `event` |
 ///
 /// Routes are labelled by their template (`/v1/versions/{ref}`), never by the raw path, so the label set stays
 /// bounded whatever clients send; an unmatched path is labelled `unmatched`.
@@ -67,6 +69,16 @@ public final class ServerMetrics: Sendable {
         registry.makeDurationHistogram(
             descriptor: Self.name("merge", "duration", "seconds", "Merge durations, within a request or by a job worker."),
             labels: [("mode", mode)], buckets: Self.mergeBuckets
+        ).record(duration)
+    }
+
+    /// One webhook delivery attempt and what followed it.
+    func hookAttempt(event: String, outcome: String, duration: Duration) {
+        registry.makeCounter(descriptor: Self.name("hook", "attempts", "total", "Webhook delivery attempts by event and outcome."),
+                             labels: [("event", event), ("outcome", outcome)]).increment()
+        registry.makeDurationHistogram(
+            descriptor: Self.name("hook", "attempt_duration", "seconds", "Webhook delivery attempt durations by event."),
+            labels: [("event", event)], buckets: Self.latencyBuckets
         ).record(duration)
     }
 

@@ -8,7 +8,7 @@ enum EmbeddedOpenAPI {
   "info": {
     "title": "Quiver registry API",
     "version": "1.0.0",
-    "description": "The HTTP API of `quiver serve`: the registry's use cases (register, list, show, lineage, audit, verify, merge, jobs, aliases, policy, gc, tokens, signed provenance and publishing) over content-addressed blobs.\n\nEvery `/v1` operation needs `Authorization: Bearer <token>` (`quiver token create`); `x-quiver-scope` names the scope it needs (read < write < admin; a token's `names` pattern limits which adapters it may touch). Responses use the JSON keys `quiver … --json` prints (the registry's records, camelCase); request bodies use snake_case keys (as the merge parameters always have). Every response carries `X-Request-Id` (the client's, when it sends one of up to 128 printable characters).\n\nErrors are `{\"error\": {\"code\", \"kind\", \"message\", \"hint\"}}` with the CLI's stable codes; the status follows the kind: invalid_input 400, unauthenticated 401, forbidden 403, not_found 404, conflict 409, refusal 422, integrity 422, unavailable 503, internal 500; and `server.too_large` 413, `server.length_required` 411, `server.body_timeout` 408, `server.range_not_satisfiable` 416."
+    "description": "The HTTP API of `quiver serve`: the registry's use cases (register, list, show, lineage, audit, verify, merge, jobs, aliases, policy, gc, tokens, webhooks, signed provenance and publishing) over content-addressed blobs.\n\nEvery `/v1` operation needs `Authorization: Bearer <token>` (`quiver token create`); `x-quiver-scope` names the scope it needs (read < write < admin; a token's `names` pattern limits which adapters it may touch). Responses use the JSON keys `quiver … --json` prints (the registry's records, camelCase); request bodies use snake_case keys (as the merge parameters always have). Every response carries `X-Request-Id` (the client's, when it sends one of up to 128 printable characters).\n\nErrors are `{\"error\": {\"code\", \"kind\", \"message\", \"hint\"}}` with the CLI's stable codes; the status follows the kind: invalid_input 400, unauthenticated 401, forbidden 403, not_found 404, conflict 409, refusal 422, integrity 422, unavailable 503, internal 500; and `server.too_large` 413, `server.length_required` 411, `server.body_timeout` 408, `server.range_not_satisfiable` 416."
   },
   "servers": [
     {
@@ -46,6 +46,9 @@ enum EmbeddedOpenAPI {
     },
     {
       "name": "provenance"
+    },
+    {
+      "name": "webhooks"
     }
   ],
   "paths": {
@@ -2589,6 +2592,250 @@ enum EmbeddedOpenAPI {
           }
         }
       }
+    },
+    "/v1/hooks": {
+      "post": {
+        "operationId": "createHook",
+        "summary": "Add a webhook; its signing secret is returned once.",
+        "description": "Each delivery is `POST url` with the event's JSON body (`HookPayload`) and the headers `X-Quiver-Event`, `X-Quiver-Delivery` (the same on every retry), `X-Quiver-Timestamp` (Unix seconds) and `X-Quiver-Signature: sha256=<hex HMAC-SHA256(secret, \"<timestamp>.<body>\")>`. A 2xx answer delivers it; anything else, or no answer within the server's `--hook-timeout`, is retried with exponential backoff (`--hook-backoff`, doubling, at most `--hook-backoff-max`) up to `--hook-attempts`. Redirects are not followed. Deliveries are queued in the same transaction as the change they announce.",
+        "tags": [
+          "webhooks"
+        ],
+        "x-quiver-scope": "admin",
+        "parameters": [
+          {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": false,
+            "description": "A request id to echo and log (up to 128 printable ASCII characters); one is made up when absent.",
+            "schema": {
+              "type": "string",
+              "maxLength": 128
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/HookRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Created.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/CreatedHook"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "500": {
+            "$ref": "#/components/responses/Internal"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          }
+        }
+      },
+      "get": {
+        "operationId": "listHooks",
+        "summary": "The active webhooks (never a secret).",
+        "tags": [
+          "webhooks"
+        ],
+        "x-quiver-scope": "admin",
+        "parameters": [
+          {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": false,
+            "description": "A request id to echo and log (up to 128 printable ASCII characters); one is made up when absent.",
+            "schema": {
+              "type": "string",
+              "maxLength": 128
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Hooks, by id.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "array",
+                  "items": {
+                    "$ref": "#/components/schemas/Webhook"
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "500": {
+            "$ref": "#/components/responses/Internal"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          }
+        }
+      }
+    },
+    "/v1/hooks/{id}": {
+      "delete": {
+        "operationId": "removeHook",
+        "summary": "Remove a webhook; its deliveries not sent yet are cancelled.",
+        "tags": [
+          "webhooks"
+        ],
+        "x-quiver-scope": "admin",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "The hook's id.",
+            "schema": {
+              "type": "string",
+              "pattern": "^[1-9][0-9]{0,18}$"
+            }
+          },
+          {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": false,
+            "description": "A request id to echo and log (up to 128 printable ASCII characters); one is made up when absent.",
+            "schema": {
+              "type": "string",
+              "maxLength": 128
+            }
+          }
+        ],
+        "responses": {
+          "204": {
+            "description": "Removed."
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "500": {
+            "$ref": "#/components/responses/Internal"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          }
+        }
+      }
+    },
+    "/v1/hook-deliveries": {
+      "get": {
+        "operationId": "listHookDeliveries",
+        "summary": "The newest webhook deliveries, newest first, each with every attempt (status, error, duration).",
+        "tags": [
+          "webhooks"
+        ],
+        "x-quiver-scope": "admin",
+        "parameters": [
+          {
+            "name": "hook",
+            "in": "query",
+            "required": false,
+            "description": "Only this hook's deliveries.",
+            "schema": {
+              "type": "string",
+              "pattern": "^[1-9][0-9]{0,18}$"
+            }
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "description": "At most this many (default 50).",
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 1000
+            }
+          },
+          {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": false,
+            "description": "A request id to echo and log (up to 128 printable ASCII characters); one is made up when absent.",
+            "schema": {
+              "type": "string",
+              "maxLength": 128
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Deliveries.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "array",
+                  "items": {
+                    "$ref": "#/components/schemas/HookDelivery"
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "500": {
+            "$ref": "#/components/responses/Internal"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -4160,6 +4407,365 @@ enum EmbeddedOpenAPI {
           "version",
           "directoryName",
           "files"
+        ],
+        "additionalProperties": false
+      },
+      "HookRequest": {
+        "type": "object",
+        "properties": {
+          "url": {
+            "type": "string",
+            "maxLength": 2048,
+            "pattern": "^https?://",
+            "description": "Where to POST: http or https."
+          },
+          "events": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "enum": [
+                "alias.moved",
+                "version.created"
+              ]
+            },
+            "minItems": 1,
+            "description": "Default: both."
+          },
+          "adapters": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 128,
+            "description": "A glob over adapter names (`*` any run of characters); default every adapter."
+          },
+          "secret": {
+            "type": "string",
+            "minLength": 16,
+            "maxLength": 256,
+            "description": "The HMAC key; default: 256 random bits, generated."
+          }
+        },
+        "required": [
+          "url"
+        ],
+        "additionalProperties": false
+      },
+      "Webhook": {
+        "type": "object",
+        "properties": {
+          "id": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "url": {
+            "type": "string"
+          },
+          "events": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "enum": [
+                "alias.moved",
+                "version.created"
+              ]
+            }
+          },
+          "adapterPattern": {
+            "anyOf": [
+              {
+                "type": "string"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "createdBy": {
+            "type": "string"
+          },
+          "createdAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "removedAt": {
+            "anyOf": [
+              {
+                "type": "string",
+                "format": "date-time"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          }
+        },
+        "required": [
+          "id",
+          "url",
+          "events",
+          "createdBy",
+          "createdAt"
+        ],
+        "additionalProperties": false
+      },
+      "CreatedHook": {
+        "type": "object",
+        "properties": {
+          "secret": {
+            "type": "string",
+            "description": "The signing secret: shown this once."
+          },
+          "hook": {
+            "$ref": "#/components/schemas/Webhook"
+          }
+        },
+        "required": [
+          "secret",
+          "hook"
+        ],
+        "additionalProperties": false
+      },
+      "DeliveryAttempt": {
+        "type": "object",
+        "properties": {
+          "attempt": {
+            "type": "integer"
+          },
+          "startedAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "durationMs": {
+            "type": "integer"
+          },
+          "httpStatus": {
+            "anyOf": [
+              {
+                "type": "integer"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "error": {
+            "anyOf": [
+              {
+                "type": "string"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          }
+        },
+        "required": [
+          "attempt",
+          "startedAt",
+          "durationMs"
+        ],
+        "additionalProperties": false
+      },
+      "HookDelivery": {
+        "type": "object",
+        "properties": {
+          "id": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "hookId": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "deliveryId": {
+            "type": "string",
+            "format": "uuid",
+            "description": "`X-Quiver-Delivery`."
+          },
+          "event": {
+            "type": "string",
+            "enum": [
+              "alias.moved",
+              "version.created"
+            ]
+          },
+          "subject": {
+            "type": "string",
+            "description": "NAME@ALIAS or NAME@VERSION."
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "pending",
+              "delivering",
+              "delivered",
+              "failed",
+              "cancelled"
+            ]
+          },
+          "attempts": {
+            "type": "integer"
+          },
+          "nextAttemptAt": {
+            "anyOf": [
+              {
+                "type": "string",
+                "format": "date-time"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "lastHttpStatus": {
+            "anyOf": [
+              {
+                "type": "integer"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "lastError": {
+            "anyOf": [
+              {
+                "type": "string"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "createdAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "finishedAt": {
+            "anyOf": [
+              {
+                "type": "string",
+                "format": "date-time"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "log": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/DeliveryAttempt"
+            }
+          }
+        },
+        "required": [
+          "id",
+          "hookId",
+          "deliveryId",
+          "event",
+          "subject",
+          "status",
+          "attempts",
+          "createdAt",
+          "log"
+        ],
+        "additionalProperties": false
+      },
+      "HookPayload": {
+        "type": "object",
+        "description": "The body of a webhook delivery (what the receiver gets; not an answer of this API).",
+        "properties": {
+          "event": {
+            "type": "string",
+            "enum": [
+              "alias.moved",
+              "version.created"
+            ]
+          },
+          "delivery": {
+            "type": "string",
+            "format": "uuid"
+          },
+          "occurred_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "adapter": {
+            "type": "string"
+          },
+          "ref": {
+            "type": "string",
+            "description": "NAME@ALIAS (alias.moved) or NAME@VERSION (version.created)."
+          },
+          "version": {
+            "type": "integer"
+          },
+          "kind": {
+            "type": "string",
+            "enum": [
+              "trained",
+              "merged"
+            ]
+          },
+          "canonical_digest": {
+            "type": "string"
+          },
+          "config_digest": {
+            "type": "string"
+          },
+          "weights_digest": {
+            "type": "string"
+          },
+          "base_model": {
+            "type": "string"
+          },
+          "rank": {
+            "type": "integer"
+          },
+          "actor": {
+            "type": "string"
+          },
+          "alias": {
+            "type": "string"
+          },
+          "previous_version": {
+            "anyOf": [
+              {
+                "type": "integer"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "previous_canonical_digest": {
+            "anyOf": [
+              {
+                "type": "string"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "forced": {
+            "type": "boolean"
+          }
+        },
+        "required": [
+          "event",
+          "delivery",
+          "occurred_at",
+          "adapter",
+          "ref",
+          "version",
+          "kind",
+          "canonical_digest",
+          "config_digest",
+          "weights_digest",
+          "base_model",
+          "rank",
+          "actor"
         ],
         "additionalProperties": false
       }

@@ -39,6 +39,11 @@ public enum RouteTable {
         Route(.get, "/v1/tokens", "listTokens", .admin, Handlers.listTokens),
         Route(.delete, "/v1/tokens/{name}", "revokeToken", .admin, Handlers.revokeToken),
 
+        Route(.post, "/v1/hooks", "createHook", .admin, Handlers.createHook),
+        Route(.get, "/v1/hooks", "listHooks", .admin, Handlers.listHooks),
+        Route(.delete, "/v1/hooks/{id}", "removeHook", .admin, Handlers.removeHook),
+        Route(.get, "/v1/hook-deliveries", "listHookDeliveries", .admin, Handlers.listHookDeliveries),
+
         // The read-only pages (HTML, no script): bearer token or the session cookie of POST /ui/session.
         Route(.get, "/ui", "pageIndex", .read, Handlers.indexPage),
         Route(.get, "/ui/versions/{ref}", "pageVersion", .read, Handlers.versionPage),
