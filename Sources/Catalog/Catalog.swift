@@ -151,4 +151,6 @@ public struct CatalogSession: Sendable {
     public var locks: CatalogLocks { CatalogLocks(connection) }
     public var tokens: TokenStore { TokenStore(connection) }
     public var integrity: IntegrityChecks { IntegrityChecks(connection) }
+    /// Synthetic rows for benchmarks (scratch catalogs only).
+    public var synthetic: SyntheticCatalog { SyntheticCatalog(connection) }
 }
