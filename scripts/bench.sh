@@ -7,6 +7,7 @@
 #   scripts/bench.sh                 # everything (first run: builds, generates inputs, installs PEFT's venv)
 #
 # Knobs: LAYERS (8), RUNS (hyperfine runs per command, 10), METHODS (default below), DATA (input root),
+#        PEFT_THREADS (torch threads for PEFT, 2; under load 1 avoids OpenMP's spinning threads collapsing),
 #        PEFT=0 (skip PEFT), AUDIT=1 (also scripts/bench-registry-audit.sh; needs the test PostgreSQL),
 #        TRANSFER=FILES (also scripts/bench-objectstore.sh FILES; needs the test SeaweedFS), DOC=0 (print only).
 # Needs hyperfine. PEFT goes into <repo>/.venv-peft through bench/peft/setup.sh (its own venv, gitignored).
@@ -62,7 +63,9 @@ rm -rf "$OUT/probe"
 echo "== I/O floor and quiver merge-files (hyperfine, $RUNS runs each; load $(load))"
 hyperfine --warmup 2 --runs "$RUNS" --export-json "$OUT/floor.json" \
     -n floor_r16 "$BIN/QuiverBench floor --directory $OUT --output-bytes $R16_BYTES --inputs ${INPUTS[*]}" \
-    -n floor_cat "$BIN/QuiverBench floor --directory $OUT --output-bytes $CAT_BYTES --inputs ${INPUTS[*]}"
+    -n floor_cat "$BIN/QuiverBench floor --directory $OUT --output-bytes $CAT_BYTES --inputs ${INPUTS[*]}" \
+    -n floor2_r16 "$BIN/QuiverBench floor --digests 2 --directory $OUT --output-bytes $R16_BYTES --inputs ${INPUTS[*]}" \
+    -n floor2_cat "$BIN/QuiverBench floor --digests 2 --directory $OUT --output-bytes $CAT_BYTES --inputs ${INPUTS[*]}"
 for method in $METHODS; do
     hyperfine --warmup 1 --runs "$RUNS" --export-json "$OUT/quiver-$method.json" --prepare "rm -rf $OUT/merged" \
         -n "$method" "$QUIVER merge-files $(args "$method") --output $OUT/merged ${INPUTS[*]}"
@@ -74,7 +77,7 @@ if [ "${PEFT:-1}" = 1 ]; then
     echo "== PEFT add_weighted_adapter on the same files ($LAYERS layers; load $(load))"
     for method in $METHODS; do
         .venv-peft/bin/python bench/peft/time_peft.py --inputs "${INPUTS[@]}" --method "$method" --layers "$LAYERS" \
-            --density 0.5 --svd-rank 16 --threads 2 --json 2>>"$OUT/peft.log" >> "$OUT/peft.jsonl"
+            --density 0.5 --svd-rank 16 --threads "${PEFT_THREADS:-2}" --json 2>>"$OUT/peft.log" >> "$OUT/peft.jsonl"
     done
 fi
 echo "load average at end: $(load)" | tee "$OUT/load-end.txt"
@@ -89,19 +92,20 @@ def median(name):
     d = json.load(open(name))["results"]
     return {r["command"]: (r["median"], r["min"], r["max"]) for r in d}
 floor = median(f"{out}/floor.json")
-peft = {}
+peft, peft_load = {}, {}
 if os.path.exists(f"{out}/peft.jsonl"):
     for line in open(f"{out}/peft.jsonl"):
         if line.strip():
-            r = json.loads(line); peft[r["method"]] = r["merge_s"]
+            r = json.loads(line); peft[r["method"]] = r["merge_s"]; peft_load[r["method"]] = r["loadavg_1m_at_end"]
 loads = dict(l.split(" ", 1) for l in open(f"{out}/load-methods.txt").read().splitlines())
 rows = []
 for path in sorted(glob.glob(f"{out}/quiver-*.json"), key=os.path.getmtime):
     for cmd, (med, lo, hi) in median(path).items():
         fl = floor["floor_cat"][0] if cmd == "cat" else floor["floor_r16"][0]
+        f2 = floor["floor2_cat"][0] if cmd == "cat" else floor["floor2_r16"][0]
         p = peft.get(cmd)
-        rows.append(f"| {cmd} | {med:.3f} ({lo:.3f}–{hi:.3f}) | {fl:.3f} | {med/fl:.2f}× | "
-                    + (f"{p:.3f} | {p/med:.2f}× |" if p else "– | – |") + f" {loads.get(cmd, '')} |")
+        rows.append(f"| {cmd} | {med:.3f} ({lo:.3f}–{hi:.3f}) | {fl:.3f} | {med/fl:.2f}× | {f2:.3f} | {med/f2:.2f}× | "
+                    + (f"{p:.3f} (load {peft_load[cmd]:.1f}) | {p/med:.2f}× |" if p else "– | – |") + f" {loads.get(cmd, '')} |")
 start = open(f"{out}/load-start.txt").read().split(": ")[1].strip()
 end = open(f"{out}/load-end.txt").read().split(": ")[1].strip()
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -116,11 +120,12 @@ fsync), median of {runs} hyperfine runs (min–max in brackets). PEFT: `add_weig
 adapters already in memory (`bench/peft/time_peft.py`, `merge_s`), same files and parameters (weights 1, density
 0.5, seed 7). I/O floor: `QuiverBench floor` — read and SHA-256 every input once (inputs on both cores), write one
 output of the merged size once (fsync + rename), nothing else ({r16_bytes/1e6:.1f} MB output for the rank-16 methods,
-{cat_bytes/1e6:.1f} MB for cat). Load average (1/5/15 min): {start} at the start, {end} at the end; the last column is
+{cat_bytes/1e6:.1f} MB for cat). "Floor, 2 digests": the same with two SHA-256 digests fed from the one read, which is
+the least a merge must hash: its output records the canonical AND the file digest of every input. Load average (1/5/15 min): {start} at the start, {end} at the end; the last column is
 the load when that method's runs finished. The machine has 2 cores shared with other jobs.
 
-| method | quiver merge-files s | I/O floor s | ÷ floor | PEFT call s | PEFT ÷ quiver | load after |
-|---|---:|---:|---:|---:|---:|---|
+| method | quiver merge-files s | I/O floor s | ÷ floor | floor, 2 digests s | ÷ floor 2 | PEFT call s | PEFT ÷ quiver | load after |
+|---|---:|---:|---:|---:|---:|---:|---:|---|
 """ + "\n".join(rows) + "\n<!-- bench.sh:end -->\n"
 print(text)
 if doc:
