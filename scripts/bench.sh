@@ -9,7 +9,8 @@
 # Knobs: LAYERS (8), RUNS (hyperfine runs per command, 10), METHODS (default below), DATA (input root),
 #        PEFT_THREADS (torch threads for PEFT, 2; under load 1 avoids OpenMP's spinning threads collapsing),
 #        PEFT=0 (skip PEFT), AUDIT=1 (also scripts/bench-registry-audit.sh; needs the test PostgreSQL),
-#        TRANSFER=FILES (also scripts/bench-objectstore.sh FILES; needs the test SeaweedFS), DOC=0 (print only).
+#        TRANSFER=FILES (also scripts/bench-objectstore.sh FILES; needs the test SeaweedFS), DOC=0 (print only),
+#        REPORT_ONLY=1 (no measuring: rewrite the section from the last run's files in bench-out/bench-sh).
 # Needs hyperfine. PEFT goes into <repo>/.venv-peft through bench/peft/setup.sh (its own venv, gitignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,8 @@ METHODS=${METHODS:-"linear cat ties magnitude_prune dare_linear dare_ties"}
 DATA=${DATA:-$ROOT/bench-out/bench-inputs-$LAYERS}
 OUT=$ROOT/bench-out/bench-sh
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json "$OUT"/*.jsonl
+if [ "${REPORT_ONLY:-0}" != 1 ]; then
+rm -f "$OUT"/*.json "$OUT"/*.jsonl "$OUT"/*.txt
 command -v hyperfine >/dev/null || { echo "hyperfine is needed (apt-get install hyperfine)" >&2; exit 1; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "load average at start: $(load)" | tee "$OUT/load-start.txt"
@@ -59,6 +61,7 @@ rm -rf "$OUT/probe"
 "$QUIVER" merge-files $(args ties) --output "$OUT/probe" "${INPUTS[@]}" >/dev/null
 R16_BYTES=$(stat -c %s "$OUT/probe/adapter_model.safetensors")
 rm -rf "$OUT/probe"
+echo "$CAT_BYTES $R16_BYTES" > "$OUT/sizes.txt"
 
 echo "== I/O floor and quiver merge-files (hyperfine, $RUNS runs each; load $(load))"
 hyperfine --warmup 2 --runs "$RUNS" --export-json "$OUT/floor.json" \
@@ -84,13 +87,15 @@ echo "load average at end: $(load)" | tee "$OUT/load-end.txt"
 
 [ "${AUDIT:-0}" = 1 ] && BUILD_FLAGS="-c release" bash scripts/bench-registry-audit.sh | tee "$OUT/audit.txt"
 [ -n "${TRANSFER:-}" ] && bash scripts/bench-objectstore.sh $TRANSFER | tee "$OUT/transfer.md"
+fi
+read -r CAT_BYTES R16_BYTES < "$OUT/sizes.txt"
 
 python3 - "$OUT" "$LAYERS" "$RUNS" "$CAT_BYTES" "$R16_BYTES" "${DOC:-1}" <<'PY'
 import json, os, sys, glob, datetime, subprocess
 out, layers, runs, cat_bytes, r16_bytes, doc = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1"
 def median(name):
     d = json.load(open(name))["results"]
-    return {r["command"]: (r["median"], r["min"], r["max"]) for r in d}
+    return {r["command"]: (r["median"], r["min"], r["max"], r["user"] + r["system"]) for r in d}
 floor = median(f"{out}/floor.json")
 peft, peft_load = {}, {}
 if os.path.exists(f"{out}/peft.jsonl"):
@@ -100,11 +105,12 @@ if os.path.exists(f"{out}/peft.jsonl"):
 loads = dict(l.split(" ", 1) for l in open(f"{out}/load-methods.txt").read().splitlines())
 rows = []
 for path in sorted(glob.glob(f"{out}/quiver-*.json"), key=os.path.getmtime):
-    for cmd, (med, lo, hi) in median(path).items():
-        fl = floor["floor_cat"][0] if cmd == "cat" else floor["floor_r16"][0]
-        f2 = floor["floor2_cat"][0] if cmd == "cat" else floor["floor2_r16"][0]
+    for cmd, (med, lo, hi, cpu) in median(path).items():
+        fl = floor["floor_cat" if cmd == "cat" else "floor_r16"]
+        f2 = floor["floor2_cat" if cmd == "cat" else "floor2_r16"]
         p = peft.get(cmd)
-        rows.append(f"| {cmd} | {med:.3f} ({lo:.3f}–{hi:.3f}) | {fl:.3f} | {med/fl:.2f}× | {f2:.3f} | {med/f2:.2f}× | "
+        rows.append(f"| {cmd} | {med:.3f} ({lo:.3f}–{hi:.3f}) | {cpu:.3f} | {fl[0]:.3f} / {fl[3]:.3f} | {med/fl[0]:.2f}× / {cpu/fl[3]:.2f}× | "
+                    + f"{f2[0]:.3f} / {f2[3]:.3f} | {med/f2[0]:.2f}× / {cpu/f2[3]:.2f}× | "
                     + (f"{p:.3f} (load {peft_load[cmd]:.1f}) | {p/med:.2f}× |" if p else "– | – |") + f" {loads.get(cmd, '')} |")
 start = open(f"{out}/load-start.txt").read().split(": ")[1].strip()
 end = open(f"{out}/load-end.txt").read().split(": ")[1].strip()
@@ -122,10 +128,11 @@ adapters already in memory (`bench/peft/time_peft.py`, `merge_s`), same files an
 output of the merged size once (fsync + rename), nothing else ({r16_bytes/1e6:.1f} MB output for the rank-16 methods,
 {cat_bytes/1e6:.1f} MB for cat). "Floor, 2 digests": the same with two SHA-256 digests fed from the one read, which is
 the least a merge must hash: its output records the canonical AND the file digest of every input. Load average (1/5/15 min): {start} at the start, {end} at the end; the last column is
-the load when that method's runs finished. The machine has 2 cores shared with other jobs.
+the load when that method's runs finished. The machine has 2 cores shared with other jobs: under load, wall times
+mostly measure waiting (for a core, for fsync), so CPU seconds (user + system, mean of the runs) are given too.
 
-| method | quiver merge-files s | I/O floor s | ÷ floor | floor, 2 digests s | ÷ floor 2 | PEFT call s | PEFT ÷ quiver | load after |
-|---|---:|---:|---:|---:|---:|---:|---:|---|
+| method | quiver merge-files wall s | quiver CPU s | I/O floor wall / CPU s | ÷ floor (wall / CPU) | floor, 2 digests wall / CPU s | ÷ floor 2 (wall / CPU) | PEFT call s | PEFT ÷ quiver (wall) | load after |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---|
 """ + "\n".join(rows) + "\n<!-- bench.sh:end -->\n"
 print(text)
 if doc:
