@@ -152,4 +152,6 @@ public struct CatalogSession: Sendable {
     public var tokens: TokenStore { TokenStore(connection) }
     public var webhooks: WebhookStore { WebhookStore(connection) }
     public var integrity: IntegrityChecks { IntegrityChecks(connection) }
+    /// Synthetic rows for benchmarks (scratch catalogs only).
+    public var synthetic: SyntheticCatalog { SyntheticCatalog(connection) }
 }

@@ -34,6 +34,78 @@ extension LoRAAdapter {
     }
 }
 
+extension LoRAAdapter {
+    /// Bytes fed to both hashers at a time: small enough that the second hasher reads them from the L2 cache.
+    static let digestChunk = 256 << 10
+
+    /// The canonical digest and the file digest in ONE read of the weights file, when the file's tensors are
+    /// stored in canonical (code-point) order, as PEFT's and Quiver's writers store single-dtype adapters: walking
+    /// the file from start to end, every byte goes to the file hasher and every tensor's bytes (after its
+    /// description line) to the canonical hasher as well, chunk by chunk while the chunk is in the cache.
+    /// nil when the tensors are stored in another order (then each digest is its own pass).
+    func computeDigests() -> (canonical: SHA256Digest, weights: SHA256Digest)? {
+        let stored = weights.tensors
+        for (earlier, later) in zip(stored, stored.dropFirst())
+        where !earlier.name.unicodeScalars.lexicographicallyPrecedes(later.name.unicodeScalars) {
+            return nil
+        }
+        var canonical = SHA256Hasher()
+        var file = SHA256Hasher()
+        canonical.update(Array("\(Self.canonicalDigestDefinition)\n".utf8))
+        canonical.update(config.canonicalJSON())
+        canonical.update(Array("\n".utf8))
+        // The tensor ranges in file order, each with its description line; bytes outside them (the header, gaps)
+        // go to the file hasher only.
+        let segments = stored.map { tensor in
+            let shape = tensor.shape.map(String.init).joined(separator: ",")
+            return (range: weights.fileRange(of: tensor),
+                    line: Array("\(tensor.name)\n\(tensor.dtype.rawValue)\n\(shape)\n\(tensor.byteCount)\n".utf8))
+        }
+        for (earlier, later) in zip(segments, segments.dropFirst()) where earlier.range.upperBound > later.range.lowerBound {
+            return nil
+        }
+        var next = 0  // the first segment not yet finished
+        var windowStart = 0
+        // streamBytes releases each 32 MiB window's pages once it is hashed, so RSS stays flat for large files.
+        weights.streamBytes(0..<weights.fileSize) { window in
+            let windowEnd = windowStart + window.count
+            var position = windowStart
+            while position < windowEnd {
+                var end = windowEnd
+                var tensorBytes = false
+                if next < segments.count {
+                    let range = segments[next].range
+                    if position < range.lowerBound {
+                        end = min(end, range.lowerBound)
+                    } else {
+                        if position == range.lowerBound { canonical.update(segments[next].line) }
+                        end = min(end, range.upperBound)
+                        tensorBytes = true
+                    }
+                }
+                var piece = position
+                while piece < end {
+                    let pieceEnd = min(end, piece + Self.digestChunk)
+                    let bytes = UnsafeRawBufferPointer(rebasing: window[(piece - windowStart)..<(pieceEnd - windowStart)])
+                    file.update(bytes)
+                    if tensorBytes { canonical.update(bytes) }
+                    piece = pieceEnd
+                }
+                position = end
+                if tensorBytes && next < segments.count && position == segments[next].range.upperBound { next += 1 }
+                // An empty tensor (0 bytes) still has its description line in the canonical stream.
+                while next < segments.count && segments[next].range.isEmpty && segments[next].range.lowerBound <= position {
+                    canonical.update(segments[next].line)
+                    next += 1
+                }
+            }
+            windowStart = windowEnd
+        }
+        guard next == segments.count else { return nil }
+        return (canonical.finalize(), file.finalize())
+    }
+}
+
 extension AdapterConfig {
     /// The semantically relevant fields as compact canonical JSON (see ``LoRAAdapter/canonicalDigestDefinition``).
     public func canonicalJSON() -> [UInt8] {

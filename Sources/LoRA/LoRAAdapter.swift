@@ -91,6 +91,32 @@ public final class LoRAAdapter: Sendable {
         }
     }
 
+    /// Both digests (``canonicalDigest``, ``weightsDigest``), computed together when neither is known yet: one read
+    /// of the weights file feeds both hashers chunk by chunk (see ``computeDigests()``). Either digest already known
+    /// is not computed again.
+    @discardableResult
+    public func digests() -> (canonical: SHA256Digest, weights: SHA256Digest) {
+        let known = digestCache.withLock { $0 }
+        if let canonical = known.canonical, let weights = known.weights { return (canonical, weights) }
+        if known.canonical != nil || known.weights != nil { return (canonicalDigest, weightsDigest) }
+        guard let both = computeDigests() else { return (canonicalDigest, weightsDigest) }
+        return digestCache.withLock { cache in
+            cache.canonical = cache.canonical ?? both.canonical
+            cache.weights = cache.weights ?? both.weights
+            return (cache.canonical ?? both.canonical, cache.weights ?? both.weights)
+        }
+    }
+
+    /// Records digests established elsewhere for exactly these bytes (a download verified against the weights
+    /// digest, whose canonical digest the catalog recorded when the same bytes were registered), so they are not
+    /// computed again. A digest already known is kept.
+    public func assumeDigests(canonical: SHA256Digest?, weights: SHA256Digest?) {
+        digestCache.withLock { cache in
+            cache.canonical = cache.canonical ?? canonical
+            cache.weights = cache.weights ?? weights
+        }
+    }
+
     /// Total trainable parameters stored in the weights file.
     public var parameterCount: Int { weights.tensors.reduce(0) { $0 + $1.elementCount } }
 }

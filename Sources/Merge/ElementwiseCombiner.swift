@@ -5,52 +5,94 @@ struct ElementwiseCombiner: Sendable {
     let weights: [Float]
     let majoritySign: MajoritySignMethod
 
-    /// Writes the combination of `inputs` (each `output.count` long) into `output`.
+    /// Entries combined at a time: the output chunk and the sign-election work arrays stay in the L1/L2 cache
+    /// while every input is added to them, and the work arrays are small enough to come from the heap, not from
+    /// fresh zero-filled pages.
+    static let chunk = 4096
+
+    /// Writes the combination of `inputs` (each `output.count` long) into `output`, which may be uninitialized.
     ///
     /// Loops run input by input over contiguous memory (so they vectorize); the sums still add the inputs in
-    /// order 0..<n for every entry, as an entry-by-entry loop would.
+    /// order 0..<n for every entry, as an entry-by-entry loop would, starting from +0 (so an all -0 sum is +0,
+    /// as it always was).
     func combine(_ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>) {
         let length = output.count
         guard let out = output.baseAddress, length > 0 else { return }
-        out.update(repeating: 0, count: length)
         let bases = inputs.compactMap(\.baseAddress)
-        guard bases.count == inputs.count else { return }
+        guard bases.count == inputs.count, !bases.isEmpty else {
+            out.initialize(repeating: 0, count: length)
+            return
+        }
         if !rule.electsSign {
-            for (i, x) in bases.enumerated() {
-                let w = weights[i]
-                for j in 0..<length { out[j] += w * x[j] }
+            var c0 = 0
+            while c0 < length {
+                let n = min(Self.chunk, length - c0)
+                let o = out + c0
+                for (i, base) in bases.enumerated() {
+                    let w = weights[i], x = base + c0
+                    if i == 0 {
+                        for j in 0..<n { o[j] = 0 + w * x[j] }
+                    } else {
+                        for j in 0..<n { o[j] += w * x[j] }
+                    }
+                }
+                c0 += n
             }
             return
         }
-        let vote = UnsafeMutablePointer<Float>.allocate(capacity: length)
-        let count = UnsafeMutablePointer<Float>.allocate(capacity: length)
+        let work = min(Self.chunk, length)
+        let vote = UnsafeMutablePointer<Float>.allocate(capacity: work)
+        let count = UnsafeMutablePointer<Float>.allocate(capacity: work)
         defer {
             vote.deallocate()
             count.deallocate()
         }
-        vote.initialize(repeating: 0, count: length)
-        count.initialize(repeating: 0, count: length)
-        for x in bases {
-            switch majoritySign {
-            case .total:
-                for j in 0..<length { vote[j] += x[j] }
-            case .frequency:
-                for j in 0..<length {
-                    let v = x[j]
-                    vote[j] += v > 0 ? 1 : (v < 0 ? -1 : 0)
+        let last = bases.count - 1
+        var c0 = 0
+        while c0 < length {
+            let n = min(Self.chunk, length - c0)
+            let o = out + c0
+            for (i, base) in bases.enumerated() {
+                let x = base + c0
+                switch (majoritySign, i == 0) {
+                case (.total, true): for j in 0..<n { vote[j] = 0 + x[j] }
+                case (.total, false): for j in 0..<n { vote[j] += x[j] }
+                case (.frequency, true):
+                    for j in 0..<n {
+                        let v = x[j]
+                        vote[j] = 0 + (v > 0 ? 1 : (v < 0 ? -1 : 0))
+                    }
+                case (.frequency, false):
+                    for j in 0..<n {
+                        let v = x[j]
+                        vote[j] += v > 0 ? 1 : (v < 0 ? -1 : 0)
+                    }
                 }
             }
-        }
-        for (i, x) in bases.enumerated() {
-            let w = weights[i]
-            for j in 0..<length {
-                let v = x[j]
-                let agrees: Float = (vote[j] >= 0 ? v > 0 : v < 0) ? 1 : 0
-                out[j] += agrees * (w * v)
-                count[j] += agrees
+            for (i, base) in bases.enumerated() {
+                let w = weights[i], x = base + c0
+                if i == 0 {
+                    // 0 + a == a for a in {0, 1}; the sum starts from +0 as before.
+                    for j in 0..<n {
+                        let v = x[j]
+                        let agrees: Float = (vote[j] >= 0 ? v > 0 : v < 0) ? 1 : 0
+                        o[j] = 0 + agrees * (w * v)
+                        count[j] = agrees
+                    }
+                } else {
+                    for j in 0..<n {
+                        let v = x[j]
+                        let agrees: Float = (vote[j] >= 0 ? v > 0 : v < 0) ? 1 : 0
+                        o[j] += agrees * (w * v)
+                        count[j] += agrees
+                    }
+                }
+                if i == last {
+                    for j in 0..<n { o[j] /= max(count[j], 1) }
+                }
             }
+            c0 += n
         }
-        for j in 0..<length { out[j] /= max(count[j], 1) }
     }
 }
 
@@ -70,9 +112,31 @@ struct DAREMask: Sendable {
         // uniform(i) < density  ⟺  its 24 random bits < density · 2^24 (both exact in Float).
         let limit = density * 0x1p24
         let key = rng.key
-        for j in block.indices {
-            let bits = CounterRNG.mix(key &+ (UInt64(truncatingIfNeeded: start + j) &+ 1) &* 0x9E37_79B9_7F4A_7C15) &>> 40
-            block[j] = Float(bits) < limit ? block[j] * scale : 0
+        guard let base = block.baseAddress else { return }
+        let n = block.count
+        // Eight elements at a time: the counters of elements start+j … start+j+7 advance by 8 · golden ratio
+        // (mod 2^64, as the per-element products do), and the finalizer runs on all eight lanes at once. Same
+        // bits, same comparisons, same products as the scalar tail below.
+        let golden = CounterRNG.golden
+        let lanes = SIMD8<UInt64>(0, 1, 2, 3, 4, 5, 6, 7)
+        var counter = SIMD8<UInt64>(repeating: key)
+            &+ (SIMD8<UInt64>(repeating: UInt64(truncatingIfNeeded: start) &+ 1) &+ lanes) &* golden
+        let step = SIMD8<UInt64>(repeating: 8 &* golden)
+        let limits = SIMD8<Float>(repeating: limit), scales = SIMD8<Float>(repeating: scale)
+        let raw = UnsafeMutableRawPointer(base)
+        var j = 0
+        while j + 8 <= n {
+            let bits = SIMD8<Int32>(truncatingIfNeeded: CounterRNG.mix(counter) &>> 40)
+            let keep = SIMD8<Float>(bits) .< limits
+            let values = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            raw.storeBytes(of: (values * scales).replacing(with: 0, where: .!keep), toByteOffset: j * 4, as: SIMD8<Float>.self)
+            counter &+= step
+            j += 8
+        }
+        while j < n {
+            let bits = CounterRNG.mix(key &+ (UInt64(truncatingIfNeeded: start + j) &+ 1) &* golden) &>> 40
+            base[j] = Float(bits) < limit ? base[j] * scale : 0
+            j += 1
         }
     }
 }

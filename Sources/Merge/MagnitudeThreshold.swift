@@ -55,8 +55,64 @@ struct MagnitudeThreshold: Sendable, Equatable {
         return bucket
     }
 
-    /// Convenience for a tensor held whole.
+    /// The same threshold for a tensor held whole (a LoRA factor: 65,536–180,224 entries), by a three-level radix
+    /// selection whose histograms are small (11, 11 and 9 bits of |x|): one counting pass over the tensor, one pass
+    /// collecting the entries of the selected top-level bucket, then two passes over those few. The 16-bit
+    /// histograms of the streaming version would cost more to clear and walk than such a tensor costs to scan.
     static func find(k: Int, in values: [Float]) -> MagnitudeThreshold {
+        let numel = values.count
+        if k >= numel { return MagnitudeThreshold(mode: .keepAll) }
+        if k <= 0 { return MagnitudeThreshold(mode: .keepNone) }
+        if numel >= 1 << 32 { return findStreaming(k: k, in: values) }  // counts are 32-bit below
+        return values.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return MagnitudeThreshold(mode: .keepAll) }
+            let width = 1 << 11
+            // Four interleaved histograms: LoRA factors crowd into a few buckets, and one histogram would make every
+            // increment wait for the previous one to the same bucket.
+            let counts = UnsafeMutablePointer<UInt32>.allocate(capacity: 4 * width)
+            defer { counts.deallocate() }
+            counts.initialize(repeating: 0, count: 4 * width)
+            @inline(__always) func top(_ x: Float) -> Int { Int((x.bitPattern & 0x7FFF_FFFF) &>> 20) }
+            var j = 0
+            while j + 4 <= numel {
+                counts[top(base[j])] &+= 1
+                counts[width + top(base[j + 1])] &+= 1
+                counts[2 * width + top(base[j + 2])] &+= 1
+                counts[3 * width + top(base[j + 3])] &+= 1
+                j += 4
+            }
+            while j < numel {
+                counts[top(base[j])] &+= 1
+                j += 1
+            }
+            let histogram = (0..<width).map { Int(counts[$0]) + Int(counts[width + $0]) + Int(counts[2 * width + $0]) + Int(counts[3 * width + $0]) }
+            var above = 0
+            let first = UInt32(bucketHoldingKth(histogram, k: k, above: &above))
+            // The entries of that bucket, gathered without branches: every entry is stored at the next free slot,
+            // which advances only past the entries that belong (so the slot after the last one is written too).
+            let candidates = UnsafeMutablePointer<UInt32>.allocate(capacity: histogram[Int(first)] + 1)
+            defer { candidates.deallocate() }
+            var found = 0
+            for x in buffer {
+                let bits = x.bitPattern & 0x7FFF_FFFF
+                candidates[found] = bits
+                // 1 exactly when the top bits equal `first` (d − 1 wraps to all ones only for d = 0), as arithmetic:
+                // a comparison here becomes a branch that mispredicts on a fifth of the entries.
+                found &+= Int(truncatingIfNeeded: ((bits &>> 20) ^ first) &- 1) &>> 31
+            }
+            var middle = [Int](repeating: 0, count: width)
+            for i in 0..<found { middle[Int((candidates[i] &>> 9) & 0x7FF)] &+= 1 }
+            let second = UInt32(bucketHoldingKth(middle, k: k, above: &above))
+            var low = [Int](repeating: 0, count: 1 << 9)
+            for i in 0..<found where (candidates[i] &>> 9) & 0x7FF == second { low[Int(candidates[i] & 0x1FF)] &+= 1 }
+            let third = UInt32(bucketHoldingKth(low, k: k, above: &above))
+            let bits = (first << 20) | (second << 9) | third
+            return MagnitudeThreshold(mode: .threshold(bits: bits, tiesToKeep: k - above), equalCount: low[Int(third)])
+        }
+    }
+
+    /// The streaming two-pass selection on a tensor held whole (the reference for the radix selection above).
+    static func findStreaming(k: Int, in values: [Float]) -> MagnitudeThreshold {
         values.withUnsafeBufferPointer { buffer in
             find(k: k, numel: values.count) { body in body(buffer) }
         }

@@ -14,7 +14,11 @@ extension MergeEngine {
     public static func merge(inputs: [LoRAAdapter], request: MergeRequest, threads: Int? = nil) throws -> MergeResult {
         let descriptors = try inputs.map(descriptor(for:))
         let plan = try MergeCompatibility.plan(inputs: descriptors, request: request)
-        let merged = try mergeModules(plan: plan, inputs: descriptors, threads: threads) { index, path in
+        // The inputs' digests (recorded in the result's metadata) are computed by the merge's own workers, one
+        // read of each input for both digests, while the other workers merge modules.
+        let merged = try mergeModules(
+            plan: plan, inputs: descriptors, threads: threads, alongside: inputs.map { input in { input.digests() } }
+        ) { index, path in
             try inputs[index].factors(path)
         }
         return try result(inputs: inputs, plan: plan, merged: merged)

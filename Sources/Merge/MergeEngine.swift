@@ -20,11 +20,13 @@ public enum MergeEngine {
     ///     in flight at once; defaults to the larger of the inputs' total factor size and one largest module
     ///     per worker (capped at a quarter of physical memory), so with many threads workspace stays near the
     ///     inputs' size. A module larger than the budget runs alone.
+    ///   - alongside: other work (hashing the inputs) run by the same workers, before the modules are handed out,
+    ///     so it overlaps the merge instead of preceding or following it.
     ///   - factors: reads one module of one input.
     /// - Returns: the merged modules in path order.
     public static func mergeModules(
         plan: MergePlan, inputs: [MergeInputDescriptor], threads: Int? = nil, workspaceBudget: Int? = nil,
-        factors: FactorLoader
+        alongside: [@Sendable () -> Void] = [], factors: FactorLoader
     ) throws -> [MergedModule] {
         // Parallelism is across modules; OpenBLAS threads would oversubscribe the cores and make results
         // depend on the thread count.
@@ -41,11 +43,18 @@ public enum MergeEngine {
         let workers = max(1, min(threads ?? ParallelMap.activeCores, modules.count))
         let perWorker = min(Int(clamping: ProcessInfo.processInfo.physicalMemory / 4), workers * (costs.max() ?? 0))
         let budget = WorkspaceBudget(limit: workspaceBudget ?? max(inputBytes, perWorker))
-        return try forEachModule(count: modules.count, threads: threads) { index in
-            try budget.withBytes(costs[index]) {
-                try mergeModule(modules[index], inputs: inputs, request: request, weights: weights, factors: factors)
+        let side = alongside.count
+        let results = try forEachModule(count: side + modules.count, threads: threads) { index -> MergedModule? in
+            if index < side {
+                alongside[index]()
+                return nil
+            }
+            let module = index - side
+            return try budget.withBytes(costs[module]) {
+                try mergeModule(modules[module], inputs: inputs, request: request, weights: weights, factors: factors)
             }
         }
+        return results.compactMap { $0 }
     }
 
     /// Runs `body` for module indices 0..<count on `threads` workers (default: the active cores) with
@@ -93,7 +102,7 @@ public enum MergeEngine {
     /// Refuses a merged module holding NaN or Inf: finite inputs can still overflow Float32 under extreme weights
     /// (`--weights 1e308,1e308`), and such a result must never be written or recorded.
     static func checkOutput(_ merged: MergedModule) throws {
-        for (name, values) in [("lora_A", merged.a), ("lora_B", merged.b)] where values.contains(where: { !$0.isFinite }) {
+        for (name, values) in [("lora_A", merged.a), ("lora_B", merged.b)] where !allFinite(values) {
             throw MergeError(
                 .nonFiniteOutput, "the merged \(merged.path).\(name) overflows to NaN or Inf",
                 hint: "the weights or parameters are too large for Float32 factors; use weights of ordinary size")
@@ -108,7 +117,7 @@ public enum MergeEngine {
                     + "rank \(module.rank) and shape \(module.outFeatures)x\(module.inFeatures)",
                 hint: "the adapter file is inconsistent with its config; re-export it")
         }
-        for (name, values) in [("lora_A", a), ("lora_B", b)] where values.contains(where: { !$0.isFinite }) {
+        for (name, values) in [("lora_A", a), ("lora_B", b)] where !allFinite(values) {
             throw MergeError(
                 .nonFinite, "\(module.path).\(name) in \(input) contains NaN or Inf",
                 hint: "the adapter is corrupt or diverged in training; fix or drop it")

@@ -76,7 +76,7 @@ struct ModuleMerger: Sendable {
     /// Refuses values that overflowed before they reach LAPACK (which would fail with an opaque error): finite
     /// inputs times extreme weights can leave Float32's range.
     private func requireFinite(_ values: [Float], _ what: String) throws {
-        if values.contains(where: { !$0.isFinite }) {
+        if !allFinite(values) {
             throw MergeError(
                 .nonFiniteOutput, "the merged \(module.path) overflows to NaN or Inf (\(what))",
                 hint: "the weights or parameters are too large for Float32 factors; use weights of ordinary size")
@@ -86,7 +86,8 @@ struct ModuleMerger: Sendable {
     private func stacked(_ inputs: [ModuleInput]) throws -> (b: [Float], a: [Float], inner: Int) {
         let rows = module.outFeatures
         let inner = inputs.map(\.rank).reduce(0, +)
-        var bc = [Float](repeating: 0, count: rows * inner)
+        // Every entry of Bc is written below (the inputs' columns tile it), so it starts uninitialized.
+        var bc = [Float](unsafeUninitializedCapacity: rows * inner) { _, initialized in initialized = rows * inner }
         var ac: [Float] = []
         ac.reserveCapacity(inner * module.inFeatures)
         var offset = 0
@@ -111,7 +112,7 @@ struct ModuleMerger: Sendable {
         let rows = module.outFeatures
         var a: [Float] = []
         a.reserveCapacity(inner * module.inFeatures)
-        var b = [Float](repeating: 0, count: rows * inner)
+        var b = [Float](unsafeUninitializedCapacity: rows * inner) { _, initialized in initialized = rows * inner }
         var offset = 0
         for input in inputs {
             let c = Float(input.weight * input.scaling)
@@ -141,24 +142,46 @@ struct ModuleMerger: Sendable {
         _ tensors: [[Float]], weights: [Float], rule: ElementwiseRule, inputs: [ModuleInput], tensor: CounterRNG.Tensor
     ) -> [Float] {
         let density = request.density ?? 1
-        var prepared = tensors
-        for i in prepared.indices {
-            if rule.prunesByMagnitude {
-                let k = MagnitudeThreshold.keepCount(density: density, numel: prepared[i].count)
-                var mask = MagnitudeMask(MagnitudeThreshold.find(k: k, in: prepared[i]))
-                prepared[i].withUnsafeMutableBufferPointer { mask.apply($0) }
-            } else if rule.usesDARE {
-                let rng = CounterRNG(seed: request.seed, modulePath: module.path, input: inputs[i].index, tensor: tensor)
-                let dare = DAREMask(rng: rng, density: Float(density))
-                prepared[i].withUnsafeMutableBufferPointer { dare.apply($0, start: 0) }
+        let length = tensors[0].count
+        var masks: [MagnitudeMask] = []
+        var dares: [DAREMask] = []
+        if rule.prunesByMagnitude {
+            masks = tensors.map { values in
+                MagnitudeMask(MagnitudeThreshold.find(k: MagnitudeThreshold.keepCount(density: density, numel: values.count), in: values))
+            }
+        } else if rule.usesDARE {
+            dares = inputs.map { input in
+                DAREMask(rng: CounterRNG(seed: request.seed, modulePath: module.path, input: input.index, tensor: tensor), density: Float(density))
             }
         }
         let combiner = ElementwiseCombiner(rule: rule, weights: weights, majoritySign: request.majoritySign)
-        var out = [Float](repeating: 0, count: tensors[0].count)
-        withBuffers(prepared) { buffers in
-            out.withUnsafeMutableBufferPointer { combiner.combine(buffers, into: $0) }
+        // Every entry is written by the combiner, so the output starts uninitialized.
+        return [Float](unsafeUninitializedCapacity: length) { out, initialized in
+            withBuffers(tensors) { buffers in
+                if masks.isEmpty && dares.isEmpty {
+                    combiner.combine(buffers, into: out)
+                    return
+                }
+                // The masks work on cache-sized copies of each chunk (in row-major order, as they must), never on
+                // whole copies of the factors.
+                let step = ElementwiseCombiner.chunk
+                let scratch = buffers.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: step) }
+                defer { for block in scratch { block.deallocate() } }
+                var c0 = 0
+                while c0 < length {
+                    let n = min(step, length - c0)
+                    let views = buffers.indices.map { i in
+                        let chunk = UnsafeMutableBufferPointer(start: scratch[i], count: n)
+                        _ = chunk.initialize(from: UnsafeBufferPointer(rebasing: buffers[i][c0..<(c0 + n)]))
+                        if !masks.isEmpty { masks[i].apply(chunk) } else { dares[i].apply(chunk, start: c0) }
+                        return UnsafeBufferPointer(chunk)
+                    }
+                    combiner.combine(views, into: UnsafeMutableBufferPointer(rebasing: out[c0..<(c0 + n)]))
+                    c0 += n
+                }
+            }
+            initialized = length
         }
-        return out
     }
 
     /// mergekit's slerp on each flattened tensor: lerp when the tensors are nearly colinear.

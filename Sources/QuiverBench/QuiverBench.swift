@@ -11,7 +11,7 @@ struct QuiverBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quiver-bench",
         abstract: "Generate 7B-shaped LoRA adapters and time Quiver's merges.",
-        subcommands: [Generate.self, Run.self, IO.self, AuditCatalog.self])
+        subcommands: [Generate.self, Run.self, IO.self, Floor.self, AuditCatalog.self])
 }
 
 /// Llama-2-7B's adapted projections: (path suffix, out, in).
@@ -91,8 +91,7 @@ struct Run: ParsableCommand {
         let request = MergeRequest(
             method: parsed, weights: Array(repeating: weight ?? 1.0 / Double(adapters.count), count: adapters.count),
             density: parsed.usesDensity ? density : nil, svdRank: svdRank, t: parsed == .slerp ? 0.5 : nil, seed: 7)
-        // Input digests (recorded in the output's metadata) read every input once; time them apart from the merge.
-        for adapter in adapters { _ = (adapter.canonicalDigest, adapter.weightsDigest) }
+        // The input digests (recorded in the output's metadata) are computed inside the merge, overlapped with it.
         let mergeStart = Date()
         let result = try MergeEngine.merge(inputs: adapters, request: request, threads: threads)
         let mergeSeconds = Date().timeIntervalSince(mergeStart)
@@ -133,6 +132,75 @@ struct IO: ParsableCommand {
         let seconds = Date().timeIntervalSince(start)
         try? FileManager.default.removeItem(at: destination)
         let line: [String: Any] = ["method": "io_baseline", "seconds": seconds, "peak_rss_mb": peakRSSMegabytes()]
+        print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
+    }
+}
+
+/// The I/O floor of a whole-process merge: what any merge of these inputs must do at the least, and nothing else.
+/// Every input's weights file is read once and hashed once (SHA-256, the inputs spread over all cores), and one
+/// output of `--output-bytes` is written once the way Quiver writes a result (a temporary file in the output's
+/// directory, fsync, rename). The page cache is warm after the first run; time the whole process from outside
+/// (`hyperfine`, `/usr/bin/time`) so its start-up counts as it does for `quiver merge-files`.
+struct Floor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "I/O floor: read + hash every input once, write one output of --output-bytes once (fsync + rename).")
+
+    @Option(parsing: .upToNextOption) var inputs: [String]
+    @Option(name: .customLong("output-bytes"), help: "Size of the output to write (e.g. the merged file's size).")
+    var outputBytes: Int
+    @Option(help: "Directory to write the output into (default: the system's temporary directory); removed after.")
+    var directory: String?
+    @Option(help: "SHA-256 digests per input from its one read: 1 (the floor) or 2 (what a merge recording both the canonical and the file digest of every input must hash at the least).")
+    var digests = 1
+
+    func run() throws {
+        let start = Date()
+        let files = try inputs.map { try SafeTensorsFile(contentsOf: URL(fileURLWithPath: $0).appendingPathComponent(LoRAAdapter.weightsFileName)) }
+        let both = digests > 1
+        let hashes = try ParallelMap.run(count: files.count) { index in
+            var hasher = SHA256Hasher(), second = SHA256Hasher()
+            files[index].streamBytes(0..<files[index].fileSize) { window in
+                var start = 0
+                while start < window.count {
+                    let piece = UnsafeRawBufferPointer(rebasing: window[start..<min(window.count, start + (256 << 10))])
+                    hasher.update(piece)
+                    if both { second.update(piece) }
+                    start += piece.count
+                }
+            }
+            _ = second.finalize()
+            return hasher.finalize()
+        }
+        let parent = URL(fileURLWithPath: directory ?? FileManager.default.temporaryDirectory.path)
+        let target = parent.appendingPathComponent("quiver-floor-\(UUID().uuidString).safetensors")
+        // The output's bytes: the inputs' own (already read), written straight from the mappings, so writing costs
+        // only the write.
+        let descriptor = open(target.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        guard descriptor >= 0 else { throw ValidationError("cannot create \(target.path)") }
+        var remaining = outputBytes
+        for file in files where remaining > 0 {
+            let take = min(remaining, file.fileSize)
+            try file.withFileBytes { bytes in
+                var offset = 0
+                while offset < take {
+                    let written = write(descriptor, bytes.baseAddress! + offset, take - offset)
+                    if written < 0 && errno == EINTR { continue }
+                    guard written > 0 else { throw ValidationError("write failed: \(String(cString: strerror(errno)))") }
+                    offset += written
+                }
+            }
+            remaining -= take
+        }
+        guard fsync(descriptor) == 0, close(descriptor) == 0 else { throw ValidationError("fsync failed") }
+        let final = parent.appendingPathComponent("quiver-floor-\(UUID().uuidString).out")
+        guard rename(target.path, final.path) == 0 else { throw ValidationError("rename failed") }
+        let seconds = Date().timeIntervalSince(start)
+        try? FileManager.default.removeItem(at: final)
+        let line: [String: Any] = [
+            "method": "io_floor", "seconds": seconds, "peak_rss_mb": peakRSSMegabytes(),
+            "input_bytes": files.reduce(0) { $0 + $1.fileSize }, "output_bytes": outputBytes - remaining,
+            "digest_0": hashes.first?.hex ?? "", "digests_per_input": digests,
+        ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
     }
 }

@@ -118,7 +118,11 @@ extension Registry {
                 let directory = scratch.appendingPathComponent("input-\(index)-\(input.name.replacingOccurrences(of: "/", with: "_"))@\(input.version)")
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 try download(input, into: directory)
-                adapters.append(try LoRAAdapter.load(directory: directory))
+                let adapter = try LoRAAdapter.load(directory: directory)
+                // Both files were verified against their digests as they downloaded, and the catalog recorded the
+                // canonical digest of exactly these bytes: the merge need not hash the inputs again.
+                adapter.assumeDigests(canonical: input.canonicalDigest, weights: input.weightsDigest)
+                adapters.append(adapter)
             }
             let result = try MergeEngine.merge(inputs: adapters, request: request)
             let output = scratch.appendingPathComponent("output")

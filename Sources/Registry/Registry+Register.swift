@@ -41,7 +41,8 @@ extension Registry {
         adapter: LoRAAdapter, name: String, kind: VersionKind, tags: [String: String], baseRevision: String?,
         inTransaction: (CatalogSession, AdapterVersion) throws -> Void
     ) throws -> RegisterOutcome {
-        let canonical = adapter.canonicalDigest
+        // Both digests in one read of the weights file (the upload and the record need the file digest too).
+        let canonical = adapter.digests().canonical
         if let existing = try catalog.read({ try $0.versions.version(canonicalDigest: canonical) }) {
             try restoreMissingBlobs(of: existing, from: adapter)
             return RegisterOutcome(version: existing, existed: true)

@@ -1,5 +1,8 @@
 /// Conversions between stored element types and Float32, bit-compatible with PyTorch.
 public enum FloatConversion {
+    /// Whether this machine stores numbers little-endian, as safetensors does (then F32 bytes need no conversion).
+    public static let isLittleEndian = 1.littleEndian == 1
+
     /// Float32 to bfloat16 bits exactly as PyTorch's `round_to_nearest_even`: NaN becomes 0x7FC0, everything else
     /// rounds to nearest with ties to even (so overflow rounds to infinity, as in PyTorch).
     @inlinable

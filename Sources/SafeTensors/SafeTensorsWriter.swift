@@ -1,5 +1,11 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Writes safetensors files the way the reference `safetensors` library does, so files Quiver writes are
 /// byte-identical to PEFT's when the tensors and order are the same.
 public enum SafeTensorsWriter {
@@ -11,18 +17,22 @@ public enum SafeTensorsWriter {
         let file = url.lastPathComponent
         let header = try headerBytes(tensors, metadata: metadata, file: file)
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(file).tmp-\(UUID().uuidString)")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-            throw SafeTensorsError(.writeFailed, file: file, "cannot create \(temporary.path)")
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        guard descriptor >= 0 else {
+            throw SafeTensorsError(.writeFailed, file: file, "cannot create \(temporary.path): \(String(cString: strerror(errno)))")
         }
         do {
-            let handle = try FileHandle(forWritingTo: temporary)
-            defer { try? handle.close() }
-            try handle.write(contentsOf: header)
+            defer { close(descriptor) }
+            let output = DescriptorWriter(descriptor: descriptor, file: file, path: url.path)
+            try header.withUnsafeBytes { try output.write($0) }
             var buffer: [UInt8] = []
             for tensor in tensors {
                 switch tensor.payload {
                 case let .raw(bytes):
-                    try handle.write(contentsOf: bytes)
+                    try bytes.withUnsafeBytes { try output.write($0) }
+                case let .floats(values) where tensor.dtype == .F32 && FloatConversion.isLittleEndian:
+                    // Float32 in memory is already the stored little-endian form: written straight from the values.
+                    try values.withUnsafeBytes { try output.write($0) }
                 case let .floats(values):
                     // Converted in slices so a large tensor never needs a second full-size buffer.
                     var start = 0
@@ -31,13 +41,14 @@ public enum SafeTensorsWriter {
                         let end = min(start + chunk, values.count)
                         buffer.removeAll(keepingCapacity: true)
                         FloatConversion.append(values[start..<end], as: tensor.dtype, to: &buffer)
-                        try handle.write(contentsOf: buffer)
+                        try buffer.withUnsafeBytes { try output.write($0) }
                         start = end
                     }
                 }
             }
-            try handle.synchronize()
-            try handle.close()
+            guard fsync(descriptor) == 0 else {
+                throw SafeTensorsError(.writeFailed, file: file, "writing \(url.path) failed: fsync: \(String(cString: strerror(errno)))")
+            }
             try AtomicFile.rename(temporary, over: url)
         } catch {
             try? FileManager.default.removeItem(at: temporary)
@@ -149,3 +160,30 @@ public enum SafeTensorsWriter {
         json.append(UInt8(ascii: "\""))
     }
 }
+
+/// `write(2)` of whole buffers to an open descriptor, resuming after short writes and EINTR.
+struct DescriptorWriter {
+    let descriptor: Int32
+    let file: String
+    let path: String
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard var next = bytes.baseAddress else { return }
+        var left = bytes.count
+        while left > 0 {
+            let written = systemWrite(descriptor, next, left)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw SafeTensorsError(.writeFailed, file: file, "writing \(path) failed: \(String(cString: strerror(errno)))")
+            }
+            next += written
+            left -= written
+        }
+    }
+}
+
+#if canImport(Glibc)
+private let systemWrite = Glibc.write
+#elseif canImport(Darwin)
+private let systemWrite = Darwin.write
+#endif

@@ -1,0 +1,92 @@
+import Foundation
+import Postgres
+
+/// Fills a scratch catalog with synthetic versions and lineage in set-based statements (`INSERT … SELECT` over
+/// `generate_series`), for benchmarks at 100,000 and 1,000,000 versions; the stores' one-row-at-a-time write path
+/// manages a few hundred versions a second.
+///
+/// The shape is the audit benchmark's: groups of 100 versions of one adapter (`adapter-<g>`); versions 1–50 are
+/// trained, 51–100 merged. Merged version v (51…100) has parents v − 1 (version 1 for v = 51) and trained version
+/// ((v − 50) mod 50) + 1, with weight 0.5 each, so version 100 of every adapter is 50 merges deep with 100 versions
+/// in its lineage. Digests are sha256 of `c<g>-<p>` (canonical), `w<g>-<p>` (weights) and `config` (config), with
+/// p = version − 1, as the benchmark's store-based seeding made them. No blobs are stored; never run this on a
+/// real catalog.
+public struct SyntheticCatalog: Sendable {
+    let connection: PostgresConnection
+
+    public init(_ connection: PostgresConnection) {
+        self.connection = connection
+    }
+
+    /// Adds groups `first…last` (adapters `adapter-<first>` … `adapter-<last>`, 100 versions each). Call inside a
+    /// transaction; a few thousand groups per call keeps each statement's memory small.
+    public func seed(groups first: Int, through last: Int) throws {
+        // The group numbers are Ints, so they can be part of the SQL text.
+        let configDigest = "encode(sha256('config'::bytea), 'hex')"
+        try connection.query("INSERT INTO base_models (name, revision) VALUES ('bench/base', '') ON CONFLICT (name, revision) DO NOTHING")
+        try connection.query(SQLQuery(unsafeSQL: "INSERT INTO blobs (sha256, size) VALUES (\(configDigest), 700) ON CONFLICT (sha256) DO NOTHING"))
+        try connection.query("""
+            INSERT INTO adapters (name, created_by) SELECT 'adapter-' || g, 'bench' FROM generate_series(\(first)::int, \(last)::int) g
+            """)
+        try connection.query("""
+            INSERT INTO blobs (sha256, size)
+            SELECT encode(sha256(convert_to('w' || g || '-' || p, 'UTF8')), 'hex'), 1000000
+            FROM generate_series(\(first)::int, \(last)::int) g, generate_series(0, 99) p
+            ON CONFLICT (sha256) DO NOTHING
+            """)
+        try connection.query(SQLQuery(unsafeSQL: """
+            INSERT INTO adapter_versions (adapter_id, version, kind, peft_type, base_model_id, r, lora_alpha, use_rslora,
+                use_dora, target_modules, config, canonical_digest, config_digest, config_size, weights_digest,
+                weights_size, tags, created_by)
+            SELECT a.id, p + 1, CASE WHEN p >= 50 THEN 'merged' ELSE 'trained' END, 'LORA',
+                (SELECT id FROM base_models WHERE name = 'bench/base' AND revision = ''), 16, 32, false, false,
+                '{q_proj,v_proj}', '{"r": 16, "lora_alpha": 32, "peft_type": "LORA"}'::jsonb,
+                encode(sha256(convert_to('c' || g || '-' || p, 'UTF8')), 'hex'), \(configDigest), 700,
+                encode(sha256(convert_to('w' || g || '-' || p, 'UTF8')), 'hex'), 1000000, '{}'::jsonb, 'bench'
+            FROM generate_series(\(first), \(last)) g
+            JOIN adapters a ON a.name = 'adapter-' || g
+            CROSS JOIN generate_series(0, 99) p
+            ORDER BY g, p
+            """))
+        try connection.query(SQLQuery(unsafeSQL: """
+            INSERT INTO version_blobs (version_id, role, blob_sha256)
+            SELECT v.id, r.role, CASE WHEN r.role = 'config' THEN v.config_digest ELSE v.weights_digest END
+            FROM adapter_versions v JOIN adapters a ON a.id = v.adapter_id
+            CROSS JOIN (VALUES ('config'), ('weights')) r(role)
+            WHERE a.name IN (SELECT 'adapter-' || g FROM generate_series(\(first), \(last)) g)
+            """))
+        // One merge per merged version, its two inputs and two lineage edges.
+        try connection.query(SQLQuery(unsafeSQL: """
+            WITH merged AS (
+                SELECT v.id AS output_id, v.adapter_id, v.version, substr(a.name, 9) AS g,
+                       CASE WHEN v.version = 51 THEN 1 ELSE v.version - 1 END AS parent_a,
+                       ((v.version - 50) % 50) + 1 AS parent_b
+                FROM adapter_versions v JOIN adapters a ON a.id = v.adapter_id
+                WHERE v.version > 50 AND a.name IN (SELECT 'adapter-' || g FROM generate_series(\(first), \(last)) g)
+            ), parents AS (
+                SELECT m.*, pa.id AS parent_a_id, pa.canonical_digest AS parent_a_digest,
+                       pb.id AS parent_b_id, pb.canonical_digest AS parent_b_digest
+                FROM merged m
+                JOIN adapter_versions pa ON pa.adapter_id = m.adapter_id AND pa.version = m.parent_a
+                JOIN adapter_versions pb ON pb.adapter_id = m.adapter_id AND pb.version = m.parent_b
+            ), inserted AS (
+                INSERT INTO merges (method, params, seed, software_version, input_digests, output_version_id, requested_by,
+                    status, request_digest)
+                SELECT 'ties', '{"method": "ties", "density": 0.5, "weights": [0.5, 0.5]}'::jsonb, 0, '0.1.0',
+                    ARRAY[parent_a_digest, parent_b_digest], output_id, 'bench', 'succeeded',
+                    encode(sha256(convert_to('r' || g || '-' || (version - 1), 'UTF8')), 'hex')
+                FROM parents ORDER BY output_id
+                RETURNING id, output_version_id
+            ), inputs AS (
+                INSERT INTO merge_inputs (merge_id, position, input_version_id, weight)
+                SELECT i.id, x.position, x.parent, 0.5
+                FROM inserted i JOIN parents p ON p.output_id = i.output_version_id
+                CROSS JOIN LATERAL (VALUES (0, p.parent_a_id), (1, p.parent_b_id)) x(position, parent)
+            )
+            INSERT INTO lineage_edges (parent_version_id, child_version_id, weight, merge_id)
+            SELECT DISTINCT x.parent, i.output_version_id, 0.5, i.id
+            FROM inserted i JOIN parents p ON p.output_id = i.output_version_id
+            CROSS JOIN LATERAL (VALUES (p.parent_a_id), (p.parent_b_id)) x(parent)
+            """))
+    }
+}

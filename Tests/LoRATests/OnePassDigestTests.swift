@@ -1,0 +1,62 @@
+import Foundation
+import LoRA
+import QuiverCore
+import QuiverTesting
+import SafeTensors
+import Testing
+
+/// `digests()` reads the weights file once for both digests; they must be exactly the digests computed apart.
+@Suite("Both digests in one pass")
+struct OnePassDigestTests {
+    static let directories: [URL] = AdapterRoundTripTests.allConfigDirectories.filter {
+        FileManager.default.fileExists(atPath: $0.appendingPathComponent(LoRAAdapter.weightsFileName).path)
+    }
+
+    @Test("one pass gives the digests of the separate passes", arguments: directories)
+    func onePassEqualsSeparatePasses(directory: URL) throws {
+        let together = try LoRAAdapter.load(directory: directory).digests()
+        let apart = try LoRAAdapter.load(directory: directory)
+        #expect(together.canonical == apart.canonicalDigest)
+        #expect(together.weights == apart.weightsDigest)
+        #expect(together.weights == (try SHA256Digest.ofFile(at: directory.appendingPathComponent(LoRAAdapter.weightsFileName))))
+    }
+
+    /// Tensors stored out of code-point order (another dtype first, a reversed layout) and empty tensors: the
+    /// digests are still exact (the one-pass walk declines the layout, or handles it).
+    @Test func unusualLayouts() throws {
+        let out = try Fixtures.temporaryDirectory("one-pass")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let config = AdapterConfig(baseModelNameOrPath: "tiny", r: 2, loraAlpha: 4, targetModules: .list(["q", "v"]))
+        try config.jsonData().write(to: out.appendingPathComponent(LoRAAdapter.configFileName))
+        let big = (0..<300_000).map { Float($0 % 977) * 0.001 }
+        let layouts: [[TensorToWrite]] = [
+            [TensorToWrite(name: "base_model.model.m.v.lora_A.weight", shape: [2, 3], values: [1, 2, 3, 4, 5, 6], dtype: .BF16),
+             TensorToWrite(name: "base_model.model.m.v.lora_B.weight", shape: [3, 2], values: [1, 2, 3, 4, 5, 6], dtype: .BF16),
+             TensorToWrite(name: "base_model.model.m.q.lora_A.weight", shape: [2, 150_000], values: big),
+             TensorToWrite(name: "base_model.model.m.q.lora_B.weight", shape: [0, 2], values: [])],
+            [TensorToWrite(name: "base_model.model.m.q.lora_A.weight", shape: [2, 150_000], values: big),
+             TensorToWrite(name: "base_model.model.m.q.lora_B.weight", shape: [0, 2], values: []),
+             TensorToWrite(name: "base_model.model.m.v.lora_A.weight", shape: [2, 3], values: [1, 2, 3, 4, 5, 6]),
+             TensorToWrite(name: "base_model.model.m.v.lora_B.weight", shape: [3, 2], values: [1, 2, 3, 4, 5, 6])],
+        ]
+        for tensors in layouts {
+            // In the order given (not the writer's reference order), so one layout is out of code-point order.
+            try SafeTensorsWriter.write(tensors, metadata: ["k": "v"], to: out.appendingPathComponent(LoRAAdapter.weightsFileName))
+            let together = try LoRAAdapter.load(directory: out)
+            let both = together.digests()
+            let apart = try LoRAAdapter.load(directory: out)
+            #expect(both.canonical == apart.canonicalDigest)
+            #expect(both.weights == apart.weightsDigest)
+        }
+    }
+
+    @Test func assumedDigestsAreKept() throws {
+        let directory = try #require(Self.directories.first)
+        let adapter = try LoRAAdapter.load(directory: directory)
+        let fake = SHA256Digest.of(Data("x".utf8))
+        adapter.assumeDigests(canonical: fake, weights: nil)
+        #expect(adapter.canonicalDigest == fake)
+        #expect(adapter.digests().canonical == fake)
+        #expect(adapter.weightsDigest == (try LoRAAdapter.load(directory: directory).weightsDigest))
+    }
+}

@@ -1,0 +1,95 @@
+import Testing
+@testable import Merge
+
+/// The vectorized and chunked kernels give, bit for bit, what the straightforward entry-by-entry definitions give.
+@Suite("Kernels bit-identical to their definitions")
+struct KernelEquivalenceTests {
+    func values(_ count: Int, seed: UInt64, quantized: Bool) -> [Float] {
+        let rng = CounterRNG(seed: seed, modulePath: "k", input: 0, tensor: .delta)
+        return (0..<count).map { i in
+            let x = rng.normal(i)
+            return quantized ? (x * 4).rounded() / 4 : x
+        }
+    }
+
+    func same(_ a: [Float], _ b: [Float]) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
+    }
+
+    @Test(arguments: [false, true])
+    func radixThresholdEqualsStreamingSelection(quantized: Bool) {
+        for numel in [1, 7, 1000, 65_536, 176_128] {
+            var data = values(numel, seed: quantized ? 11 : 12, quantized: quantized)
+            if numel > 10 { data[3] = 0; data[5] = -0.0; data[7] = .leastNonzeroMagnitude }
+            for k in Set([0, 1, 2, numel / 3, numel / 2, numel - 1, numel, numel + 1]) {
+                #expect(MagnitudeThreshold.find(k: k, in: data) == MagnitudeThreshold.findStreaming(k: k, in: data), "numel \(numel) k \(k)")
+            }
+        }
+    }
+
+    @Test(arguments: [0.1, 0.5, 0.9])
+    func vectorDAREEqualsTheScalarDefinition(density: Double) {
+        let rng = CounterRNG(seed: 5, modulePath: "layers.0.q", input: 2, tensor: .loraA)
+        let mask = DAREMask(rng: rng, density: Float(density))
+        for (start, count) in [(0, 1), (0, 7), (0, 8), (3, 1001), (1 << 20, 4096)] {
+            let original = values(count, seed: UInt64(count), quantized: false)
+            var masked = original
+            masked.withUnsafeMutableBufferPointer { mask.apply($0, start: start) }
+            let limit = Float(density) * 0x1p24, scale = 1 / Float(density)
+            let reference = original.indices.map { j in
+                Float(rng.bits(start + j) >> 40) < limit ? original[j] * scale : 0
+            }
+            #expect(same(masked, reference), "start \(start) count \(count)")
+        }
+    }
+
+    @Test(arguments: [ElementwiseRule.linear, .ties], [MajoritySignMethod.total, .frequency])
+    func chunkedCombinerEqualsEntryByEntry(rule: ElementwiseRule, sign: MajoritySignMethod) {
+        let length = 3 * ElementwiseCombiner.chunk + 5
+        var inputs = (0..<3).map { values(length, seed: UInt64(20 + $0), quantized: true) }
+        inputs[1][0] = -0.0
+        inputs[0][0] = -0.0
+        inputs[2][0] = -0.0
+        let weights: [Float] = [0.5, -0.25, 1.5]
+        let combiner = ElementwiseCombiner(rule: rule, weights: weights, majoritySign: sign)
+        let output = [Float](unsafeUninitializedCapacity: length) { buffer, count in
+            withBuffers(inputs) { combiner.combine($0, into: buffer) }
+            count = length
+        }
+        let reference = (0..<length).map { j -> Float in
+            if !rule.electsSign {
+                var sum: Float = 0
+                for i in inputs.indices { sum += weights[i] * inputs[i][j] }
+                return sum
+            }
+            var vote: Float = 0
+            for i in inputs.indices {
+                let v = inputs[i][j]
+                vote += sign == .total ? v : (v > 0 ? 1 : (v < 0 ? -1 : 0))
+            }
+            var sum: Float = 0, count: Float = 0
+            for i in inputs.indices {
+                let v = inputs[i][j]
+                let agrees: Float = (vote >= 0 ? v > 0 : v < 0) ? 1 : 0
+                sum += agrees * (weights[i] * v)
+                count += agrees
+            }
+            return sum / max(count, 1)
+        }
+        #expect(same(output, reference))
+    }
+
+    @Test func allFiniteFindsEveryNonFiniteValue() {
+        for count in [0, 1, 8, 9, 100] {
+            #expect(allFinite([Float](repeating: 1, count: count)))
+            for position in Set([0, count / 2, count - 1]) where count > 0 {
+                for bad: Float in [.nan, .infinity, -.infinity, .signalingNaN] {
+                    var data = [Float](repeating: -3, count: count)
+                    data[position] = bad
+                    #expect(!allFinite(data))
+                }
+            }
+        }
+        #expect(allFinite([.greatestFiniteMagnitude, -.greatestFiniteMagnitude]))
+    }
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# One command for the performance figures of docs/benchmarks.md ("Whole-command merges against PEFT and the I/O
+# floor"): every merge method as a whole `quiver merge-files` process, the I/O floor of the same merge, and PEFT's
+# in-memory add_weighted_adapter call on the SAME files, side by side in one run; then the section between the
+# markers in docs/benchmarks.md is rewritten with the figures, the load average and the commands.
+#
+#   scripts/bench.sh                 # everything (first run: builds, generates inputs, installs PEFT's venv)
+#
+# Knobs: LAYERS (8), RUNS (hyperfine runs per command, 10), METHODS (default below), DATA (input root),
+#        PEFT_THREADS (torch threads for PEFT, 2; under load 1 avoids OpenMP's spinning threads collapsing),
+#        PEFT=0 (skip PEFT), AUDIT=1 (also scripts/bench-registry-audit.sh; needs the test PostgreSQL),
+#        TRANSFER=FILES (also scripts/bench-objectstore.sh FILES; needs the test SeaweedFS), DOC=0 (print only),
+#        REPORT_ONLY=1 (no measuring: rewrite the section from the last run's files in bench-out/bench-sh).
+# Needs hyperfine. PEFT goes into <repo>/.venv-peft through bench/peft/setup.sh (its own venv, gitignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LAYERS=${LAYERS:-8}
+RUNS=${RUNS:-10}
+METHODS=${METHODS:-"linear cat ties magnitude_prune dare_linear dare_ties"}
+DATA=${DATA:-$ROOT/bench-out/bench-inputs-$LAYERS}
+OUT=$ROOT/bench-out/bench-sh
+mkdir -p "$OUT"
+if [ "${REPORT_ONLY:-0}" != 1 ]; then
+rm -f "$OUT"/*.json "$OUT"/*.jsonl "$OUT"/*.txt
+command -v hyperfine >/dev/null || { echo "hyperfine is needed (apt-get install hyperfine)" >&2; exit 1; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+echo "load average at start: $(load)" | tee "$OUT/load-start.txt"
+
+swift build -c release --product quiver >/dev/null
+swift build -c release --product QuiverBench >/dev/null
+BIN=$(swift build -c release --show-bin-path)
+QUIVER=$BIN/quiver
+
+# Inputs: PEFT's generator when its venv is there (the files PEFT itself reads), else Quiver's (same shapes).
+if [ "${PEFT:-1}" = 1 ]; then bench/peft/setup.sh >/dev/null; fi
+if [ ! -f "$DATA/adapter_2/adapter_model.safetensors" ]; then
+    if [ -x .venv-peft/bin/python ]; then
+        .venv-peft/bin/python bench/peft/generate.py --out "$DATA" --layers "$LAYERS" --rank 16 --adapters 3 --seed 0
+    else
+        "$BIN/QuiverBench" generate --out "$DATA" --layers "$LAYERS"
+        for i in 0 1 2; do mv "$DATA/adapter-$i" "$DATA/adapter_$i"; done
+    fi
+fi
+INPUTS=("$DATA/adapter_0" "$DATA/adapter_1" "$DATA/adapter_2")
+cat "${INPUTS[@]/%//adapter_model.safetensors}" >/dev/null   # page cache warm
+
+args() {  # the PEFT parameters: weight 1 each, density 0.5, seed 7
+    case $1 in
+        linear|cat|svd) echo "--method $1 --weights 1,1,1" ;;
+        *svd) echo "--method $1 --weights 1,1,1 --density 0.5 --svd-rank 16 --seed 7" ;;
+        *) echo "--method $1 --weights 1,1,1 --density 0.5 --seed 7" ;;
+    esac
+}
+
+# The floor's output is as large as the largest merged file (cat's).
+rm -rf "$OUT/probe"
+"$QUIVER" merge-files $(args cat) --output "$OUT/probe" "${INPUTS[@]}" >/dev/null
+CAT_BYTES=$(stat -c %s "$OUT/probe/adapter_model.safetensors")
+rm -rf "$OUT/probe"
+"$QUIVER" merge-files $(args ties) --output "$OUT/probe" "${INPUTS[@]}" >/dev/null
+R16_BYTES=$(stat -c %s "$OUT/probe/adapter_model.safetensors")
+rm -rf "$OUT/probe"
+echo "$CAT_BYTES $R16_BYTES" > "$OUT/sizes.txt"
+
+echo "== I/O floor and quiver merge-files (hyperfine, $RUNS runs each; load $(load))"
+hyperfine --warmup 2 --runs "$RUNS" --export-json "$OUT/floor.json" \
+    -n floor_r16 "$BIN/QuiverBench floor --directory $OUT --output-bytes $R16_BYTES --inputs ${INPUTS[*]}" \
+    -n floor_cat "$BIN/QuiverBench floor --directory $OUT --output-bytes $CAT_BYTES --inputs ${INPUTS[*]}" \
+    -n floor2_r16 "$BIN/QuiverBench floor --digests 2 --directory $OUT --output-bytes $R16_BYTES --inputs ${INPUTS[*]}" \
+    -n floor2_cat "$BIN/QuiverBench floor --digests 2 --directory $OUT --output-bytes $CAT_BYTES --inputs ${INPUTS[*]}"
+for method in $METHODS; do
+    hyperfine --warmup 1 --runs "$RUNS" --export-json "$OUT/quiver-$method.json" --prepare "rm -rf $OUT/merged" \
+        -n "$method" "$QUIVER merge-files $(args "$method") --output $OUT/merged ${INPUTS[*]}"
+    echo "$method $(load)" >> "$OUT/load-methods.txt"
+done
+rm -rf "$OUT/merged"
+
+if [ "${PEFT:-1}" = 1 ]; then
+    echo "== PEFT add_weighted_adapter on the same files ($LAYERS layers; load $(load))"
+    for method in $METHODS; do
+        .venv-peft/bin/python bench/peft/time_peft.py --inputs "${INPUTS[@]}" --method "$method" --layers "$LAYERS" \
+            --density 0.5 --svd-rank 16 --threads "${PEFT_THREADS:-2}" --json 2>>"$OUT/peft.log" >> "$OUT/peft.jsonl"
+    done
+fi
+echo "load average at end: $(load)" | tee "$OUT/load-end.txt"
+
+[ "${AUDIT:-0}" = 1 ] && BUILD_FLAGS="-c release" bash scripts/bench-registry-audit.sh | tee "$OUT/audit.txt"
+[ -n "${TRANSFER:-}" ] && bash scripts/bench-objectstore.sh $TRANSFER | tee "$OUT/transfer.md"
+fi
+read -r CAT_BYTES R16_BYTES < "$OUT/sizes.txt"
+
+python3 - "$OUT" "$LAYERS" "$RUNS" "$CAT_BYTES" "$R16_BYTES" "${DOC:-1}" <<'PY'
+import json, os, sys, glob, datetime, subprocess
+out, layers, runs, cat_bytes, r16_bytes, doc = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1"
+def median(name):
+    d = json.load(open(name))["results"]
+    return {r["command"]: (r["median"], r["min"], r["max"], r["user"] + r["system"]) for r in d}
+floor = median(f"{out}/floor.json")
+peft, peft_load = {}, {}
+if os.path.exists(f"{out}/peft.jsonl"):
+    for line in open(f"{out}/peft.jsonl"):
+        if line.strip():
+            r = json.loads(line); peft[r["method"]] = r["merge_s"]; peft_load[r["method"]] = r["loadavg_1m_at_end"]
+loads = dict(l.split(" ", 1) for l in open(f"{out}/load-methods.txt").read().splitlines())
+rows = []
+for path in sorted(glob.glob(f"{out}/quiver-*.json"), key=os.path.getmtime):
+    for cmd, (med, lo, hi, cpu) in median(path).items():
+        fl = floor["floor_cat" if cmd == "cat" else "floor_r16"]
+        f2 = floor["floor2_cat" if cmd == "cat" else "floor2_r16"]
+        p = peft.get(cmd)
+        rows.append(f"| {cmd} | {med:.3f} ({lo:.3f}–{hi:.3f}) | {cpu:.3f} | {fl[0]:.3f} / {fl[3]:.3f} | {med/fl[0]:.2f}× / {cpu/fl[3]:.2f}× | "
+                    + f"{f2[0]:.3f} / {f2[3]:.3f} | {med/f2[0]:.2f}× / {cpu/f2[3]:.2f}× | "
+                    + (f"{p:.3f} (load {peft_load[cmd]:.1f}) | {p/med:.2f}× |" if p else "– | – |") + f" {loads.get(cmd, '')} |")
+start = open(f"{out}/load-start.txt").read().split(": ")[1].strip()
+end = open(f"{out}/load-end.txt").read().split(": ")[1].strip()
+commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+text = f"""<!-- bench.sh:begin (generated by scripts/bench.sh; edits here are overwritten) -->
+## Whole-command merges against PEFT and the I/O floor ({datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, commit {commit})
+
+    scripts/bench.sh        # LAYERS={layers} RUNS={runs}; hyperfine, release build, PEFT in .venv-peft
+
+Inputs: 3 Llama-2-7B-shaped adapters, {layers} layers, r = 16, 7 modules, F32 (`bench/peft/generate.py`), page cache
+warm. Quiver: `quiver merge-files` as a whole process (start-up, load, both digests of every input, merge, write with
+fsync), median of {runs} hyperfine runs (min–max in brackets). PEFT: `add_weighted_adapter` alone, model and
+adapters already in memory (`bench/peft/time_peft.py`, `merge_s`), same files and parameters (weights 1, density
+0.5, seed 7). I/O floor: `QuiverBench floor` — read and SHA-256 every input once (inputs on both cores), write one
+output of the merged size once (fsync + rename), nothing else ({r16_bytes/1e6:.1f} MB output for the rank-16 methods,
+{cat_bytes/1e6:.1f} MB for cat). "Floor, 2 digests": the same with two SHA-256 digests fed from the one read, which is
+the least a merge must hash: its output records the canonical AND the file digest of every input. Load average (1/5/15 min): {start} at the start, {end} at the end; the last column is
+the load when that method's runs finished. The machine has 2 cores shared with other jobs: under load, wall times
+mostly measure waiting (for a core, for fsync), so CPU seconds (user + system, mean of the runs) are given too.
+
+| method | quiver merge-files wall s | quiver CPU s | I/O floor wall / CPU s | ÷ floor (wall / CPU) | floor, 2 digests wall / CPU s | ÷ floor 2 (wall / CPU) | PEFT call s | PEFT ÷ quiver (wall) | load after |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---|
+""" + "\n".join(rows) + "\n<!-- bench.sh:end -->\n"
+print(text)
+if doc:
+    path = "docs/benchmarks.md"
+    body = open(path).read()
+    b, e = "<!-- bench.sh:begin", "<!-- bench.sh:end -->\n"
+    if b in body:
+        body = body[:body.index(b)] + text + body[body.index(e) + len(e):]
+    else:
+        first = body.index("\n## ")
+        body = body[:first + 1] + text + "\n" + body[first + 1:]
+    open(path, "w").write(body)
+PY
