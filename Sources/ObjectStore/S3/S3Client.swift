@@ -61,6 +61,7 @@ public final class S3Client: Sendable {
             let request = HTTPRequest(method: method, url: url, headers: signed, body: body)
             let result = try handles.withHandle { HTTPTransfer.perform(request, on: $0, sink: sink, options: options) }
             let failure: String
+            var timedOut = false
             switch result {
             case .success(let response):
                 if !RetryPolicy.isRetryable(.status(response.status)) { return response }
@@ -68,6 +69,7 @@ public final class S3Client: Sendable {
             case .failure(let transport):
                 if let local = transport.localError { throw local }
                 failure = transport.message
+                timedOut = transport.timedOut
             }
             // A streamed body partly sent, or a response partly handed to the caller, cannot be replayed.
             if !body.canRestart || !(sink?.canRestart ?? true) {
@@ -83,10 +85,16 @@ public final class S3Client: Sendable {
                 continue
             }
             if case .success(let response) = result { return response }  // out of retries: the caller reports the 5xx
+            if timedOut {
+                throw ObjectStoreError(
+                    .timeout,
+                    "\(method) \(describe(objectKey)) at \(settings.endpoint.absoluteString) timed out after \(attempt) attempt(s) in \(String(format: "%.1f", -started.timeIntervalSinceNow)) s: \(failure)",
+                    hint: "the S3 endpoint accepts connections but does not answer; check the server (QUIVER_S3_STALL_TIMEOUT sets how long a silent request is waited for, QUIVER_S3_RETRY_SECONDS how long failures are retried)")
+            }
             throw ObjectStoreError(
                 .unreachable,
                 "\(method) \(describe(objectKey)) at \(settings.endpoint.absoluteString) failed after \(attempt) attempt(s) in \(String(format: "%.1f", -started.timeIntervalSinceNow)) s: \(failure)",
-                hint: "check that the S3 endpoint (AWS_ENDPOINT_URL_S3) is right and the server is running")
+                hint: "check that the S3 endpoint (AWS_ENDPOINT_URL_S3) is right and the server is running (failures are retried for QUIVER_S3_RETRY_SECONDS, default 30)")
         }
     }
 
