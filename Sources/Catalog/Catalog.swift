@@ -34,6 +34,11 @@ public struct Catalog: Sendable {
         try Migrator().migrate(pool: pool)
     }
 
+    /// Grants `role` the application's privileges (see ``AppRole``); run as the owner, after ``migrate()``.
+    public func grantAppRole(_ role: String) throws {
+        try pool.withConnection { try AppRole.grant(to: role, on: $0) }
+    }
+
     /// Runs one trivial statement: whether the database answers (readiness checks).
     public func ping() throws {
         try read { _ = try $0.connection.query("SELECT 1") }
