@@ -22,3 +22,9 @@ source .services/s3.env
 
 swift build --build-tests
 swift test "$@"
+
+# The quick reliability trials (docs/reliability.md) on the debug binary just built (a release build would add
+# minutes to CI); only for the whole suite, not a filtered run. QUIVER_SKIP_TRIALS=1 skips them.
+if [ $# -eq 0 ] && [ "${QUIVER_SKIP_TRIALS:-0}" != 1 ]; then
+    QUIVER_TRIALS_BIN="$(swift build --show-bin-path)/quiver" bash scripts/trials.sh --quick
+fi

@@ -2,7 +2,11 @@
 # Quiver's reliability trials (issue 12): crash, fault, gc-fence race, load and secrets, against a private PostgreSQL
 # and SeaweedFS that this script starts on loopback ports and stops again.
 #
-#   scripts/trials.sh [--quick|--full] [--only crash,pgkill,fence,fault,load,secrets] [--seed N]
+#   scripts/trials.sh [--quick|--full] [--only GROUPS-OR-STEPS] [--seed N]
+#
+# GROUPS: crash, pgkill, fence, fault, load, secrets; STEPS: register, merge, worker, gc, pull, postgres-kill,
+# gc-fence, s3-restart-upload, s3-restart-download, gateway-blip, silent-endpoint, pg-restart-merge, corrupt-object,
+# full-disk, load (scripts/trials/trials.py lists them).
 #
 # --quick (the default, run by scripts/test.sh in CI): a few trials of each kind, a few minutes.
 # --full: 50 kill -9 trials per command, 10 PostgreSQL kills per command, a 3-minute gc race, every fault trial,
@@ -51,8 +55,8 @@ stop_services() {
 }
 trap stop_services EXIT
 
-bash scripts/services/postgres.sh start >/dev/null
-bash scripts/services/seaweedfs.sh start >/dev/null
+bash scripts/services/postgres.sh start >/dev/null 2>&1 || { echo "trials: PostgreSQL did not start" >&2; exit 1; }
+bash scripts/services/seaweedfs.sh start >/dev/null 2>&1 || { echo "trials: SeaweedFS did not start" >&2; exit 1; }
 # shellcheck disable=SC1091
 source "$QUIVER_PG_SERVICE_DIR/postgres.env"
 # shellcheck disable=SC1091
@@ -80,6 +84,11 @@ export AWS_ACCESS_KEY_ID="$QUIVER_TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$QU
 export AWS_REGION="$QUIVER_TEST_S3_REGION" AWS_ENDPOINT_URL_S3="$QUIVER_TEST_S3_ENDPOINT"
 export QUIVER_ACTOR=trials PGCONNECT_TIMEOUT=10
 unset QUIVER_TEST_DATABASE_URL QUIVER_TEST_S3_SECRET_KEY
+
+# The owner migrates and grants the application's role; every trial runs as that role.
+QUIVER_DATABASE_URL="$TRIALS_OWNER_URL" QUIVER_APP_ROLE=quiver_app "$QUIVER" db migrate >"$OUT/migrate.log" 2>&1 \
+    || { cat "$OUT/migrate.log" >&2; exit 1; }
+"$QUIVER" blob mb >>"$OUT/migrate.log" 2>&1 || { cat "$OUT/migrate.log" >&2; exit 1; }
 
 set +e
 python3 scripts/trials/trials.py --quiver "$QUIVER" --out "$OUT" --mode "$MODE" "${EXTRA[@]}" | tee "$OUT/summary.txt"

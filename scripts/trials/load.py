@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.parse
 
-from trials import FINITE, free_port, make_adapter  # noqa: E402
+from trials import free_port, hexdigest, make_adapter  # noqa: E402
 
 NAMES = [f"load/adapter-{k}" for k in range(6)]
 ALIASES = ["staging", "production"]
@@ -110,7 +110,7 @@ def run(h, tally, seconds=30, clients=16):
                         if ok:
                             v = json.loads(body)["version"]
                             with lock:
-                                registered.append((v["name"], v["version"], v["canonicalDigest"]))
+                                registered.append((v["name"], v["version"], hexdigest(v["canonicalDigest"])))
                     elif op == "merge":
                         other = rng.choice([n for n in NAMES if n != name])
                         w = [round(rng.uniform(0.1, 0.9), 4), round(rng.uniform(0.1, 0.9), 4)]
@@ -140,7 +140,7 @@ def run(h, tally, seconds=30, clients=16):
                         if status == 200:
                             v = json.loads(body)
                             v = v.get("version", v)
-                            digest = v["weightsDigest"].removeprefix("sha256:")
+                            digest = hexdigest(v["weightsDigest"])
                             status, blob = client.request("GET", f"/v1/blobs/{digest}")
                             ok = status == 200 and hashlib.sha256(blob).hexdigest() == digest
                 except Exception as error:  # a timeout here is a hang

@@ -71,6 +71,11 @@ def make_adapter(directory, seed, layers=8, hidden=1024, rank=16):
     return directory
 
 
+def hexdigest(value):
+    """A digest as the JSON output carries it ({"hex": …}), or a plain string."""
+    return value["hex"] if isinstance(value, dict) else str(value).removeprefix("sha256:")
+
+
 def sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -346,7 +351,7 @@ def crash_merge(h, tally, n):
 def crash_worker(h, tally, n):
     kind = "crash: kill -9 worker"
     inputs = ensure_inputs(h)
-    lease = ["--lease", "2s", "--poll", "0.2s"]
+    lease = ["--lease", "2s", "--poll", "1s"]
     # Baseline: queue one job and time a worker that runs it.
     q = h.must(merge_args(f"job-base-{h.next_seed()}", inputs) + ["--async"])
     window = baseline(h, lambda: ["worker", "--once"] + lease, runs=1)
@@ -429,7 +434,7 @@ def crash_pull(h, tally, n):
             if not os.path.isdir(dest):
                 return [f"{dest} missing"]
             got = {f: sha256_file(os.path.join(dest, f)) for f in os.listdir(dest)}
-            return [] if got == {k: v.removeprefix("sha256:") for k, v in want.items()} else [f"{dest} incomplete or wrong: {got}"]
+            return [] if got == {k: hexdigest(v) for k, v in want.items()} else [f"{dest} incomplete or wrong: {got}"]
 
         if os.path.exists(dest):
             problems += whole()  # a destination that exists is complete, whatever the moment of the kill
@@ -667,7 +672,7 @@ def fault_s3_restart(h, svc, tally, rounds, upload=True):
             problems += present_and_whole(h, f"{name}@1")
         elif r.rc == 0:
             got = sha256_file(os.path.join(dest, "adapter_model.safetensors"))
-            if "sha256:" + got != h.version(name)["weightsDigest"] and got != h.version(name)["weightsDigest"]:
+            if got != hexdigest(h.version(name)["weightsDigest"]):
                 problems.append("pulled weights differ")
         leftovers = [x for x in os.listdir(h.work) if x.startswith(f".{name}-pulled.tmp-")]
         if r.rc == 0 and leftovers:
@@ -785,7 +790,7 @@ def fault_corrupt_object(h, tally):
     if h.version(victim) is None:
         h.must(["register", make_adapter(os.path.join(h.work, victim), 999), "--name", victim])
     v = h.version(victim)
-    digest = v["weightsDigest"].removeprefix("sha256:")
+    digest = hexdigest(v["weightsDigest"])
     good = os.path.join(h.work, victim, "adapter_model.safetensors")
     original = open(good, "rb").read()
     flipped = bytearray(original)
@@ -927,27 +932,24 @@ def main():
     t0 = time.monotonic()
     n = 50 if full else 3
     print(f"trials: mode {args.mode}, seed {seed}, output {args.out}", flush=True)
-    h.must(["db", "migrate"], env={"QUIVER_DATABASE_URL": os.environ["TRIALS_OWNER_URL"], "QUIVER_APP_ROLE": "quiver_app"})
-    steps = []
-    if want("crash"):
-        steps += [("register", lambda: crash_register(h, tally, n)), ("merge", lambda: crash_merge(h, tally, n)),
-                  ("worker", lambda: crash_worker(h, tally, n)), ("gc", lambda: crash_gc(h, tally, n)),
-                  ("pull", lambda: crash_pull(h, tally, n))]
-    if want("pgkill"):
-        steps += [("postgres kill", lambda: pg_kill_trials(h, svc, tally, 10 if full else 2))]
-    if want("fence"):
-        steps += [("gc fence", lambda: gc_fence(h, tally, 180 if full else 20))]
-    if want("fault"):
-        steps += [("s3 restart upload", lambda: fault_s3_restart(h, svc, tally, 3 if full else 1, upload=True)),
-                  ("s3 restart download", lambda: fault_s3_restart(h, svc, tally, 3 if full else 1, upload=False)),
-                  ("gateway blip", lambda: fault_gateway_blip(h, tally, 3 if full else 1)),
-                  ("silent endpoint", lambda: fault_silent_endpoint(h, tally, full)),
-                  ("pg restart merge", lambda: fault_pg_restart_merge(h, svc, tally, 5 if full else 1)),
-                  ("corrupt object", lambda: fault_corrupt_object(h, tally)),
-                  ("full disk", lambda: fault_full_disk(h, tally))]
-    if want("load"):
-        import load
-        steps += [("load", lambda: load.run(h, tally, seconds=300 if full else 30, clients=16))]
+    steps = [
+        ("crash", "register", lambda: crash_register(h, tally, n)),
+        ("crash", "merge", lambda: crash_merge(h, tally, n)),
+        ("crash", "worker", lambda: crash_worker(h, tally, n)),
+        ("crash", "gc", lambda: crash_gc(h, tally, n)),
+        ("crash", "pull", lambda: crash_pull(h, tally, n)),
+        ("pgkill", "postgres-kill", lambda: pg_kill_trials(h, svc, tally, 10 if full else 2)),
+        ("fence", "gc-fence", lambda: gc_fence(h, tally, 180 if full else 20)),
+        ("fault", "s3-restart-upload", lambda: fault_s3_restart(h, svc, tally, 3 if full else 1, upload=True)),
+        ("fault", "s3-restart-download", lambda: fault_s3_restart(h, svc, tally, 3 if full else 1, upload=False)),
+        ("fault", "gateway-blip", lambda: fault_gateway_blip(h, tally, 3 if full else 1)),
+        ("fault", "silent-endpoint", lambda: fault_silent_endpoint(h, tally, full)),
+        ("fault", "pg-restart-merge", lambda: fault_pg_restart_merge(h, svc, tally, 5 if full else 1)),
+        ("fault", "corrupt-object", lambda: fault_corrupt_object(h, tally)),
+        ("fault", "full-disk", lambda: fault_full_disk(h, tally)),
+        ("load", "load", lambda: __import__("load").run(h, tally, seconds=300 if full else 30, clients=16)),
+    ]
+    steps = [(label, step) for group, label, step in steps if want(group) or label in only]
     for label, step in steps:
         print(f"== {label}", flush=True)
         s = time.monotonic()

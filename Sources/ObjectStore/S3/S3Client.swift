@@ -40,14 +40,14 @@ public final class S3Client: Sendable {
     func send(
         _ method: String, objectKey: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
         body: HTTPRequest.Body = .none, payloadHash: String = SigV4Signer.emptyPayloadHash,
-        sink: (any ResponseSink)? = nil
+        sink: (any ResponseSink)? = nil, retry: RetryPolicy? = nil
     ) throws -> HTTPResponse {
         let path = path(forObjectKey: objectKey)
         let queryString = SigV4Signer.canonicalQuery(query)
         let base = settings.endpoint.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         let url = base + path + (queryString.isEmpty ? "" : "?" + queryString)
         let options = HTTPTransfer.Options(connectTimeout: settings.connectTimeout, stallTimeout: settings.stallTimeout)
-        let policy = settings.retry
+        let policy = retry ?? settings.retry
         let started = Date()
         var attempt = 0
         while true {
@@ -135,9 +135,9 @@ public final class S3Client: Sendable {
     }
 
     /// The object's size and last modification, or nil when absent.
-    public func headObject(key: String) throws -> (size: Int64, lastModified: Date)? {
+    public func headObject(key: String, retry: RetryPolicy? = nil) throws -> (size: Int64, lastModified: Date)? {
         let full = objectKey(key)
-        let response = try send("HEAD", objectKey: full)
+        let response = try send("HEAD", objectKey: full, retry: retry)
         if response.status == 404 { return nil }
         guard (200..<300).contains(response.status) else { throw failure(response, key: full, method: "HEAD") }
         let size = response.headers["content-length"].flatMap { Int64($0) } ?? 0
