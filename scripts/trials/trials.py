@@ -555,7 +555,14 @@ def gc_fence(h, tally, seconds):
     def registrar(tag):
         while time.monotonic() < stop:
             name = f"fence-{tag}-{h.next_seed()}"
-            r = h.run(["register", make_adapter(os.path.join(h.work, name), h.seed, layers=4), "--name", name])
+            directory = make_adapter(os.path.join(h.work, name), h.seed, layers=4)
+            if random.random() < 0.5:
+                # The content's blobs are in the store first, unreferenced (as a killed register leaves them) and so
+                # fair game for gc --grace 0: the register finds them present, skips the upload and commits a
+                # reference; the fence must keep gc from deleting them between that check and the commit.
+                for f in ("adapter_config.json", "adapter_model.safetensors"):
+                    h.run(["blob", "put", os.path.join(directory, f)])
+            r = h.run(["register", directory, "--name", name])
             with lock:
                 if r.rc == 0:
                     done.append(f"{name}@1"); counts["register"] += 1
@@ -579,7 +586,8 @@ def gc_fence(h, tally, seconds):
             with lock:
                 counts["gc"] += 1
                 if r.rc == 0:
-                    first = r.out.split(" ", 1)[0]
+                    summary = next((line for line in r.out.splitlines() if line.endswith("referenced")), "")
+                    first = summary.split(" ", 1)[0]
                     counts["gc_deleted"] += int(first) if first.isdigit() else 0
                 elif r.error_code() != "registry.gc_busy":
                     problems.append(f"gc failed: {r!r}")
