@@ -73,7 +73,7 @@ struct HostileFileTests {
         if case .failure(let error) = outcome {
             let named = try #require(error as? any NamedError)
             #expect(named.errorKind == .invalidInput)
-            #expect(named.reason.contains(made ? "a character device" : "outside the adapter directory"), "\(named.description)")
+            #expect(named.reason.contains(made ? "not a regular file" : "outside the adapter directory"), "\(named.description)")
         }
     }
 

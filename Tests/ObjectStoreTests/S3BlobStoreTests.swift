@@ -63,7 +63,7 @@ struct S3BlobStoreTests {
         #expect(result.digest == digest)
         #expect(-started.timeIntervalSinceNow >= 5, "the upload cannot have finished before the endpoint came back")
         #expect(try await store.getData(digest: digest).count == 1 << 20)
-        try? store.delete(digest: digest)
+        try? await store.delete(digest: digest)
     }
 
     @Test("a missing bucket is named as such; createBucketIfMissing makes it and is idempotent")

@@ -51,7 +51,9 @@ struct HostileInputTests {
             let run = try bounded(arguments + scratch.common)
             let shown = String(run.description.prefix(600))
             #expect(run.status == status, "\(shown)", sourceLocation: sourceLocation)
-            #expect(run.stderr.hasPrefix("error: \(code)"), "\(shown)", sourceLocation: sourceLocation)
+            // An option value the argument parser itself refuses (an integer past 2^64) is its usage message.
+            let parserUsage = code.isEmpty && run.stderr.hasPrefix("Error: ")
+            #expect(run.stderr.hasPrefix("error: \(code)") || parserUsage, "\(shown)", sourceLocation: sourceLocation)
             #expect(run.stderr.utf8.count < 4096, "the error does not echo a huge input whole", sourceLocation: sourceLocation)
             #expect(!run.stderr.contains("\u{1B}"), "no raw escape sequence reaches the terminal", sourceLocation: sourceLocation)
         }
@@ -66,7 +68,7 @@ struct HostileInputTests {
         let a2 = RegistryFixture.golden("a2").path
         let names = [
             "../tone", "team/../tone", "team/./tone", "tone/..", "a//b", "tone/", "/tone", ".hidden",
-            "to\u{01}ne", "tone\u{1B}[2J", "tone\n", long,
+            "to\u{01}ne", "tone\u{1B}[2J", "tone\n", Self.long,
             "tone'; DROP TABLE adapter_versions; --", "tone\"", "tone;rm",
             "t\u{043E}ne",  // Cyrillic o: looks like "tone"
             "\u{FF54}\u{FF4F}\u{FF4E}\u{FF45}",  // fullwidth "tone"
@@ -87,7 +89,7 @@ struct HostileInputTests {
         defer { scratch.tearDown() }
         let refs = [
             "tone@-1", "tone@0", "tone@9223372036854775808", "tone@18446744073709551616", "tone@99999999999999999999999999",
-            "tone@1e3", "tone@0x10", "tone@prod/../x", "tone@\u{1B}[31m", "tone@" + long, "tone@@1", "sha256:" + long,
+            "tone@1e3", "tone@0x10", "tone@prod/../x", "tone@\u{1B}[31m", "tone@" + Self.long, "tone@@1", "sha256:" + Self.long,
             "tone@prod'--",
         ]
         try Self.expectRefused(refs.map { ["show", $0] }, status: 64, code: "registry.invalid_", scratch: scratch)
@@ -131,12 +133,12 @@ struct HostileInputTests {
         defer { scratch.tearDown() }
         let merge = ["merge", "--into", "x", "tone", "tone"]
         let cases: [[String]] = [
-            ["--method", "ties", "--density", "nan"], ["--method", "ties", "--density", "-0.1"],
+            ["--method", "ties", "--density", "nan"], ["--method", "ties", "--density=-0.1"],
             ["--method", "ties", "--density", "1.0000001"], ["--method", "ties", "--density", "inf"],
-            ["--method", "slerp", "--t", "nan"], ["--method", "slerp", "--t", "-1"], ["--method", "slerp", "--t", "1.5"],
+            ["--method", "slerp", "--t", "nan"], ["--method", "slerp", "--t=-1"], ["--method", "slerp", "--t", "1.5"],
             ["--method", "linear", "--weights", "nan,1"], ["--method", "linear", "--weights", "inf,1"],
-            ["--method", "linear", "--weights", "1e309,1"], ["--method", "linear", "--weights", "-nan,1"],
-            ["--method", "svd", "--svd-rank", "0"], ["--method", "svd", "--svd-rank", "-5"],
+            ["--method", "linear", "--weights", "1e309,1"], ["--method", "linear", "--weights=-nan,1"],
+            ["--method", "svd", "--svd-rank", "0"], ["--method", "svd", "--svd-rank=-5"],
             ["--method", "svd", "--svd-rank", "99999999999999999999"],
         ]
         try Self.expectRefused(cases.map { merge + $0 }, status: 64, code: "", scratch: scratch)
