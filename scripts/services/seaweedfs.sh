@@ -57,7 +57,9 @@ def free(p):
         s.close()
 want, got = int(sys.argv[1]), []
 while len(got) < want:
-    p = random.randint(20000, 50000)
+    # Below Linux's ephemeral range (32768-60999) for both p and p + 10000, so an outgoing connection's source
+    # port cannot take one while a paused server is down (resume would then fail to bind).
+    p = random.randint(10000, 22000)
     if p in got or p + 10000 in got or any(q + 10000 == p for q in got): continue
     if free(p) and free(p + 10000): got.append(p)
 print(" ".join(map(str, got)))
@@ -100,12 +102,16 @@ pause() {
 resume() {
     is_running && { echo "seaweedfs: already running"; return 0; }
     [ -f "$RUN/weed.args" ] || { echo "seaweedfs: nothing to resume (start it first)" >&2; exit 1; }
-    local s3 access secret
+    local s3 access secret launches=1
     { read -r s3; read -r access; read -r secret; } <"$RUN/weed.s3"
     launch
     local deadline=$((SECONDS + ${QUIVER_SEAWEEDFS_TIMEOUT:-90}))
     while [ $SECONDS -lt $deadline ]; do
-        if ! is_running; then echo "seaweedfs: weed exited on resume; log:" >&2; tail -30 "$RUN/weed.log" >&2; exit 1; fi
+        if ! is_running; then
+            # A port of the old process not free yet (or taken by another socket meanwhile): try again shortly.
+            if [ $launches -lt 5 ]; then launches=$((launches + 1)); sleep 2; launch; continue; fi
+            echo "seaweedfs: weed exited on resume; log:" >&2; tail -30 "$RUN/weed.log" >&2; exit 1
+        fi
         if s3_ready "http://127.0.0.1:$s3" "$access" "$secret" 2>/dev/null; then echo "seaweedfs: resumed (pid $(cat "$PID_FILE"))"; return 0; fi
         sleep 0.5
     done
