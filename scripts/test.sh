@@ -15,6 +15,7 @@ trap stop_services EXIT
 bash scripts/services/postgres.sh start
 bash scripts/services/seaweedfs.sh start
 bash scripts/services/moto.sh install
+bash scripts/services/chromium.sh install
 # shellcheck disable=SC1091
 source .services/postgres.env
 # shellcheck disable=SC1091

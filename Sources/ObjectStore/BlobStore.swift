@@ -101,6 +101,11 @@ public protocol BlobStore: Sendable {
     /// Aborting an upload that a live writer is still sending makes that writer's `put` fail; callers pass only
     /// uploads older than a grace period no writer runs for.
     func abort(_ upload: PendingUpload) throws
+
+    /// A URL from which anyone holding it may GET the blob's bytes directly from the store for `expires`
+    /// seconds (an S3 presigned URL on `endpoint`, or the store's own endpoint), or nil when the store has no such
+    /// thing (a local directory). The bytes are not verified on that path: whoever downloads checks the digest.
+    func downloadURL(digest: SHA256Digest, expires: Int, endpoint: URL?) throws -> String?
 }
 
 /// What `put` did.
@@ -153,6 +158,9 @@ extension BlobStore {
 
     /// True when the blob is present.
     public func exists(digest: SHA256Digest) throws -> Bool { try head(digest: digest) != nil }
+
+    /// No direct URL: the bytes are read through the store.
+    public func downloadURL(digest: SHA256Digest, expires: Int, endpoint: URL?) throws -> String? { nil }
 
     /// Every blob whose hex digest starts with `hexPrefix`, following continuation tokens page by page.
     public func list(hexPrefix: String = "", pageSize: Int = 1000) throws -> [BlobInfo] {

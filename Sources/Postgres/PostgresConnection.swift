@@ -187,6 +187,47 @@ public final class PostgresConnection: Sendable {
         }
     }
 
+    /// Waits up to `timeout` for notifications on the channels this connection listens to, and returns those
+    /// that arrived (possibly none). Blocks the calling thread: meant for a connection dedicated to listening, on
+    /// a thread of its own. A server that went away is `.connectionLost`.
+    public func notifications(waitingUpTo timeout: Duration) throws(PostgresError) -> [PostgresNotification] {
+        try handle.withLock { h throws(PostgresError) -> [PostgresNotification] in
+            let conn = try Self.live(h)
+            var arrived = Self.drainNotifications(conn)
+            guard arrived.isEmpty else { return arrived }
+            let socket = PQsocket(conn)
+            guard socket >= 0 else { throw PostgresError(.connectionLost, message: "the connection has no socket") }
+            let (seconds, attoseconds) = timeout.components
+            let milliseconds = Int32(clamping: max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, milliseconds)
+            if ready < 0 && errno != EINTR {
+                throw PostgresError(.connectionLost, message: "poll on the connection failed (errno \(errno))")
+            }
+            if ready > 0 {
+                guard PQconsumeInput(conn) == 1 else {
+                    var message = Self.lastMessage(conn)
+                    if message.isEmpty { message = "server closed the connection" }
+                    throw PostgresError(.connectionLost, message: message)
+                }
+                arrived = Self.drainNotifications(conn)
+            }
+            return arrived
+        }
+    }
+
+    private static func drainNotifications(_ conn: OpaquePointer) -> [PostgresNotification] {
+        var arrived: [PostgresNotification] = []
+        while let notice = PQnotifies(conn) {
+            arrived.append(PostgresNotification(
+                channel: notice.pointee.relname.map { String(cString: $0) } ?? "",
+                payload: notice.pointee.extra.map { String(cString: $0) } ?? "",
+                processID: notice.pointee.be_pid))
+            PQfreemem(notice)
+        }
+        return arrived
+    }
+
     // MARK: - libpq plumbing
 
     private static func live(_ h: Handle) throws(PostgresError) -> OpaquePointer {

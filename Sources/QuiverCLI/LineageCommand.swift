@@ -3,13 +3,13 @@ import Registry
 
 extension LineageGraph.Format: ExpressibleByArgument {}
 
-/// `quiver lineage REF`: ancestors (or descendants) as text, JSON, Graphviz or Mermaid.
+/// `quiver lineage REF`: ancestors (or descendants) as text, JSON, Graphviz, Mermaid or an SVG picture.
 public struct LineageCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(commandName: "lineage", abstract: "Show where a version came from (or, with --down, what was made from it).")
 
     @OptionGroup var options: RegistryOptions
     @Flag(help: "Walk to descendants instead of ancestors.") var down = false
-    @Option(help: "text, json, dot or mermaid.") var format: LineageGraph.Format = .text
+    @Option(help: "text, json, dot, mermaid or svg (a picture: roots on the left, edges with method and weight).") var format: LineageGraph.Format = .text
     @Argument(help: "The reference.") var ref: String
 
     public init() {}

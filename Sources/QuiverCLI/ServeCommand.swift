@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import ObjectStore
 import QuiverCore
 import QuiverServer
 import Registry
@@ -24,6 +25,14 @@ public struct ServeCommand: ParsableCommand {
     @Option(help: "Threads for database and blob-store calls (and database connections).") var threads = 8
     @Option(name: .customLong("max-waiting"), help: "Requests that may wait for a thread before new ones get 503 + Retry-After.") var maxWaiting = 64
     @Option(help: "Lease per job claim (e.g. 60s).") var lease = "60s"
+    @Option(name: .customLong("read-cache"), help: "Memory for answers to reads (versions, lineage, audits, aliases), emptied whenever the catalog announces a change; 0 turns caching off.")
+    var readCache = "64MiB"
+    @Flag(name: .customLong("presign-downloads"), help: "Answer large blob downloads that allow it (?redirect=true; the CLI does) with a redirect to a presigned S3 URL, so the bytes do not pass through the server.")
+    var presignDownloads = false
+    @Option(name: .customLong("presign-endpoint"), help: "The S3 endpoint as clients reach it, signed into presigned URLs (default: the server's own).")
+    var presignEndpoint: String?
+    @Option(name: .customLong("presign-min-size"), help: "Blobs smaller than this are streamed by the server even when presigning.")
+    var presignMinSize = "1MiB"
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel = "info"
 
     public init() {}
@@ -36,6 +45,11 @@ public struct ServeCommand: ParsableCommand {
         guard (0...64).contains(workers) else { throw OptionError("invalid_option", "--workers must be 0-64, got \(workers)") }
         guard (1...256).contains(threads) else { throw OptionError("invalid_option", "--threads must be 1-256, got \(threads)") }
         guard (0...100_000).contains(maxWaiting) else { throw OptionError("invalid_option", "--max-waiting must be 0-100000, got \(maxWaiting)") }
+        guard (0...(16 << 30)).contains(try OptionParsing.bytes(readCache, option: "read-cache")) else {
+            throw OptionError("invalid_option", "--read-cache must be 0-16GiB, got \(readCache)")
+        }
+        _ = try OptionParsing.bytes(presignMinSize, option: "presign-min-size")
+        if let presignEndpoint { _ = try Self.endpoint(presignEndpoint) }
         let leaseSeconds = try OptionParsing.seconds(lease)
         guard (1...86_400).contains(leaseSeconds) else { throw OptionError("invalid_option", "--lease must be 1s-1d, got \(lease)") }
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -52,6 +66,10 @@ public struct ServeCommand: ParsableCommand {
         settings.workers = workers
         settings.executorThreads = threads
         settings.maxWaiting = maxWaiting
+        settings.readCacheBytes = Int(try OptionParsing.bytes(readCache, option: "read-cache"))
+        settings.presign.enabled = presignDownloads
+        settings.presign.endpoint = try presignEndpoint.map(Self.endpoint)
+        settings.presign.minimumSize = try OptionParsing.bytes(presignMinSize, option: "presign-min-size")
         settings.leaseSeconds = Int(try OptionParsing.seconds(lease))
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -85,5 +103,14 @@ public struct ServeCommand: ParsableCommand {
         }
         done.wait()
         try outcome.withLock { $0 }?.get()
+    }
+
+    /// `--presign-endpoint`: an http(s) URL reduced to scheme, host and port.
+    static func endpoint(_ text: String) throws -> URL {
+        do {
+            return try S3Settings.parse(endpoint: text, variable: "--presign-endpoint")
+        } catch {
+            throw OptionError("invalid_option", "--presign-endpoint '\(text.prefix(200))' is not an http(s) URL", hint: "e.g. https://s3.example.com")
+        }
     }
 }

@@ -21,11 +21,22 @@ extension QuiverClient {
 
     /// `GET /v1/blobs/{sha256}` into `file`, verified.
     func download(_ digest: SHA256Digest, size: Int64, label: String, to file: URL) throws {
-        let call = read(["v1", "blobs", digest.hex])
+        var call = read(["v1", "blobs", digest.hex])
+        // A server that presigns downloads answers 307 to the blob store: the bytes then do not pass through it.
+        call.query = [("redirect", "true")]
         let bar = progress.transfer(.download, label: label, total: size)
         do {
             _ = try VerifiedRead.toFile(digest, file, location: connection.url(call)) { sink in
                 let response = try connection.perform(call, sink: sink) { bar.update($0) }
+                if response.status == 307, let location = response.headers["location"] {
+                    let direct = try connection.performRedirected(to: location, call, sink: sink) { bar.update($0) }
+                    guard direct.status == 200 else {
+                        throw ClientError(.unavailable, "redirect_failed",
+                                          "the blob store answered HTTP \(direct.status) to the presigned download of sha256/\(digest.hex)",
+                                          hint: "the server's --presign-endpoint must be reachable from here; or start it without --presign-downloads")
+                    }
+                    return
+                }
                 try connection.check(response, call, expected: [200])
             }
         } catch {

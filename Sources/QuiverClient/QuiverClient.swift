@@ -37,12 +37,18 @@ public final class QuiverClient: RegistryService {
         return try connection.json([AdapterVersion].self, read(["v1", "versions"], query: query))
     }
 
+    /// The version's facts (immutable), then its adapter's aliases and its evaluations (resources of their own),
+    /// the last two asked for by NAME@VERSION so that an alias moving meanwhile cannot mix two versions.
     public func show(_ ref: AdapterRef) throws -> VersionDetail {
-        try connection.json(VersionDetail.self, read(["v1", "versions", ref.description]))
+        let facts = try connection.json(VersionFacts.self, read(["v1", "versions", ref.description]))
+        let version = facts.version
+        let aliases = try connection.json(AliasList.self, read(["v1", "adapters", version.name, "aliases"]))
+        let evaluations = try connection.json([Evaluation].self, read(["v1", "versions", version.label, "evaluations"]))
+        return VersionDetail(version: version, modules: facts.modules, aliases: aliases.aliases, evaluations: evaluations)
     }
 
     public func resolve(_ ref: AdapterRef) throws -> AdapterVersion {
-        try show(ref).version
+        try connection.json(VersionFacts.self, read(["v1", "versions", ref.description])).version
     }
 
     public func lineage(of ref: AdapterRef, direction: LineageGraph.Direction) throws -> LineageGraph {
@@ -167,4 +173,10 @@ struct TokenBody: Encodable {
         case name, scope, names
         case expiresInSeconds = "expires_in_seconds"
     }
+}
+
+/// `GET /v1/adapters/{name}/aliases`.
+struct AliasList: Decodable {
+    let name: String
+    let aliases: [String: Int]
 }

@@ -23,8 +23,11 @@ public enum QuiverServer {
     public static func run(registry: Registry, settings: ServerSettings, redaction: SecretRedaction, logger: Logger) async throws {
         let metrics = ServerMetrics()
         let executor = ServerExecutor(threads: settings.executorThreads, maxWaiting: settings.maxWaiting, metrics: metrics)
+        let caches = ServerCaches(url: registry.pool.url, maxBytes: settings.readCacheBytes, metrics: metrics, logger: logger)
+        caches.start()
         let environment = ServerEnvironment(
-            registry: registry, executor: executor, settings: settings, metrics: metrics, redaction: redaction, tokenUses: TokenUseNotes())
+            registry: registry, executor: executor, settings: settings, metrics: metrics, redaction: redaction, tokenUses: TokenUseNotes(),
+            caches: caches, sessions: PageSessions())
         let app = Application(
             router: makeRouter(environment),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
@@ -34,11 +37,12 @@ public enum QuiverServer {
             logger: logger)
         let workers = JobWorkers(
             registry: registry, count: settings.workers, leaseSeconds: settings.leaseSeconds, pollSeconds: settings.pollSeconds,
-            metrics: metrics, logger: logger)
+            metrics: metrics, logger: logger, afterJob: { caches.invalidateAfterWrite() })
         // Shut down in reverse order: the HTTP server first (in-flight requests finish), then the workers.
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: workers), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         defer {
+            caches.stop()
             executor.shutdown()
             registry.pool.close()
             logger.notice("stopped")
@@ -52,10 +56,29 @@ public enum QuiverServer {
         for route in RouteTable.routes {
             router.on(RouterPath(stringLiteral: route.path), method: route.method) { request, context in
                 var call = Call(request: request, context: context, route: route, server: environment)
+                if route.isPage { return try await page(route, &call, request: request, context: context, environment: environment) }
                 if route.scope != .none { try await call.authenticate() }
+                guard route.method != .get && route.method != .head else { return try await route.handler(&call) }
+                // A write: whatever it changed is visible to this server's next read at once.
+                defer { environment.caches.invalidateAfterWrite() }
                 return try await route.handler(&call)
             }
         }
         return router
+    }
+
+    /// A page of the read-only UI (`/ui`): its errors are pages too (the sign-in form for a missing or refused
+    /// token). Pages change nothing in the catalog, so no cache is emptied after one.
+    private static func page(_ route: Route, _ call: inout Call, request: Request, context: BasicRequestContext,
+                             environment: ServerEnvironment) async throws -> Response {
+        do {
+            if route.scope != .none { try await call.authenticate() }
+            return try await route.handler(&call)
+        } catch let error as any NamedError {
+            if ErrorStatus.status(for: error).code >= 500 {
+                context.logger.error("page failed", metadata: ["code": "\(error.code)", "reason": "\(environment.redaction.redact(error.reason))"])
+            }
+            return Handlers.errorPage(error, request: request, server: environment)
+        }
     }
 }

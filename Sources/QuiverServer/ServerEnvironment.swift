@@ -12,4 +12,8 @@ struct ServerEnvironment: Sendable {
     let redaction: SecretRedaction
     /// When each token's use was last written, so a request costs one token round trip, not two.
     let tokenUses: TokenUseNotes
+    /// Read answers and authenticated tokens, emptied by the catalog's change feed and by this server's writes.
+    let caches: ServerCaches
+    /// Browser sessions of the pages (`/ui`).
+    let sessions: PageSessions
 }

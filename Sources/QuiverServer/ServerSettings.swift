@@ -1,3 +1,5 @@
+import Foundation
+
 /// How `quiver serve` runs: where it listens and its limits. Every value has a default suitable for a team server.
 public struct ServerSettings: Sendable {
     public var host = "127.0.0.1"
@@ -20,6 +22,25 @@ public struct ServerSettings: Sendable {
     public var maxWaiting = 64
     /// Bytes buffered between a client and the blob store during a transfer.
     public var transferBuffer = 1 << 20
+    /// Bytes of read answers (versions, lineage, audits, aliases, evaluations, policy) kept in memory between
+    /// catalog changes; 0 turns the response and token caches off (every request then reads the catalog).
+    public var readCacheBytes = 64 << 20
+
+    /// Redirects of large downloads to presigned blob-store URLs (`GET /v1/blobs/{sha256}?redirect=true`).
+    public var presign = Presign()
+
+    public struct Presign: Sendable {
+        /// Off unless asked for: the store must be reachable from clients at ``endpoint``.
+        public var enabled = false
+        /// The store's address as clients reach it (signed into the URL); nil: the address the server uses.
+        public var endpoint: URL?
+        /// Smaller blobs are streamed by the server (one round trip instead of two).
+        public var minimumSize: Int64 = 1 << 20
+        /// How long a presigned URL stays valid.
+        public var expirySeconds = 300
+
+        public init() {}
+    }
 
     public init() {}
 }

@@ -24,7 +24,8 @@ public struct LineageGraph: Sendable, Codable, Equatable {
         return nodes.filter { !children.contains($0.versionID) }
     }
 
-    public enum Format: String, Sendable, CaseIterable { case text, json, dot, mermaid }
+    /// `svg` is a standalone picture (``LineageSVG``: layered, roots on the left).
+    public enum Format: String, Sendable, CaseIterable { case text, json, dot, mermaid, svg }
 
     public func render(_ format: Format) throws -> String {
         switch format {
@@ -32,6 +33,7 @@ public struct LineageGraph: Sendable, Codable, Equatable {
         case .json: try renderJSON()
         case .dot: renderDot()
         case .mermaid: renderMermaid()
+        case .svg: LineageSVG().render(self)
         }
     }
 

@@ -10,15 +10,22 @@ extension Registry: RegistryService {
         try detail(of: try resolve(ref))
     }
 
+    /// A version's record and modules: what never changes about it.
+    public func facts(of version: AdapterVersion) throws -> VersionFacts {
+        VersionFacts(version: version, modules: try catalog.read { try $0.versions.modules(versionID: version.id) })
+    }
+
     /// A version with its modules, its adapter's aliases and its evaluations, read on one pooled connection.
     public func detail(of version: AdapterVersion) throws -> VersionDetail {
-        try catalog.read { session in
-            let aliases = Dictionary(try session.aliases.current(name: version.name).map { ($0.alias, $0.version) },
-                                     uniquingKeysWith: { first, _ in first })
-            return VersionDetail(
-                version: version, modules: try session.versions.modules(versionID: version.id), aliases: aliases,
-                evaluations: try session.evaluations.of(versionID: version.id))
-        }
+        try catalog.read { try Self.detail($0, version) }
+    }
+
+    static func detail(_ session: CatalogSession, _ version: AdapterVersion) throws -> VersionDetail {
+        let aliases = Dictionary(try session.aliases.current(name: version.name).map { ($0.alias, $0.version) },
+                                 uniquingKeysWith: { first, _ in first })
+        return VersionDetail(
+            version: version, modules: try session.versions.modules(versionID: version.id), aliases: aliases,
+            evaluations: try session.evaluations.of(versionID: version.id))
     }
 
     public func pull(_ ref: AdapterRef, to output: URL) throws -> AdapterVersion {

@@ -83,6 +83,19 @@ public enum MergeSubmission: Sendable {
 
 /// One version as `quiver show` prints it and `GET /v1/versions/{ref}` answers: the version, its modules, every
 /// alias of its adapter (alias → version number) and its evaluations.
+/// What never changes about a version: its record and its modules (the API's `GET /v1/versions/{ref}`, cacheable
+/// forever for NAME@VERSION and digests). Aliases and evaluations change; they are resources of their own.
+public struct VersionFacts: Sendable, Codable, Equatable {
+    public let version: AdapterVersion
+    public let modules: [RecordedModule]
+
+    public init(version: AdapterVersion, modules: [RecordedModule]) {
+        self.version = version
+        self.modules = modules
+    }
+}
+
+/// A version as `show` presents it: its facts, its adapter's current aliases and its evaluations.
 public struct VersionDetail: Sendable, Codable, Equatable {
     public let version: AdapterVersion
     public let modules: [RecordedModule]

@@ -59,6 +59,15 @@ SERVED_GET=$(seconds curl -sf -H "Authorization: Bearer $TOKEN" -o "$WORK/served
 cmp -s "$FILE" "$WORK/served.out"
 PEAK=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
 
+# The same download from a server that presigns: 307 to the store, followed by curl (which does not send the token
+# on to another port), so the bytes do not pass through the server.
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+"$QUIVER" serve --port "$PORT" --log-level warning --presign-downloads > "$WORK/serve-presign.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+PRESIGNED_GET=$(seconds curl -sfL -H "Authorization: Bearer $TOKEN" -o "$WORK/presigned.out" "http://127.0.0.1:$PORT/v1/blobs/$DIGEST?redirect=true")
+cmp -s "$FILE" "$WORK/presigned.out"
+
 {
     echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); a $SIZE_MIB MiB random blob."
     echo
@@ -66,6 +75,7 @@ PEAK=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
     echo "| --- | ---: | ---: | ---: |"
     echo "| upload | $(rate "$DIRECT_PUT") | $(rate "$SERVED_PUT") | $(python3 -c "print(f'{$DIRECT_PUT / $SERVED_PUT:.0%}')") |"
     echo "| download | $(rate "$DIRECT_GET") | $(rate "$SERVED_GET") | $(python3 -c "print(f'{$DIRECT_GET / $SERVED_GET:.0%}')") |"
+    echo "| download, \`--presign-downloads\` (307 to S3) | $(rate "$DIRECT_GET") | $(rate "$PRESIGNED_GET") | $(python3 -c "print(f'{$DIRECT_GET / $PRESIGNED_GET:.0%}')") |"
     echo
     echo "quiver serve RSS: $((RSS_IDLE / 1024)) MiB idle, peak $((PEAK / 1024)) MiB over both transfers."
 } | tee bench-out/transfer.md

@@ -14,13 +14,19 @@ public struct LineageNode: Hashable, Sendable, Codable {
     public let kind: VersionKind
     /// Distance from the version the walk started at.
     public let depth: Int
+    /// The version's LoRA rank (`r`).
+    public let rank: Int
+    /// The version's canonical digest (64 hex characters).
+    public let canonicalDigest: String
 
-    public init(versionID: Int64, name: String, version: Int, kind: VersionKind, depth: Int) {
+    public init(versionID: Int64, name: String, version: Int, kind: VersionKind, depth: Int, rank: Int = 0, canonicalDigest: String = "") {
         self.versionID = versionID
         self.name = name
         self.version = version
         self.kind = kind
         self.depth = depth
+        self.rank = rank
+        self.canonicalDigest = canonicalDigest
     }
 
     public var label: String { "\(name)@\(version)" }

@@ -19,9 +19,9 @@ public struct LineageStore: Sendable {
                 SELECT e.\(unsafeRaw: next), w.depth + 1 FROM lineage_edges e JOIN walk w ON e.\(unsafeRaw: from) = w.id
                 WHERE w.depth < 10000
             )
-            SELECT w.id, a.name, v.version, v.kind, min(w.depth) AS depth
+            SELECT w.id, a.name, v.version, v.kind, min(w.depth) AS depth, v.r, v.canonical_digest
             FROM walk w JOIN adapter_versions v ON v.id = w.id JOIN adapters a ON a.id = v.adapter_id
-            GROUP BY w.id, a.name, v.version, v.kind
+            GROUP BY w.id, a.name, v.version, v.kind, v.r, v.canonical_digest
             """
     }
 
@@ -30,7 +30,8 @@ public struct LineageStore: Sendable {
         try connection.query(Self.walkQuery(start: start, direction: direction)).map {
             LineageNode(versionID: try $0.decode(Int64.self, at: 0), name: try $0.decode(String.self, at: 1),
                         version: try $0.decode(Int.self, at: 2), kind: try $0.decode(VersionKind.self, at: 3),
-                        depth: try $0.decode(Int.self, at: 4))
+                        depth: try $0.decode(Int.self, at: 4), rank: try $0.decode(Int.self, at: 5),
+                        canonicalDigest: try $0.decode(String.self, at: 6))
         }
     }
 

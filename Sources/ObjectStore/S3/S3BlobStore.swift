@@ -199,6 +199,10 @@ public final class S3BlobStore: BlobStore {
         return BlobInfo(digest: digest, size: found.size, lastModified: found.lastModified)
     }
 
+    public func downloadURL(digest: SHA256Digest, expires: Int, endpoint: URL?) throws -> String? {
+        try client.presignedURL(objectKey: client.objectKey(BlobKey.key(for: digest)), expires: expires, endpoint: endpoint)
+    }
+
     public func delete(digest: SHA256Digest) throws {
         try client.deleteObject(key: BlobKey.key(for: digest))
     }

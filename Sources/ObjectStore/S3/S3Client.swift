@@ -30,6 +30,20 @@ public final class S3Client: Sendable {
         key.map { "s3://\(settings.bucket)/\($0)" } ?? "s3://\(settings.bucket)"
     }
 
+    /// A presigned URL for `method` on `objectKey`, valid `expires` seconds, on `endpoint` (the address clients
+    /// reach the store at; the client's own endpoint by default). Signed with the credentials current now, so a
+    /// URL made from temporary credentials stops working when they expire.
+    public func presignedURL(method: String = "GET", objectKey: String, expires: Int, endpoint: URL? = nil) throws -> String {
+        var target = settings
+        if let endpoint { target.endpoint = endpoint }
+        let path = path(forObjectKey: objectKey)
+        let credentials = try settings.credentials.credentials()
+        let signer = SigV4Signer(accessKey: credentials.accessKey, secretKey: credentials.secretKey,
+                                 sessionToken: credentials.sessionToken, region: settings.region)
+        let query = signer.presignedQuery(method: method, host: target.hostHeader, path: path, expires: expires, date: Date())
+        return target.endpoint.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path + "?" + query
+    }
+
     /// Sends one request with retries and returns the final response, whatever its status (callers map
     /// statuses to errors with ``failure(_:key:)``).
     ///

@@ -64,6 +64,37 @@ public struct SigV4Signer: Sendable {
         return all
     }
 
+    /// The canonical query of a presigned URL (AWS "query-parameter authentication"): anyone holding the URL may
+    /// send `method` to `path` on `host` until `expires` seconds after `date`, and nothing else (the path, the
+    /// query and the host are signed; the payload is `UNSIGNED-PAYLOAD`).
+    ///
+    /// - Parameters:
+    ///   - path: the URI path exactly as it goes on the wire (percent-encoded).
+    ///   - expires: seconds the URL is valid, 1…604800 (S3's limit is seven days).
+    public func presignedQuery(method: String, host: String, path: String, expires: Int, date: Date) -> String {
+        let (amzDate, day) = Self.timestamps(date)
+        let scope = "\(day)/\(region)/\(service)/aws4_request"
+        var items: [(String, String)] = [
+            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"), ("X-Amz-Credential", "\(accessKey)/\(scope)"),
+            ("X-Amz-Date", amzDate), ("X-Amz-Expires", String(min(max(expires, 1), 604_800))), ("X-Amz-SignedHeaders", "host"),
+        ]
+        if let sessionToken { items.append(("X-Amz-Security-Token", sessionToken)) }
+        let query = Self.canonicalQuery(items)
+        let canonicalRequest = [method, path.isEmpty ? "/" : path, query, "host:\(host)\n", "host", Self.unsignedPayload]
+            .joined(separator: "\n")
+        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, Self.hex(SHA256.hash(data: Data(canonicalRequest.utf8)))]
+            .joined(separator: "\n")
+        return query + "&X-Amz-Signature=" + Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: signingKey(day: day)))
+    }
+
+    private func signingKey(day: String) -> SymmetricKey {
+        var key = SymmetricKey(data: Data("AWS4\(secretKey)".utf8))
+        for part in [day, region, service, "aws4_request"] {
+            key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
+        }
+        return key
+    }
+
     /// A query string in SigV4 canonical form: keys sorted, keys and values percent-encoded (upper-case hex),
     /// valueless keys written `key=`. Send exactly this string so the signed and the sent query agree.
     public static func canonicalQuery(_ items: [(String, String)]) -> String {

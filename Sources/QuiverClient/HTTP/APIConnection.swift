@@ -108,6 +108,36 @@ final class APIConnection: Sendable {
         }
     }
 
+    /// GET `location` (a presigned blob-store URL the server redirected to) into `sink`: no bearer token (the URL
+    /// carries its own signature, and the token is not the store's to see), retried like a safe request.
+    func performRedirected(to location: String, _ call: Call, sink: any ResponseSink, progress: HTTPTransfer.ProgressHandler? = nil) throws -> HTTPResponse {
+        guard let url = URL(string: location), ["http", "https"].contains(url.scheme?.lowercased() ?? "") else {
+            throw ClientError(.unavailable, "redirect_failed", "the server redirected the download to something that is not an http(s) URL")
+        }
+        let request = HTTPRequest(method: "GET", url: location, headers: [("User-Agent", "quiver/\(QuiverVersion.current)")], body: .none)
+        let options = HTTPTransfer.Options(connectTimeout: settings.connectTimeout, stallTimeout: call.stall)
+        let started = Date()
+        var attempt = 0
+        while true {
+            attempt += 1
+            try sink.reset()
+            let result = try handles.perform(request, sink: sink, options: options, progress: progress)
+            let elapsed = -started.timeIntervalSinceNow
+            let wait = settings.retry.delay(afterAttempt: attempt, elapsed: elapsed, random: Double.random(in: 0..<1))
+            switch result {
+            case .success(let response):
+                guard let wait, [500, 502, 503, 504].contains(response.status) else { return response }
+                Thread.sleep(forTimeInterval: wait)
+            case .failure(let failure):
+                if let local = failure.localError { throw local }
+                guard let wait else {
+                    throw Self.unreachable(failure, request: "GET \(url.host ?? "the blob store") (presigned)", attempts: attempt, seconds: elapsed, server: settings.server)
+                }
+                Thread.sleep(forTimeInterval: wait)
+            }
+        }
+    }
+
     static func isWorthRetrying(_ response: HTTPResponse, _ repetition: Repetition) -> Bool {
         switch repetition {
         case .safe:

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import QuiverCore
@@ -134,21 +135,47 @@ struct Call: Sendable {
 
     // MARK: - Authentication and authorisation
 
-    /// Authenticates the bearer token, and checks the route's scope. A missing or bad token is 401 (audited as
-    /// `anonymous`), a token below the route's scope 403 (audited with its name).
+    /// Authenticates the bearer token (or, on a page route, the token of the browser's session cookie:
+    /// ``PageSessions``), and checks the route's scope. A missing or bad token is 401 (audited as `anonymous`), a
+    /// token below the route's scope 403 (audited with its name).
     mutating func authenticate() async throws {
+        var secret = Self.bearerSecret(request.headers[.authorization])
+        if secret == nil, route.isPage, let session = PageSessions.sessionID(cookieHeader: request.headers[.cookie]) {
+            secret = server.sessions.secret(session: session)
+        }
+        try await authenticate(presenting: secret)
+    }
+
+    /// Authenticates `secret` (nil: none was presented) as ``authenticate()`` does.
+    mutating func authenticate(presenting secret: String?) async throws {
         let registry = server.registry
-        let secret = Self.bearerSecret(request.headers[.authorization])
         do {
             guard let secret else {
                 throw RegistryError(.unauthenticated, code: "auth.unauthenticated", reason: "no bearer token was presented",
                                     hint: "send 'Authorization: Bearer <token>' (QUIVER_TOKEN); 'quiver token create' makes one")
             }
-            let uses = server.tokenUses
-            token = try await server.executor.run {
-                let token = try registry.authenticate(secret: secret, noteUse: false)
-                if uses.shouldNote(token.id, now: registry.clock.now()) { registry.noteTokenUse(token) }
-                return token
+            let uses = server.tokenUses, cache = server.caches.tokens
+            let key = SHA256Digest.of(Array(secret.utf8)).hex
+            if let known = cache.value(for: key) {
+                // Known since the last token change the catalog announced; expiry moves with the clock, so check it.
+                let now = registry.clock.now()
+                if let why = Authorization.invalidity(of: known, now: now) {
+                    throw RegistryError(.unauthenticated, code: "auth.unauthenticated", reason: why,
+                                        hint: "send 'Authorization: Bearer <token>' (QUIVER_TOKEN); 'quiver token create' makes one")
+                }
+                if uses.shouldNote(known.id, now: now) {
+                    _ = try? await server.executor.run { registry.noteTokenUse(known) }
+                }
+                token = known
+            } else {
+                let ticket = cache.ticket()
+                let authenticated = try await server.executor.run {
+                    let token = try registry.authenticate(secret: secret, noteUse: false)
+                    if uses.shouldNote(token.id, now: registry.clock.now()) { registry.noteTokenUse(token) }
+                    return token
+                }
+                cache.store(authenticated, for: key, cost: 1, ticket: ticket)
+                token = authenticated
             }
         } catch let error as RegistryError where error.errorKind == .unauthenticated {
             await recordDenial(actor: "anonymous", error)
@@ -169,6 +196,30 @@ struct Call: Sendable {
         } catch let error as RegistryError {
             await recordDenial(actor: token.name, error)
             throw error
+        }
+    }
+
+    /// The authenticated token's name, as pages show who is signed in.
+    var actorName: String { token?.name ?? "anonymous" }
+
+    /// Whether the client reached the server over https (directly or through a proxy that says so), so that a
+    /// cookie is marked Secure.
+    var isHTTPS: Bool {
+        if request.head.scheme == "https" || request.uri.scheme?.rawValue == "https" { return true }
+        if request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.lowercased() == "https" { return true }
+        return request.headers[HTTPField.Name("Forwarded")!]?.lowercased().contains("proto=https") == true
+    }
+
+    /// Refuses a form posted from another site (login CSRF, a forged "verify"): a browser sends `Origin` with
+    /// every POST; when it does, its host must be the one the request was sent to.
+    func requireSameOrigin() throws {
+        guard let origin = request.headers[.origin] else { return }
+        // HTTP/1 `Host` arrives as the request's authority.
+        let host = request.head.authority ?? request.headers[HTTPField.Name("Host")!] ?? ""
+        let originHost = URL(string: origin).map { url in url.host.map { $0 + (url.port.map { ":\($0)" } ?? "") } ?? "" } ?? ""
+        guard !host.isEmpty, originHost.lowercased() == host.lowercased() else {
+            throw RegistryError(.forbidden, code: "server.cross_origin", reason: "a form posted from another origin (\(origin.prefix(100))) is refused",
+                                hint: "use the form on this server's own page")
         }
     }
 

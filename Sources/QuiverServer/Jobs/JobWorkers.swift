@@ -17,10 +17,14 @@ struct JobWorkers: Service {
     let pollSeconds: Double
     let metrics: ServerMetrics
     let logger: Logger
+    /// Called after every job this server ran ends (its result is then visible to the server's next read at once).
+    let afterJob: @Sendable () -> Void
     private let executor: BlockingExecutor
     private let workerPrefix: String
 
-    init(registry: Registry, count: Int, leaseSeconds: Int, pollSeconds: Double, metrics: ServerMetrics, logger: Logger) {
+    init(registry: Registry, count: Int, leaseSeconds: Int, pollSeconds: Double, metrics: ServerMetrics, logger: Logger,
+         afterJob: @escaping @Sendable () -> Void = {}) {
+        self.afterJob = afterJob
         self.registry = registry
         self.count = count
         self.leaseSeconds = leaseSeconds

@@ -39,6 +39,10 @@ enum EmbeddedOpenAPI {
     },
     {
       "name": "tokens"
+    },
+    {
+      "name": "pages",
+      "description": "Read-only HTML pages for people: no script, a strict Content-Security-Policy; authenticated by a bearer token or the session cookie of `POST /ui/session` (never a token in the URL)."
     }
   ],
   "paths": {
@@ -290,6 +294,16 @@ enum EmbeddedOpenAPI {
             }
           },
           {
+            "name": "redirect",
+            "in": "query",
+            "required": false,
+            "description": "`true`: the client can follow a redirect to the blob store. When the server is started with `--presign-downloads`, a blob of at least `--presign-min-size` bytes is then answered with 307 and a presigned GET URL on the store (valid for minutes), so large downloads do not pass through the server; the client verifies the digest itself. Otherwise, or with `false`, the server streams the bytes.",
+            "schema": {
+              "type": "boolean",
+              "default": false
+            }
+          },
+          {
             "name": "Range",
             "in": "header",
             "required": false,
@@ -391,6 +405,29 @@ enum EmbeddedOpenAPI {
                 "schema": {
                   "type": "string",
                   "contentMediaType": "application/octet-stream"
+                }
+              }
+            }
+          },
+          "307": {
+            "description": "With `redirect=true` on a server that presigns downloads: GET the blob (whole or a range) from `Location`, without the bearer token.",
+            "headers": {
+              "Location": {
+                "description": "A presigned S3 GET URL for the blob, valid for `--presign-expiry`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "ETag": {
+                "description": "`\"sha256:<hex>\"`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Cache-Control": {
+                "description": "`no-store`: the URL expires.",
+                "schema": {
+                  "type": "string"
                 }
               }
             }
@@ -773,7 +810,7 @@ enum EmbeddedOpenAPI {
     "/v1/versions/{ref}": {
       "get": {
         "operationId": "showVersion",
-        "summary": "One version with its modules, aliases and evaluations (as `quiver show --json`).",
+        "summary": "One version's record and modules: what never changes about it (`quiver show --json` adds the adapter's aliases from `GET /v1/adapters/{name}/aliases` and the evaluations from `GET /v1/versions/{ref}/evaluations`, resources of their own). NAME@VERSION and digest references name immutable content: they carry `ETag: \"sha256:<canonical>\"` and `Cache-Control: public, max-age=31536000, immutable`, and honour `If-None-Match` with 304. NAME and NAME@ALIAS can move: `Cache-Control: no-cache` (the ETag, which names the version they resolve to now, is still sent).",
         "description": "NAME@VERSION and digest references name immutable content: they carry `ETag: \"sha256:<canonical>\"` and `Cache-Control: public, max-age=31536000, immutable`, and honour `If-None-Match` with 304. NAME and NAME@ALIAS can move: `Cache-Control: no-cache` (the ETag is still sent). The ETag names the version's content: `aliases` and `evaluations` in a cached body are those of the first fetch; read them fresh from `GET /v1/adapters/{name}/aliases` and `GET /v1/versions/{ref}/evaluations`.",
         "tags": [
           "versions"
@@ -817,7 +854,7 @@ enum EmbeddedOpenAPI {
             "content": {
               "application/json": {
                 "schema": {
-                  "$ref": "#/components/schemas/VersionDetail"
+                  "$ref": "#/components/schemas/VersionFacts"
                 }
               }
             },
@@ -911,14 +948,15 @@ enum EmbeddedOpenAPI {
             "name": "format",
             "in": "query",
             "required": false,
-            "description": "json (default), text, dot or mermaid.",
+            "description": "json (default), text, dot, mermaid or svg (a picture: roots on the left, edges labelled with method and weight).",
             "schema": {
               "type": "string",
               "enum": [
                 "json",
                 "text",
                 "dot",
-                "mermaid"
+                "mermaid",
+                "svg"
               ]
             }
           },
@@ -935,7 +973,7 @@ enum EmbeddedOpenAPI {
         ],
         "responses": {
           "200": {
-            "description": "The lineage graph: JSON for format=json, text otherwise.",
+            "description": "The lineage graph: JSON for format=json, an SVG picture for svg, text otherwise.",
             "content": {
               "application/json": {
                 "schema": {
@@ -943,6 +981,11 @@ enum EmbeddedOpenAPI {
                 }
               },
               "text/plain": {
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "image/svg+xml": {
                 "schema": {
                   "type": "string"
                 }
@@ -1920,6 +1963,446 @@ enum EmbeddedOpenAPI {
           }
         }
       }
+    },
+    "/ui": {
+      "get": {
+        "operationId": "pageIndex",
+        "summary": "Page: every adapter the token may read, with links to version pages.",
+        "tags": [
+          "pages"
+        ],
+        "x-quiver-scope": "read",
+        "security": [
+          {
+            "bearer": []
+          },
+          {
+            "session": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": false,
+            "description": "A request id to echo and log (up to 128 printable ASCII characters); one is made up when absent.",
+            "schema": {
+              "type": "string",
+              "maxLength": 128
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The adapters page.",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "headers": {
+              "Content-Security-Policy": {
+                "description": "`default-src 'none'; style-src 'sha256-…'` (the page's one stylesheet), same-origin forms only, no framing.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "X-Content-Type-Options": {
+                "description": "`nosniff`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/PageError"
+          },
+          "401": {
+            "$ref": "#/components/responses/PageSignIn"
+          },
+          "403": {
+            "$ref": "#/components/responses/PageError"
+          },
+          "500": {
+            "$ref": "#/components/responses/PageError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PageError"
+          }
+        }
+      }
+    },
+    "/ui/versions/{ref}": {
+      "get": {
+        "operationId": "pageVersion",
+        "summary": "Page: one version, its lineage as an inline SVG picture, merge recipes, evaluations, alias history, provenance status, links to parents and children.",
+        "tags": [
+          "pages"
+        ],
+        "x-quiver-scope": "read",
+        "security": [
+          {
+            "bearer": []
+          },
+          {
+            "session": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "ref",
+            "in": "path",
+            "required": true,
+            "description": "NAME (latest), NAME@VERSION, NAME@ALIAS, or a sha256 (canonical, weights or config digest; optionally `sha256:`-prefixed). A `/` inside a name is sent percent-encoded as `%2F`.",
+            "schema": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 256
+            }
+          },
+          {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": false,
+            "description": "A request id to echo and log (up to 128 printable ASCII characters); one is made up when absent.",
+            "schema": {
+              "type": "string",
+              "maxLength": 128
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The version page.",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "headers": {
+              "Content-Security-Policy": {
+                "description": "`default-src 'none'; style-src 'sha256-…'` (the page's one stylesheet), same-origin forms only, no framing.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "X-Content-Type-Options": {
+                "description": "`nosniff`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/PageError"
+          },
+          "401": {
+            "$ref": "#/components/responses/PageSignIn"
+          },
+          "403": {
+            "$ref": "#/components/responses/PageError"
+          },
+          "404": {
+            "$ref": "#/components/responses/PageError"
+          },
+          "500": {
+            "$ref": "#/components/responses/PageError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PageError"
+          }
+        }
+      }
+    },
+    "/ui/versions/{ref}/verify": {
+      "post": {
+        "operationId": "pageVerify",
+        "summary": "Page: the version page with the result of `verify` (every blob on the lineage re-read, every recorded merge re-run). A form posted from another origin is refused (403).",
+        "tags": [
+          "pages"
+        ],
+        "x-quiver-scope": "read",
+        "security": [
+          {
+            "bearer": []
+          },
+          {
+            "session": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "ref",
+            "in": "path",
+            "required": true,
+            "description": "NAME (latest), NAME@VERSION, NAME@ALIAS, or a sha256 (canonical, weights or config digest; optionally `sha256:`-prefixed). A `/` inside a name is sent percent-encoded as `%2F`.",
+            "schema": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 256
+            }
+          },
+          {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": false,
+            "description": "A request id to echo and log (up to 128 printable ASCII characters); one is made up when absent.",
+            "schema": {
+              "type": "string",
+              "maxLength": 128
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The version page with the verification report, passed or not.",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "headers": {
+              "Content-Security-Policy": {
+                "description": "`default-src 'none'; style-src 'sha256-…'` (the page's one stylesheet), same-origin forms only, no framing.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "X-Content-Type-Options": {
+                "description": "`nosniff`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/PageError"
+          },
+          "401": {
+            "$ref": "#/components/responses/PageSignIn"
+          },
+          "403": {
+            "$ref": "#/components/responses/PageError"
+          },
+          "404": {
+            "$ref": "#/components/responses/PageError"
+          },
+          "500": {
+            "$ref": "#/components/responses/PageError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PageError"
+          }
+        }
+      }
+    },
+    "/ui/session": {
+      "get": {
+        "operationId": "pageSignInForm",
+        "summary": "Page: the sign-in form (paste a token).",
+        "tags": [
+          "pages"
+        ],
+        "x-quiver-scope": "none",
+        "security": [],
+        "parameters": [
+          {
+            "name": "next",
+            "in": "query",
+            "required": false,
+            "description": "The page to go to after signing in (a `/ui` path; anything else means `/ui`).",
+            "schema": {
+              "type": "string",
+              "maxLength": 512
+            }
+          },
+          {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": false,
+            "description": "A request id to echo and log (up to 128 printable ASCII characters); one is made up when absent.",
+            "schema": {
+              "type": "string",
+              "maxLength": 128
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The form.",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            },
+            "headers": {
+              "Content-Security-Policy": {
+                "description": "`default-src 'none'; style-src 'sha256-…'` (the page's one stylesheet), same-origin forms only, no framing.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "X-Content-Type-Options": {
+                "description": "`nosniff`.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/PageError"
+          }
+        }
+      },
+      "post": {
+        "operationId": "pageSignIn",
+        "summary": "Starts a browser session from a pasted token: checks it as every request does (a bad one is audited), then redirects with an HttpOnly, SameSite=Strict session cookie (Secure behind https). A form posted from another origin is refused (403).",
+        "tags": [
+          "pages"
+        ],
+        "x-quiver-scope": "none",
+        "security": [],
+        "parameters": [
+          {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": false,
+            "description": "A request id to echo and log (up to 128 printable ASCII characters); one is made up when absent.",
+            "schema": {
+              "type": "string",
+              "maxLength": 128
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/x-www-form-urlencoded": {
+              "schema": {
+                "type": "object",
+                "properties": {
+                  "token": {
+                    "type": "string",
+                    "maxLength": 128
+                  },
+                  "next": {
+                    "type": "string",
+                    "maxLength": 512
+                  }
+                },
+                "required": [
+                  "token"
+                ],
+                "additionalProperties": false
+              }
+            }
+          }
+        },
+        "responses": {
+          "303": {
+            "description": "Signed in: to `next` (or `/ui`).",
+            "headers": {
+              "Location": {
+                "description": "`next`, a `/ui` path.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Set-Cookie": {
+                "description": "`quiver_session=…; Path=/ui; Max-Age=28800; HttpOnly; SameSite=Strict` (`; Secure` behind https).",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/PageError"
+          },
+          "401": {
+            "description": "The token was not accepted: the form again, with the reason.",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "$ref": "#/components/responses/PageError"
+          },
+          "413": {
+            "$ref": "#/components/responses/PayloadTooLarge"
+          },
+          "500": {
+            "$ref": "#/components/responses/PageError"
+          },
+          "503": {
+            "$ref": "#/components/responses/PageError"
+          }
+        }
+      }
+    },
+    "/ui/session/end": {
+      "post": {
+        "operationId": "pageSignOut",
+        "summary": "Ends the browser session and clears its cookie. A form posted from another origin is refused (403).",
+        "tags": [
+          "pages"
+        ],
+        "x-quiver-scope": "none",
+        "security": [],
+        "parameters": [
+          {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": false,
+            "description": "A request id to echo and log (up to 128 printable ASCII characters); one is made up when absent.",
+            "schema": {
+              "type": "string",
+              "maxLength": 128
+            }
+          }
+        ],
+        "responses": {
+          "303": {
+            "description": "Signed out: to the sign-in form.",
+            "headers": {
+              "Location": {
+                "description": "`/ui/session`.",
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "Set-Cookie": {
+                "description": "The expired session cookie.",
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/PageError"
+          },
+          "403": {
+            "$ref": "#/components/responses/PageError"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -1928,6 +2411,12 @@ enum EmbeddedOpenAPI {
         "type": "http",
         "scheme": "bearer",
         "description": "A `qvr_…` token from `quiver token create` or `POST /v1/tokens`."
+      },
+      "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "quiver_session",
+        "description": "The read-only pages only (`/ui`): a browser session set by `POST /ui/session` from a pasted token. The cookie holds a random session id, never the token."
       }
     },
     "responses": {
@@ -2053,6 +2542,34 @@ enum EmbeddedOpenAPI {
           "application/json": {
             "schema": {
               "$ref": "#/components/schemas/ErrorBody"
+            }
+          }
+        }
+      },
+      "PageError": {
+        "description": "An error of a page route, as an HTML page: the error's code, message and hint (the JSON error body's fields).",
+        "content": {
+          "text/html": {
+            "schema": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "PageSignIn": {
+        "description": "unauthenticated: the sign-in form (HTML), for no, an unknown, expired or revoked token or session. Audited.",
+        "content": {
+          "text/html": {
+            "schema": {
+              "type": "string"
+            }
+          }
+        },
+        "headers": {
+          "WWW-Authenticate": {
+            "description": "`Bearer`.",
+            "schema": {
+              "type": "string"
             }
           }
         }
@@ -2415,8 +2932,9 @@ enum EmbeddedOpenAPI {
         ],
         "additionalProperties": false
       },
-      "VersionDetail": {
+      "VersionFacts": {
         "type": "object",
+        "description": "What never changes about a version: its record and its modules. The adapter's aliases are at /v1/adapters/{name}/aliases, the version's evaluations at /v1/versions/{ref}/evaluations.",
         "properties": {
           "version": {
             "$ref": "#/components/schemas/AdapterVersion"
@@ -2426,26 +2944,11 @@ enum EmbeddedOpenAPI {
             "items": {
               "$ref": "#/components/schemas/RecordedModule"
             }
-          },
-          "aliases": {
-            "type": "object",
-            "additionalProperties": {
-              "type": "integer"
-            },
-            "description": "Every alias of the adapter → version number."
-          },
-          "evaluations": {
-            "type": "array",
-            "items": {
-              "$ref": "#/components/schemas/Evaluation"
-            }
           }
         },
         "required": [
           "version",
-          "modules",
-          "aliases",
-          "evaluations"
+          "modules"
         ],
         "additionalProperties": false
       },
@@ -2471,6 +2974,15 @@ enum EmbeddedOpenAPI {
           },
           "depth": {
             "type": "integer"
+          },
+          "rank": {
+            "type": "integer",
+            "description": "The version's LoRA rank (r)."
+          },
+          "canonicalDigest": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$",
+            "description": "The version's canonical digest."
           }
         },
         "required": [
@@ -2478,7 +2990,9 @@ enum EmbeddedOpenAPI {
           "name",
           "version",
           "kind",
-          "depth"
+          "depth",
+          "rank",
+          "canonicalDigest"
         ],
         "additionalProperties": false
       },

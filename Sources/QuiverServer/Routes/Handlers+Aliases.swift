@@ -37,11 +37,14 @@ extension Handlers {
         try call.onlyQueryParameters([])
         let name = try adapterName(call)
         try await call.authorize(.read(name: name))
-        let aliases = try await call.registry { registry in
-            _ = try registry.resolve(.latest(name: name))  // 404 for an adapter that does not exist
-            return try registry.aliases(name: name)
+        return try await call.cachedRead { call in
+            let aliases = try await call.registry { registry in
+                _ = try registry.resolve(.latest(name: name))  // 404 for an adapter that does not exist
+                return try registry.aliases(name: name)
+            }
+            return try call.jsonAnswer(AliasList(name: name, aliases: Dictionary(aliases.map { ($0.alias, $0.version) }, uniquingKeysWith: { a, _ in a })),
+                                       names: [name])
         }
-        return try call.json(AliasList(name: name, aliases: Dictionary(aliases.map { ($0.alias, $0.version) }, uniquingKeysWith: { a, _ in a })))
     }
 
     static func setAlias(_ call: inout Call) async throws -> Response {
@@ -63,7 +66,9 @@ extension Handlers {
 
     static func showPolicy(_ call: inout Call) async throws -> Response {
         try call.onlyQueryParameters([])
-        return try call.json(try await call.registry { try $0.policy() })
+        return try await call.cachedRead { call in
+            try call.jsonAnswer(try await call.registry { try $0.policy() }, names: [])
+        }
     }
 
     static func setPolicy(_ call: inout Call) async throws -> Response {

@@ -51,7 +51,11 @@ extension Handlers {
     }
 
     static func getBlob(_ call: inout Call) async throws -> Response {
-        try call.onlyQueryParameters([])
+        try call.onlyQueryParameters(["redirect"])
+        let redirect = try call.query("redirect", maxLength: 5).map { text -> Bool in
+            guard let value = Bool(text) else { throw ServerError.invalid("redirect '\(text)' is not true or false") }
+            return value
+        } ?? false
         let digest = try blobDigest(call)
         try await call.authorize(.read(name: nil))
         guard let info = try await call.registry({ try $0.blobs.head(digest: digest) }) else {
@@ -60,6 +64,12 @@ extension Handlers {
         var headers = blobHeaders(digest)
         if matches(ifNoneMatch: call.header[.ifNoneMatch], etag: etag(digest)) {
             return Response(status: .notModified, headers: headers)
+        }
+        let presign = call.server.settings.presign
+        if redirect, presign.enabled, info.size >= presign.minimumSize,
+           let url = try await call.registry({ try $0.blobs.downloadURL(digest: digest, expires: presign.expirySeconds, endpoint: presign.endpoint) }) {
+            // The bytes go from the store to the client directly; the client verifies the digest as it reads.
+            return Response(status: .temporaryRedirect, headers: [.location: url, .eTag: etag(digest), .cacheControl: "no-store"])
         }
         headers[.contentType] = "application/octet-stream"
         let status: HTTPResponse.Status

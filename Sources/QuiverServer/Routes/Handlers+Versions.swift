@@ -111,19 +111,16 @@ extension Handlers {
 
     static func showVersion(_ call: inout Call) async throws -> Response {
         try call.onlyQueryParameters([])
-        let (ref, version) = try await resolve(call)
-        var headers: HTTPFields = [.eTag: etag(version.canonicalDigest)]
-        switch ref {
-        case .version, .digest:
-            headers[.cacheControl] = immutable
-            if matches(ifNoneMatch: call.header[.ifNoneMatch], etag: etag(version.canonicalDigest)) {
-                return Response(status: .notModified, headers: headers)
+        return try await call.cachedRead { call in
+            let (ref, version) = try await resolve(call)
+            var headers: HTTPFields = [.eTag: etag(version.canonicalDigest)]
+            switch ref {
+            case .version, .digest: headers[.cacheControl] = immutable
+            case .latest, .alias: headers[.cacheControl] = "no-cache"
             }
-        case .latest, .alias:
-            headers[.cacheControl] = "no-cache"
+            let facts = try await call.registry { try $0.facts(of: version) }
+            return try call.jsonAnswer(facts, names: [version.name], headers: headers)
         }
-        let detail = try await call.registry { try $0.detail(of: version) }
-        return try call.json(detail, headers: headers)
     }
 
     static func lineage(_ call: inout Call) async throws -> Response {
@@ -133,14 +130,23 @@ extension Handlers {
             return direction
         } ?? .ancestors
         let format = try call.query("format", maxLength: 16).map { text -> LineageGraph.Format in
-            guard let format = LineageGraph.Format(rawValue: text) else { throw ServerError.invalid("format '\(text)' is not json, text, dot or mermaid") }
+            guard let format = LineageGraph.Format(rawValue: text) else { throw ServerError.invalid("format '\(text)' is not json, text, dot, mermaid or svg") }
             return format
         } ?? .json
-        let (_, version) = try await resolve(call)
-        let graph = try await call.registry { try $0.lineage(of: version, direction: direction) }
-        if format == .json { return try call.json(graph) }
-        return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(string: try graph.render(format) + "\n")))
+        return try await call.cachedRead { call in
+            let (_, version) = try await resolve(call)
+            let graph = try await call.registry { try $0.lineage(of: version, direction: direction) }
+            let names = [version.name]
+            if format == .json { return try call.jsonAnswer(graph, names: names) }
+            if format == .svg {
+                // A picture opened on its own: no script or outside resource may run in it, whatever it contains.
+                var headers = Page.securityHeaders
+                headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'"
+                headers[.contentType] = "image/svg+xml; charset=utf-8"
+                return CachedResponse(status: .ok, headers: headers, body: ByteBuffer(string: try graph.render(format) + "\n"), names: names)
+            }
+            return call.textAnswer(try graph.render(format) + "\n", names: names)
+        }
     }
 
     static func verify(_ call: inout Call) async throws -> Response {
@@ -153,8 +159,10 @@ extension Handlers {
 
     static func listEvaluations(_ call: inout Call) async throws -> Response {
         try call.onlyQueryParameters([])
-        let (_, version) = try await resolve(call)
-        return try call.json(try await call.registry { try $0.evaluations(of: version) })
+        return try await call.cachedRead { call in
+            let (_, version) = try await resolve(call)
+            return try call.jsonAnswer(try await call.registry { try $0.evaluations(of: version) }, names: [version.name])
+        }
     }
 
     static func recordEvaluation(_ call: inout Call) async throws -> Response {
@@ -178,8 +186,10 @@ extension Handlers {
         let query = try call.path("query")
         // Only a reference or a digest: the registry's file form (hash a local file) is never reached from a request.
         let ref = try AdapterRef.parse(query)
-        let report = try await call.registry { try $0.audit(ref, label: query) }
-        try await call.authorize(.read(name: report.subject.name))
-        return try call.json(report)
+        return try await call.cachedRead { call in
+            let report = try await call.registry { try $0.audit(ref, label: query) }
+            try await call.authorize(.read(name: report.subject.name))
+            return try call.jsonAnswer(report, names: [report.subject.name])
+        }
     }
 }

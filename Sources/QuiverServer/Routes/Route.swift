@@ -27,6 +27,9 @@ public struct Route: Sendable {
     public let scope: RouteScope
     let handler: @Sendable (inout Call) async throws -> Response
 
+    /// A page of the read-only UI: HTML (errors too), and a session cookie is accepted in place of a bearer token.
+    var isPage: Bool { path == "/ui" || path.hasPrefix("/ui/") }
+
     init(_ method: HTTPRequest.Method, _ path: String, _ operationID: String, _ scope: RouteScope,
          _ handler: @escaping @Sendable (inout Call) async throws -> Response) {
         self.method = method

@@ -35,6 +35,14 @@ public enum RouteTable {
         Route(.post, "/v1/tokens", "createToken", .admin, Handlers.createToken),
         Route(.get, "/v1/tokens", "listTokens", .admin, Handlers.listTokens),
         Route(.delete, "/v1/tokens/{name}", "revokeToken", .admin, Handlers.revokeToken),
+
+        // The read-only pages (HTML, no script): bearer token or the session cookie of POST /ui/session.
+        Route(.get, "/ui", "pageIndex", .read, Handlers.indexPage),
+        Route(.get, "/ui/versions/{ref}", "pageVersion", .read, Handlers.versionPage),
+        Route(.post, "/ui/versions/{ref}/verify", "pageVerify", .read, Handlers.verifyPage),
+        Route(.get, "/ui/session", "pageSignInForm", .none, Handlers.signInForm),
+        Route(.post, "/ui/session", "pageSignIn", .none, Handlers.signIn),
+        Route(.post, "/ui/session/end", "pageSignOut", .none, Handlers.signOut),
     ]
 
     /// The table as `(METHOD, path template, operation id, scope)` rows, for the agreement test.
