@@ -8,9 +8,9 @@
 # gc-fence, s3-restart-upload, s3-restart-download, gateway-blip, silent-endpoint, pg-restart-merge, corrupt-object,
 # full-disk, load (scripts/trials/trials.py lists them).
 #
-# --quick (the default, run by scripts/test.sh in CI): a few trials of each kind, a few minutes.
+# --quick (the default, run by scripts/test.sh in CI): a few trials of each kind, about 4 minutes.
 # --full: 50 kill -9 trials per command, 10 PostgreSQL kills per command, a 3-minute gc race, every fault trial,
-#         5 minutes of load; about an hour. Its latest output goes in docs/reliability.md.
+#         5 minutes of load; about 40 minutes. Its latest output goes in docs/reliability.md.
 # The release binary is built first (or QUIVER_TRIALS_BIN names one). Output: bench-out/trials-<mode>/ (results.json,
 # commands.log with every command's output, load.md, server.log). Exit 0 only with zero violations and zero hangs.
 #
