@@ -70,4 +70,7 @@ async def main():
 
 
 if __name__ == "__main__":
+    # A parent may have spawned us with signals blocked (a thread's mask is inherited through posix_spawn, and Swift
+    # test runners block some): unblock the ones that stop us, or SIGTERM would wait for --lifetime.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     asyncio.run(main())
