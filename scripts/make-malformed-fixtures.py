@@ -146,6 +146,10 @@ def main():
     os.remove(os.path.join(d, "adapter_config.json"))
     d = write_adapter("missing_weights__config_only")
     os.remove(os.path.join(d, "adapter_model.safetensors"))
+    # A weights file that is a symlink to a sibling's: a good file, but outside the adapter directory.
+    d = write_adapter("link_outside__sibling")
+    os.remove(os.path.join(d, "adapter_model.safetensors"))
+    os.symlink("../missing_config__no_json/adapter_model.safetensors", os.path.join(d, "adapter_model.safetensors"))
 
 
 if __name__ == "__main__":

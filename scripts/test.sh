@@ -34,3 +34,9 @@ QUIVER_BIN="$(swift build --show-bin-path)/quiver" PYTHONPATH=integrations/vllm 
     .venv-pytest/bin/python -m pytest -q -p no:cacheprovider integrations/vllm/tests
 
 swift test "$@"
+
+# The quick reliability trials (docs/reliability.md) on the debug binary just built (a release build would add
+# minutes to CI); only for the whole suite, not a filtered run. QUIVER_SKIP_TRIALS=1 skips them.
+if [ $# -eq 0 ] && [ "${QUIVER_SKIP_TRIALS:-0}" != 1 ]; then
+    QUIVER_TRIALS_BIN="$(swift build --show-bin-path)/quiver" bash scripts/trials.sh --quick
+fi

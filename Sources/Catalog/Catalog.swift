@@ -34,14 +34,27 @@ public struct Catalog: Sendable {
         try Migrator().migrate(pool: pool)
     }
 
+    /// Grants `role` the application's privileges (see ``AppRole``); run as the owner, after ``migrate()``.
+    public func grantAppRole(_ role: String) throws {
+        try pool.withConnection { try AppRole.grant(to: role, on: $0) }
+    }
+
     /// Runs one trivial statement: whether the database answers (readiness checks).
     public func ping() throws {
-        try read { _ = try $0.connection.query("SELECT 1") }
+        try read(reconnectPatience: .zero) { _ = try $0.connection.query("SELECT 1") }
     }
 
     /// Runs `body` with a session on a pooled connection, outside any transaction (each statement commits alone).
-    public func read<T>(_ body: (CatalogSession) throws -> T) throws -> T {
-        try pool.withConnection { try body(CatalogSession($0)) }
+    ///
+    /// A lost connection or a server that refuses connections (a restart) is retried for up to `reconnectPatience`,
+    /// as ``transaction(on:attempts:reconnectPatience:_:)`` does: a command that reads before it writes (a merge
+    /// resolving its inputs) rides out a restart instead of failing on a pooled connection the restart broke.
+    /// `body` must be safe to re-run (reads, and single idempotent statements); pass `.zero` where an answer now
+    /// matters more than one later (readiness probes, best-effort bookkeeping).
+    public func read<T>(reconnectPatience: Duration = .seconds(30), _ body: (CatalogSession) throws -> T) throws -> T {
+        try retryingOnConnectionLoss(patience: reconnectPatience) {
+            try pool.withConnection { try body(CatalogSession($0)) }
+        }
     }
 
     /// Runs `body` in one transaction, retrying it when PostgreSQL reports a serialization failure, a deadlock or a

@@ -9,6 +9,8 @@ public struct CatalogError: NamedError, Equatable {
         case migrationChecksumMismatch
         /// The database has applied a version this binary does not know (a newer binary migrated it).
         case databaseNewerThanBinary
+        /// A role named for the application is malformed, missing, or too powerful to be held to append-only audit.
+        case invalidAppRole
     }
 
     public let kind: Kind
@@ -20,6 +22,7 @@ public struct CatalogError: NamedError, Equatable {
         case .migrationsNotContiguous: return "catalog.migrations_not_contiguous"
         case .migrationChecksumMismatch: return "catalog.migration_checksum_mismatch"
         case .databaseNewerThanBinary: return "catalog.database_newer_than_binary"
+        case .invalidAppRole: return "catalog.invalid_app_role"
         }
     }
 
@@ -28,6 +31,7 @@ public struct CatalogError: NamedError, Equatable {
         case .migrationsNotContiguous: .internal
         case .migrationChecksumMismatch: .integrity
         case .databaseNewerThanBinary: .conflict
+        case .invalidAppRole: .invalidInput
         }
     }
 

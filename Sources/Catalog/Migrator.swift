@@ -37,7 +37,10 @@ public struct Migrator: Sendable {
         try connection.query("SELECT pg_advisory_lock(\(Self.advisoryLockKey))")
         defer { _ = try? connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))") }
 
-        try connection.executeScript("""
+        // Created only when missing: an application role (no CREATE on the schema) opens a current catalog
+        // without tripping over a CREATE it may not run, even with IF NOT EXISTS.
+        let exists = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL").single().decode(Bool.self, at: 0)
+        if !exists { try connection.executeScript("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version     int PRIMARY KEY,
                 name        text NOT NULL,
@@ -45,7 +48,7 @@ public struct Migrator: Sendable {
                 applied_at  timestamptz NOT NULL DEFAULT now(),
                 duration_ms int NOT NULL
             )
-            """)
+            """) }
         let recorded = try connection.query("SELECT version, name, sha256 FROM schema_migrations ORDER BY version")
             .decode((Int, String, String).self)
         let known = Dictionary(uniqueKeysWithValues: migrations.map { ($0.version, $0) })

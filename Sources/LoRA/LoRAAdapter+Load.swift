@@ -2,6 +2,10 @@ import Foundation
 import QuiverCore
 import SafeTensors
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension LoRAAdapter {
     /// The file names PEFT uses inside an adapter directory.
     public static let configFileName = "adapter_config.json"
@@ -21,6 +25,7 @@ extension LoRAAdapter {
         let configURL = directory.appendingPathComponent(configFileName)
         let weightsURL = directory.appendingPathComponent(weightsFileName)
         let manager = FileManager.default
+        for file in [configURL, weightsURL] { try requireInside(file, directory: directory, name: name) }
         guard manager.fileExists(atPath: weightsURL.path) else {
             if manager.fileExists(atPath: directory.appendingPathComponent(pickleFileName).path) {
                 throw LoRAError(.pickleRefused, at: name, "the weights are in adapter_model.bin (a pickle), not adapter_model.safetensors")
@@ -172,5 +177,29 @@ extension LoRAAdapter {
             path: path, kind: embedding ? .embedding : .linear, rank: rank, alpha: config.alpha(for: path), scaling: config.scaling(for: path),
             inFeatures: inFeatures, outFeatures: outFeatures, keyA: a.name, keyB: b.name, magnitudeKey: magnitude?.name, dtype: a.dtype,
             biasKey: bias?.name, baseWeightTransposed: embedding || config.fanInFanOut)
+    }
+}
+
+extension LoRAAdapter {
+    /// Refuses `file` when it is a symbolic link that resolves outside `directory` (or nowhere): an adapter directory
+    /// is read as what it holds, never as a way to reach `/etc/…`, a device or another user's files.
+    static func requireInside(_ file: URL, directory: URL, name: String) throws {
+        var status = stat()
+        guard lstat(file.path, &status) == 0, (status.st_mode & S_IFMT) == S_IFLNK else { return }
+        let location = "\(name)/\(file.lastPathComponent)"
+        guard let rootPointer = realpath(directory.path, nil) else {
+            throw LoRAError(.linkOutside, at: location, "the adapter directory cannot be resolved")
+        }
+        let root = String(cString: rootPointer)
+        free(rootPointer)
+        guard let targetPointer = realpath(file.path, nil) else {
+            throw LoRAError(.linkOutside, at: location, "is a symbolic link that leads nowhere")
+        }
+        let target = String(cString: targetPointer)
+        free(targetPointer)
+        guard target.hasPrefix(root == "/" ? "/" : root + "/") else {
+            throw LoRAError(.linkOutside, at: location,
+                            "is a symbolic link to \(TerminalText.escape(String(target.prefix(200)))), outside the adapter directory")
+        }
     }
 }

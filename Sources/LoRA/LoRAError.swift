@@ -23,6 +23,7 @@ public struct LoRAError: NamedError, Equatable {
         case untargetedModule = "untargeted_module"
         case moduleNotFound = "module_not_found"
         case writeFailed = "write_failed"
+        case linkOutside = "link_outside"
     }
 
     public let kind: Kind
@@ -65,6 +66,8 @@ public struct LoRAError: NamedError, Equatable {
                 + "Quiver does not register or merge weights holding NaN or Inf"
         case .moduleNotFound:
             "list the adapter's modules with `quiver inspect`"
+        case .linkOutside:
+            "Quiver reads only files inside the adapter directory; copy the target in (`cp -L`, e.g. from a Hugging Face cache snapshot)"
         case .writeFailed:
             ""
         }

@@ -80,6 +80,10 @@ public protocol BlobStore: Sendable {
     /// The blob's size and modification time, or nil when it is absent.
     func head(digest: SHA256Digest) throws -> BlobInfo?
 
+    /// Whether the store answers now: one quick request, without the retries that ride out an outage (a readiness
+    /// probe must answer in about a second, not after the retry window).
+    func probe() throws
+
     /// Removes the blob; removing an absent blob is not an error (deletes are idempotent, as in S3).
     func delete(digest: SHA256Digest) throws
 
@@ -147,6 +151,8 @@ public struct BlobPage: Sendable, Equatable {
 }
 
 extension BlobStore {
+    public func probe() throws { _ = try head(digest: SHA256Digest.of([UInt8]())) }
+
     /// Stores the file, computing its digest first.
     public func put(fileAt url: URL) throws -> PutResult { try put(fileAt: url, digest: nil) }
 

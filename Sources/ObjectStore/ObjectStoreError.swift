@@ -11,8 +11,11 @@ public struct ObjectStoreError: NamedError, Equatable {
         case credentials
         /// The object is absent (404).
         case notFound = "not_found"
-        /// No answer from the endpoint after every retry (connection refused, timeouts).
+        /// No answer from the endpoint after every retry (connection refused, reset).
         case unreachable
+        /// The endpoint accepted the connection but sent nothing for the stall timeout (or did not accept within
+        /// the connect timeout), on the last attempt: a hung server, reported in bounded time instead of a hang.
+        case timeout
         /// The bytes read do not hash to the blob's digest.
         case corruptBlob = "corrupt_blob"
         /// The bucket does not exist (NoSuchBucket).
@@ -46,7 +49,7 @@ public struct ObjectStoreError: NamedError, Equatable {
         case .notFound: .notFound
         case .corruptBlob: .integrity
         case .configuration, .sizeMismatch, .rangeNotSatisfiable: .invalidInput
-        case .credentials, .unreachable, .bucketMissing, .serverError, .io: .unavailable
+        case .credentials, .unreachable, .timeout, .bucketMissing, .serverError, .io: .unavailable
         }
     }
 

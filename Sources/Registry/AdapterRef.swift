@@ -32,7 +32,8 @@ public enum AdapterRef: Hashable, Sendable, CustomStringConvertible {
         return .alias(name: name, alias: selector)
     }
 
-    /// Adapter names: 1 to 128 characters of letters, digits, `.`, `_`, `-` and `/`, starting with a letter or digit.
+    /// Adapter names: 1 to 128 ASCII letters, digits, `.`, `_`, `-` and `/`, each `/`-separated part starting with a
+    /// letter or digit.
     public static func validateName(_ name: String) throws {
         guard let first = name.unicodeScalars.first, isAlphanumeric(first) else {
             throw RegistryError.invalidName(name, why: "a name starts with a letter or a digit")
@@ -42,6 +43,12 @@ public enum AdapterRef: Hashable, Sendable, CustomStringConvertible {
         }
         guard name.unicodeScalars.allSatisfy({ isAlphanumeric($0) || "._-/".unicodeScalars.contains($0) }) else {
             throw RegistryError.invalidName(name, why: "a name may contain only letters, digits, '.', '_', '-' and '/'")
+        }
+        // Each '/'-separated part starts with a letter or a digit: no empty part ('a//b', 'a/'), and no '.' or '..'
+        // part, so a name never reads as a path that climbs ('team/../other') wherever it is shown or used.
+        let parts = name.unicodeScalars.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.allSatisfy({ $0.first.map(isAlphanumeric) ?? false }) else {
+            throw RegistryError.invalidName(name, why: "each '/'-separated part of a name starts with a letter or a digit (no empty, '.' or '..' part)")
         }
     }
 

@@ -14,7 +14,7 @@ final class LeaseRenewal {
         timer.setEventHandler {
             // A failed renewal is not fatal: the lease may lapse and another worker may take over, which the
             // finishing update (guarded by the lease owner) detects.
-            _ = try? catalog.read { try $0.jobs.renewLease(id: jobID, worker: worker, leaseSeconds: leaseSeconds, now: clock.now()) }
+            _ = try? catalog.read(reconnectPatience: .zero) { try $0.jobs.renewLease(id: jobID, worker: worker, leaseSeconds: leaseSeconds, now: clock.now()) }
         }
         timer.resume()
     }

@@ -11,7 +11,8 @@ public struct Readiness: Sendable, Codable, Equatable {
 }
 
 extension Registry {
-    /// Runs one statement on the catalog and one HEAD on the blob store (for a blob that need not exist).
+    /// Runs one statement on the catalog and one HEAD on the blob store (for a blob that need not exist), neither
+    /// waiting out an outage: a probe answers within a second or two.
     public func readiness() -> Readiness {
         func check(_ body: () throws -> Void) -> String {
             do {
@@ -23,7 +24,6 @@ extension Registry {
                 return "error: \(error)"
             }
         }
-        let probe = SHA256Digest.of([UInt8]())
-        return Readiness(database: check { try catalog.ping() }, blobStore: check { _ = try blobs.head(digest: probe) })
+        return Readiness(database: check { try catalog.ping() }, blobStore: check { try blobs.probe() })
     }
 }

@@ -85,7 +85,7 @@ extension Registry {
 
     /// Records that `token` was used now (a failure to write it is not the request's failure).
     public func noteTokenUse(_ token: TokenRecord) {
-        try? catalog.read { try $0.tokens.noteUse(id: token.id, now: clock.now()) }
+        try? catalog.read(reconnectPatience: .zero) { try $0.tokens.noteUse(id: token.id, now: clock.now()) }
     }
 
     /// Records a refused request (401 or 403) in the audit trail, naming the token when one was presented.

@@ -18,12 +18,19 @@ public struct RegistryError: NamedError, Equatable {
 
     static func invalidReference(_ text: String, why: String) -> RegistryError {
         RegistryError(
-            .invalidInput, code: "registry.invalid_reference", reason: "'\(text)' is not an adapter reference: \(why)",
+            .invalidInput, code: "registry.invalid_reference", reason: "'\(shown(text))' is not an adapter reference: \(why)",
             hint: "write NAME, NAME@VERSION, NAME@ALIAS or a 64-hex sha256 digest")
     }
 
     static func invalidName(_ name: String, why: String) -> RegistryError {
-        RegistryError(.invalidInput, code: "registry.invalid_name", reason: "'\(name)' is not a valid adapter name: \(why)")
+        RegistryError(.invalidInput, code: "registry.invalid_name", reason: "'\(shown(name))' is not a valid adapter name: \(why)")
+    }
+
+    /// A user's text as an error shows it: control characters escaped, and cut after 80 characters (a 100 kB name
+    /// is not echoed back whole).
+    static func shown(_ text: String) -> String {
+        let cut = text.unicodeScalars.count > 80 ? String(String.UnicodeScalarView(text.unicodeScalars.prefix(80))) + "… (\(text.utf8.count) bytes)" : text
+        return TerminalText.escape(cut)
     }
 
     static func invalidDuration(_ text: String) -> RegistryError {

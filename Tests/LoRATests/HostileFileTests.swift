@@ -60,13 +60,77 @@ struct HostileFileTests {
     }
 
     @Test func aDeviceInPlaceOfTheWeightsIsRefused() throws {
+        // A real character device node (like /dev/null: 1, 3) inside the directory; creating one needs root, which
+        // CI and the trials have. Elsewhere a symlink to /dev/zero stands in and is refused as a link outside.
+        var made = false
         let directory = try Self.directory(replacing: LoRAAdapter.weightsFileName) { path in
-            try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/dev/zero")
+            made = mknod(path, S_IFCHR | 0o600, dev_t(0x103)) == 0  // major 1, minor 3
+            if !made { try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/dev/zero") }
         }
         defer { try? FileManager.default.removeItem(at: directory) }
         let outcome = try #require(Self.bounded(10, fifo: nil) { try LoRAAdapter.load(directory: directory) })
+        #expect(throws: (any Error).self) { try outcome.get() }
+        if case .failure(let error) = outcome {
+            let named = try #require(error as? any NamedError)
+            #expect(named.errorKind == .invalidInput)
+            #expect(named.reason.contains(made ? "not a regular file" : "outside the adapter directory"), "\(named.description)")
+        }
+    }
+
+    @Test(arguments: [LoRAAdapter.weightsFileName, LoRAAdapter.configFileName])
+    func aSymlinkLeadingOutsideTheDirectoryIsRefused(file: String) throws {
+        // The target is a perfectly good file (the golden adapter's own), just not inside the directory.
+        let target = adapterURL("a1").appendingPathComponent(file).path
+        let directory = try Self.directory(replacing: file) { path in
+            try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: target)
+        }
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let error = #expect(throws: LoRAError.self) { try LoRAAdapter.load(directory: directory) }
+        #expect(error?.code == "lora.link_outside")
+        #expect(error?.reason.contains(file) == true && error?.reason.contains("outside the adapter directory") == true)
+        #expect(error?.hint.contains("cp -L") == true)
+
+        // A dangling link and a relative link climbing out with `..` are refused the same way.
+        let path = directory.appendingPathComponent(file).path
+        for destination in ["/nonexistent/\(UUID())", "../../../../../../../../etc/passwd"] {
+            try FileManager.default.removeItem(atPath: path)
+            try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: destination)
+            let refused = #expect(throws: LoRAError.self) { try LoRAAdapter.load(directory: directory) }
+            #expect(refused?.code == "lora.link_outside", "\(destination): \(String(describing: refused))")
+        }
+    }
+
+    @Test func aSymlinkInsideTheDirectoryIsFollowed() throws {
+        let directory = try Self.directory(replacing: LoRAAdapter.weightsFileName) { path in
+            let inside = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("real.safetensors")
+            try FileManager.default.copyItem(at: adapterURL("a1").appendingPathComponent(LoRAAdapter.weightsFileName), to: inside)
+            try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "real.safetensors")
+        }
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(try LoRAAdapter.load(directory: directory).modules.count > 0)
+    }
+
+    @Test func aHeaderClaiming2To63BytesIsRefusedUnallocated() throws {
+        let directory = try Self.directory(replacing: LoRAAdapter.weightsFileName) { path in
+            var bytes = Data()
+            withUnsafeBytes(of: (UInt64(1) << 63).littleEndian) { bytes.append(contentsOf: $0) }
+            bytes.append(Data("{\"__metadata__\":{}}".utf8))
+            try bytes.write(to: URL(fileURLWithPath: path))
+        }
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outcome = try #require(Self.bounded(10, fifo: nil) { try LoRAAdapter.load(directory: directory) }, "took too long")
         let error = #expect(throws: SafeTensorsError.self) { try outcome.get() }
-        #expect(error?.kind == .fileUnreadable && error?.reason.contains("not a regular file") == true)
+        #expect(error?.code.hasPrefix("safetensors.") == true, "\(String(describing: error))")
+
+        // Offsets claiming 2^63 bytes in a small file, the same.
+        let huge = UInt64(1) << 63
+        let header = "{\"x.lora_A.weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,\(huge)]}}"
+        var bytes = Data()
+        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(Data(header.utf8))
+        bytes.append(Data(count: 4))
+        try bytes.write(to: directory.appendingPathComponent(LoRAAdapter.weightsFileName))
+        #expect(throws: SafeTensorsError.self) { try LoRAAdapter.load(directory: directory) }
     }
 
     @Test func anOversizedConfigIsRefusedUnread() throws {

@@ -27,4 +27,30 @@ struct ExtremeParameterTests {
             #expect(module.a.count == module.rank * module.inFeatures && module.b.count == module.outFeatures * module.rank)
         }
     }
+
+    @Test func aMillionWeightsAreRefusedByCountAtOnce() throws {
+        let weights = [Double](repeating: 0.5, count: 1_000_000)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let error = #expect(throws: MergeError.self) {
+            try MergeCompatibility.checkParameters(MergeRequest(method: .linear, weights: weights), inputCount: 2)
+        }
+        #expect(error?.kind == .weightCount && error?.reason.hasPrefix("1000000 weights for 2 inputs") == true)
+        #expect(started.duration(to: clock.now) < .seconds(1))
+    }
+
+    @Test(arguments: [Double.nan, -0.01, 1.01, .infinity])
+    func densityAndTOutsideTheUnitIntervalOrNaNAreRefused(value: Double) {
+        for request in [MergeRequest(method: .ties, density: value), MergeRequest(method: .slerp, t: value)] {
+            let error = #expect(throws: MergeError.self) { try MergeCompatibility.checkParameters(request, inputCount: 2) }
+            #expect(error?.kind == .badParameter, "\(request)")
+        }
+    }
+
+    @Test func svdRankZeroIsRefused() {
+        let error = #expect(throws: MergeError.self) {
+            try MergeCompatibility.checkParameters(MergeRequest(method: .svd, svdRank: 0), inputCount: 2)
+        }
+        #expect(error?.kind == .badParameter)
+    }
 }

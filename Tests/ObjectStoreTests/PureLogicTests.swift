@@ -26,6 +26,39 @@ struct RetryPolicyTests {
         #expect(RetryPolicy(maxAttempts: 0).maxAttempts == 1)
     }
 
+    @Test("the standard policy keeps retrying a refused endpoint for well over 5 s, and stops by 30 s (defect 11)")
+    func standardWindowOutlastsARestart() {
+        let policy = RetryPolicy.standard
+        // Even with the least lucky jitter (waits near zero) the attempts are not spent within 5 s of real waits:
+        // attempts that fail at once leave the elapsed time to the waits, so sum the ceilings with random = 1 / 2.
+        var elapsed = 0.0
+        var attempt = 1
+        while let wait = policy.delay(afterAttempt: attempt, elapsed: elapsed, random: 0.5) {
+            elapsed += wait
+            attempt += 1
+        }
+        #expect(elapsed > 10, "half-jitter waits cover \(elapsed) s")
+        #expect(elapsed <= 30)
+        #expect(policy.delay(afterAttempt: 1, elapsed: 29.9, random: 1) == nil)
+    }
+
+    @Test("QUIVER_S3_RETRY_SECONDS sets the window; 0 turns retries off; garbage is a configuration error")
+    func windowFromEnvironment() throws {
+        #expect(try RetryPolicy.fromEnvironment([:]) == .standard)
+        #expect(try RetryPolicy.fromEnvironment(["QUIVER_S3_RETRY_SECONDS": "5"]).maxTotal == 5)
+        let off = try RetryPolicy.fromEnvironment(["QUIVER_S3_RETRY_SECONDS": "0"])
+        #expect(off.maxAttempts == 1 && off.delay(afterAttempt: 1, elapsed: 0, random: 0) == nil)
+        for bad in ["soon", "-1", "nan", "1e9"] {
+            let error = #expect(throws: ObjectStoreError.self) { try RetryPolicy.fromEnvironment(["QUIVER_S3_RETRY_SECONDS": bad]) }
+            #expect(error?.kind == .configuration)
+        }
+        var settings = S3Settings(endpoint: URL(string: "http://127.0.0.1:1")!, region: "us-east-1",
+                                  accessKey: "a", secretKey: "b", bucket: "bucket")
+        try settings.applyTimeouts(environment: ["QUIVER_S3_STALL_TIMEOUT": "5", "QUIVER_S3_CONNECT_TIMEOUT": "2.5"])
+        #expect(settings.stallTimeout == 5 && settings.connectTimeout == 2.5)
+        #expect(throws: ObjectStoreError.self) { try settings.applyTimeouts(environment: ["QUIVER_S3_STALL_TIMEOUT": "0"]) }
+    }
+
     @Test("retries transport failures, 5xx and 429, not other 4xx")
     func retryable() {
         #expect(RetryPolicy.isRetryable(.transport))

@@ -32,6 +32,40 @@ struct S3BlobStoreTests {
         #expect(error?.reason.contains("3 attempt(s)") == true)
     }
 
+    @Test("an upload outlasts a 5 s outage of the S3 endpoint with the standard retry policy (issue 12, defect 11)")
+    func uploadRidesOutAFiveSecondOutage() async throws {
+        let server = try TestS3.require()
+        let target = try #require(URL(string: server.endpoint)?.port)
+        // The store talks to a loopback port where nothing listens yet (connection refused, as while a gateway
+        // restarts); 5 s later a relay to the real SeaweedFS starts on it.
+        let port = try LoopbackPort.free()
+        var settings = try Stores.s3Settings(server)
+        settings.endpoint = URL(string: "http://127.0.0.1:\(port)")!
+        settings.retry = .standard
+        let store = S3BlobStore(settings: settings)
+        let directory = try Fixtures.temporaryDirectory("s3-outage")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("blob")
+        var generator = ByteGenerator(seed: 11)
+        let digest = try generator.writeFile(at: file, size: 1 << 20)
+
+        let started = Date()
+        let upload = Task { try await store.put(fileAt: file) }
+        try await Task.sleep(for: .seconds(5))
+        let relay = try ChildProcess.start(
+            "python3", [Fixtures.packageRoot.appendingPathComponent("scripts/trials/tcp_proxy.py").path,
+                        "forward", "\(port)", "\(target)", "--lifetime", "120"])
+        defer {
+            relay.send(SIGTERM)
+            _ = relay.wait()
+        }
+        let result = try await upload.value
+        #expect(result.digest == digest)
+        #expect(-started.timeIntervalSinceNow >= 5, "the upload cannot have finished before the endpoint came back")
+        #expect(try await store.getData(digest: digest).count == 1 << 20)
+        try? await store.delete(digest: digest)
+    }
+
     @Test("a missing bucket is named as such; createBucketIfMissing makes it and is idempotent")
     func missingBucket() async throws {
         let server = try TestS3.require()

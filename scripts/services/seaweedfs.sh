@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Starts a throw-away SeaweedFS (master + volume + filer + S3 gateway in one `weed server`) on 127.0.0.1 for the
 # ObjectStore integration tests, with signature checking on (an identities file), and writes .services/s3.env.
-#   bash scripts/services/seaweedfs.sh start|stop|status
+#   bash scripts/services/seaweedfs.sh start|stop|status|pause|resume
 # Works unattended (CI=true, no stdin). All ports, including the gRPC ones, are chosen free.
+# pause kills the server (SIGKILL, as a crash would) but keeps its data, ports and credentials; resume starts it
+# again with the same command line and waits until S3 answers (the fault trials' gateway restart).
+# The state lives in .services/ at the repository root, or $QUIVER_S3_SERVICE_DIR (the trials run a private instance
+# there that they may stop without disturbing the tests' one).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-STATE="$ROOT/.services"
+STATE="${QUIVER_S3_SERVICE_DIR:-$ROOT/.services}"
 RUN="$STATE/seaweedfs"
 ENV_FILE="$STATE/s3.env"
 PID_FILE="$RUN/weed.pid"
@@ -53,7 +57,9 @@ def free(p):
         s.close()
 want, got = int(sys.argv[1]), []
 while len(got) < want:
-    p = random.randint(20000, 50000)
+    # Below Linux's ephemeral range (32768-60999) for both p and p + 10000, so an outgoing connection's source
+    # port cannot take one while a paused server is down (resume would then fail to bind).
+    p = random.randint(10000, 22000)
     if p in got or p + 10000 in got or any(q + 10000 == p for q in got): continue
     if free(p) and free(p + 10000): got.append(p)
 print(" ".join(map(str, got)))
@@ -76,6 +82,41 @@ s3_ready() {
 }
 
 is_running() { [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
+
+# Starts weed with the command line saved in $RUN/weed.args (one word a line) and records its pid.
+launch() {
+    local words=()
+    mapfile -t words <"$RUN/weed.args"
+    GOMEMLIMIT="${QUIVER_SEAWEEDFS_GOMEMLIMIT:-1GiB}" nohup "${words[@]}" </dev/null >>"$RUN/weed.log" 2>&1 &
+    echo $! >"$PID_FILE"
+}
+
+pause() {
+    is_running || { echo "seaweedfs: not running" >&2; exit 1; }
+    local pid; pid="$(cat "$PID_FILE")"
+    kill -9 "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    echo "seaweedfs: paused (killed pid $pid, data kept)"
+}
+
+resume() {
+    is_running && { echo "seaweedfs: already running"; return 0; }
+    [ -f "$RUN/weed.args" ] || { echo "seaweedfs: nothing to resume (start it first)" >&2; exit 1; }
+    local s3 access secret launches=1
+    { read -r s3; read -r access; read -r secret; } <"$RUN/weed.s3"
+    launch
+    local deadline=$((SECONDS + ${QUIVER_SEAWEEDFS_TIMEOUT:-90}))
+    while [ $SECONDS -lt $deadline ]; do
+        if ! is_running; then
+            # A port of the old process not free yet (or taken by another socket meanwhile): try again shortly.
+            if [ $launches -lt 5 ]; then launches=$((launches + 1)); sleep 2; launch; continue; fi
+            echo "seaweedfs: weed exited on resume; log:" >&2; tail -30 "$RUN/weed.log" >&2; exit 1
+        fi
+        if s3_ready "http://127.0.0.1:$s3" "$access" "$secret" 2>/dev/null; then echo "seaweedfs: resumed (pid $(cat "$PID_FILE"))"; return 0; fi
+        sleep 0.5
+    done
+    echo "seaweedfs: S3 did not answer again within the timeout" >&2; exit 1
+}
 
 start() {
     if is_running; then echo "seaweedfs: already running (pid $(cat "$PID_FILE"))"; return 0; fi
@@ -103,13 +144,14 @@ JSON
     done
     # Small volumes (not preallocated) keep disk and memory modest; every bucket is a collection that takes ~7
     # volumes at once, hence a generous count.
-    GOMEMLIMIT="${QUIVER_SEAWEEDFS_GOMEMLIMIT:-1GiB}" nohup "$weed" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$RUN/data" \
-        -master.port="$MASTER" -master.port.grpc=$((MASTER + 10000)) -master.volumeSizeLimitMB=64 \
-        -volume.port="$VOLUME" -volume.port.grpc=$((VOLUME + 10000)) -volume.max=200 \
-        -filer -filer.port="$FILER" -filer.port.grpc=$((FILER + 10000)) \
-        -s3 -s3.port="$S3" -s3.port.grpc=$((S3 + 10000)) -s3.config="$RUN/identities.json" "${extra[@]}" \
-        </dev/null >"$RUN/weed.log" 2>&1 &
-    echo $! >"$PID_FILE"
+    local args=(server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$RUN/data"
+        -master.port="$MASTER" -master.port.grpc=$((MASTER + 10000)) -master.volumeSizeLimitMB=64
+        -volume.port="$VOLUME" -volume.port.grpc=$((VOLUME + 10000)) -volume.max=200
+        -filer -filer.port="$FILER" -filer.port.grpc=$((FILER + 10000))
+        -s3 -s3.port="$S3" -s3.port.grpc=$((S3 + 10000)) -s3.config="$RUN/identities.json" "${extra[@]}")
+    printf '%s\n' "$weed" "${args[@]}" >"$RUN/weed.args"
+    printf '%s\n' "$S3" "$access" "$secret" >"$RUN/weed.s3"
+    launch
     local endpoint="http://127.0.0.1:$S3"
     # Wait until the S3 gateway answers and the bucket can be created (filer and volume must be up too).
     local deadline=$((SECONDS + ${QUIVER_SEAWEEDFS_TIMEOUT:-90})) created=""
@@ -148,5 +190,7 @@ case "${1:-}" in
     start) start ;;
     stop) stop ;;
     status) status ;;
-    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+    pause) pause ;;
+    resume) resume ;;
+    *) echo "usage: $0 start|stop|status|pause|resume" >&2; exit 2 ;;
 esac

@@ -180,6 +180,12 @@ public final class S3BlobStore: BlobStore {
         return sink.data
     }
 
+    /// One HEAD with at most one quick retry (about a second in all), for readiness probes.
+    public func probe() throws {
+        _ = try client.headObject(key: BlobKey.key(for: SHA256Digest.of([UInt8]())),
+                                  retry: RetryPolicy(maxAttempts: 2, baseDelay: 0.1, maxDelay: 0.2, maxTotal: 1))
+    }
+
     public func head(digest: SHA256Digest) throws -> BlobInfo? {
         let key = BlobKey.key(for: digest)
         guard let found = try client.headObject(key: key) else {

@@ -54,14 +54,14 @@ public final class S3Client: Sendable {
     func send(
         _ method: String, objectKey: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
         body: HTTPRequest.Body = .none, payloadHash: String = SigV4Signer.emptyPayloadHash,
-        sink: (any ResponseSink)? = nil
+        sink: (any ResponseSink)? = nil, retry: RetryPolicy? = nil
     ) throws -> HTTPResponse {
         let path = path(forObjectKey: objectKey)
         let queryString = SigV4Signer.canonicalQuery(query)
         let base = settings.endpoint.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         let url = base + path + (queryString.isEmpty ? "" : "?" + queryString)
         let options = HTTPTransfer.Options(connectTimeout: settings.connectTimeout, stallTimeout: settings.stallTimeout)
-        let policy = settings.retry
+        let policy = retry ?? settings.retry
         let started = Date()
         var attempt = 0
         while true {
@@ -75,6 +75,7 @@ public final class S3Client: Sendable {
             let request = HTTPRequest(method: method, url: url, headers: signed, body: body)
             let result = try handles.withHandle { HTTPTransfer.perform(request, on: $0, sink: sink, options: options) }
             let failure: String
+            var timedOut = false
             switch result {
             case .success(let response):
                 if !RetryPolicy.isRetryable(.status(response.status)) { return response }
@@ -82,6 +83,7 @@ public final class S3Client: Sendable {
             case .failure(let transport):
                 if let local = transport.localError { throw local }
                 failure = transport.message
+                timedOut = transport.timedOut
             }
             // A streamed body partly sent, or a response partly handed to the caller, cannot be replayed.
             if !body.canRestart || !(sink?.canRestart ?? true) {
@@ -97,10 +99,16 @@ public final class S3Client: Sendable {
                 continue
             }
             if case .success(let response) = result { return response }  // out of retries: the caller reports the 5xx
+            if timedOut {
+                throw ObjectStoreError(
+                    .timeout,
+                    "\(method) \(describe(objectKey)) at \(settings.endpoint.absoluteString) timed out after \(attempt) attempt(s) in \(String(format: "%.1f", -started.timeIntervalSinceNow)) s: \(failure)",
+                    hint: "the S3 endpoint accepts connections but does not answer; check the server (QUIVER_S3_STALL_TIMEOUT sets how long a silent request is waited for, QUIVER_S3_RETRY_SECONDS how long failures are retried)")
+            }
             throw ObjectStoreError(
                 .unreachable,
                 "\(method) \(describe(objectKey)) at \(settings.endpoint.absoluteString) failed after \(attempt) attempt(s) in \(String(format: "%.1f", -started.timeIntervalSinceNow)) s: \(failure)",
-                hint: "check that the S3 endpoint (AWS_ENDPOINT_URL_S3) is right and the server is running")
+                hint: "check that the S3 endpoint (AWS_ENDPOINT_URL_S3) is right and the server is running (failures are retried for QUIVER_S3_RETRY_SECONDS, default 30)")
         }
     }
 
@@ -141,9 +149,9 @@ public final class S3Client: Sendable {
     }
 
     /// The object's size and last modification, or nil when absent.
-    public func headObject(key: String) throws -> (size: Int64, lastModified: Date)? {
+    public func headObject(key: String, retry: RetryPolicy? = nil) throws -> (size: Int64, lastModified: Date)? {
         let full = objectKey(key)
-        let response = try send("HEAD", objectKey: full)
+        let response = try send("HEAD", objectKey: full, retry: retry)
         if response.status == 404 { return nil }
         guard (200..<300).contains(response.status) else { throw failure(response, key: full, method: "HEAD") }
         let size = response.headers["content-length"].flatMap { Int64($0) } ?? 0

@@ -64,8 +64,28 @@ public struct S3Settings: Sendable {
         let region = aws.region
         let endpointText = aws.endpoint(service: "s3") ?? "https://s3.\(region).amazonaws.com"
         let endpoint = try parse(endpoint: endpointText)
-        return S3Settings(endpoint: endpoint, region: region, credentials: try aws.credentialProvider(for: url),
-                          bucket: bucket, prefix: prefix)
+        var settings = S3Settings(endpoint: endpoint, region: region, credentials: try aws.credentialProvider(for: url),
+                                  bucket: bucket, prefix: prefix)
+        try settings.applyTimeouts(environment: environment)
+        return settings
+    }
+
+    /// Takes the retry window and timeouts from the environment when set: `QUIVER_S3_RETRY_SECONDS` (how long
+    /// failed requests are retried, 0-3600, default 30), `QUIVER_S3_CONNECT_TIMEOUT` (seconds to connect, default
+    /// 10) and `QUIVER_S3_STALL_TIMEOUT` (seconds without a byte before a request is abandoned, default 60).
+    public mutating func applyTimeouts(environment: [String: String]) throws {
+        retry = try RetryPolicy.fromEnvironment(environment, base: retry)
+        if let value = try Self.seconds(environment, "QUIVER_S3_CONNECT_TIMEOUT") { connectTimeout = max(value, 0.1) }
+        if let value = try Self.seconds(environment, "QUIVER_S3_STALL_TIMEOUT") { stallTimeout = max(Int(value.rounded(.up)), 1) }
+    }
+
+    private static func seconds(_ environment: [String: String], _ name: String) throws -> Double? {
+        guard let text = environment[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+        guard let value = Double(text), value.isFinite, value > 0, value <= 3600 else {
+            throw ObjectStoreError(.configuration, "\(name)=\(text.prefix(40)) is not a number of seconds from 0 to 3600",
+                                   hint: "write e.g. \(name)=10")
+        }
+        return value
     }
 
     /// Splits `s3://bucket/some/prefix` into bucket and prefix.
