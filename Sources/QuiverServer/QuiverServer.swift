@@ -31,6 +31,7 @@ public enum QuiverServer {
             caches: caches, sessions: PageSessions())
         let app = Application(
             router: makeRouter(environment),
+            server: .http1(configuration: .init(additionalChannelHandlers: [MalformedRequestResponder()])),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
             onServerRunning: { channel in
                 logger.notice("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
