@@ -380,7 +380,7 @@ CREATE TRIGGER api_tokens_notify_update AFTER UPDATE OF name, scope, name_patter
 -- when the hook is created and never listed, logged or put in the audit trail.
 CREATE TABLE webhooks (
     id              bigserial PRIMARY KEY,
-    url             text NOT NULL CHECK (length(url) BETWEEN 10 AND 2048 AND url ~ '^https?://'),
+    url             text NOT NULL CHECK (length(url) BETWEEN 8 AND 2048 AND url ~* '^https?://'),
     events          text[] NOT NULL CHECK (cardinality(events) >= 1 AND events <@ ARRAY['alias.moved', 'version.created']),
     -- A glob over adapter names ('*' any run of characters); NULL means every adapter.
     adapter_pattern text CHECK (adapter_pattern IS NULL OR length(adapter_pattern) BETWEEN 1 AND 128),

@@ -91,7 +91,9 @@ public struct PostgresError: NamedError, Equatable {
     public var reason: String {
         var parts = [message]
         if let sqlState { parts.append("(SQLSTATE \(sqlState))") }
-        if let detail { parts.append("detail: \(detail)") }
+        // "Failing row contains (…)" and "Key (…)=(…) already exists" repeat the row's values, which may be secrets
+        // (a webhook's signing secret): the constraint's name says what failed; the values stay out of messages.
+        if let detail, !detail.hasPrefix("Failing row contains"), !detail.hasPrefix("Key (") { parts.append("detail: \(detail)") }
         if let constraint { parts.append("constraint: \(constraint)") }
         return parts.joined(separator: " ")
     }

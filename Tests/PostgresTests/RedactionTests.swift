@@ -18,3 +18,19 @@ struct RedactionTests {
         #expect(!shown.contains("Hunter2") && !shown.contains("Secret"), "\(shown)")
     }
 }
+
+/// A constraint violation's detail repeats the row's values (a webhook's secret among them): the error keeps the
+/// constraint's name and leaves the values out.
+@Suite("constraint violations do not quote rows")
+struct ConstraintDetailTests {
+    @Test func failingRowsAndKeyValuesStayOutOfTheReason() {
+        let check = PostgresError(.server, message: "new row for relation \"webhooks\" violates check constraint \"webhooks_url_check\"",
+                                  sqlState: "23514", detail: "Failing row contains (3, http://T-, qwh_secret)", constraint: "webhooks_url_check")
+        #expect(!check.reason.contains("qwh_secret") && check.reason.contains("webhooks_url_check"))
+        let unique = PostgresError(.server, message: "duplicate key value violates unique constraint \"t_key\"",
+                                   sqlState: "23505", detail: "Key (secret)=(qwh_secret) already exists.", constraint: "t_key")
+        #expect(!unique.reason.contains("qwh_secret"))
+        let other = PostgresError(.server, message: "m", sqlState: "XX000", detail: "something useful")
+        #expect(other.reason.contains("something useful"))
+    }
+}

@@ -248,5 +248,13 @@ struct HookDeliveryTests {
         #expect(bad.status == 400, "\(bad)")
         let long = try server.request("POST", "/v1/hooks", body: .json(#"{"url": "http://127.0.0.1/\#(String(repeating: "a", count: 2100))"}"#), token: token)
         #expect(long.status == 400, "\(long)")
+
+        // Whatever the rules accept, the catalog stores (Schemathesis found "http://T-" refused by the table's check
+        // as a 500 that quoted the row, the secret in it).
+        for url in ["http://T-", "HTTP://Host.example/x", "http://a"] {
+            let made = try server.request("POST", "/v1/hooks", body: .json(#"{"url": "\#(url)", "secret": "a-secret-of-sixteen-bytes"}"#), token: token)
+            #expect(made.status == 201, "\(url): \(made)")
+            #expect(!made.text.contains("Failing row"))
+        }
     }
 }

@@ -93,9 +93,13 @@ struct RequestObservation: RouterMiddleware {
             if let seconds = server.retryAfterSeconds { headers[.retryAfter] = String(seconds) }
             if let size = server.completeLength { headers[.contentRange] = "bytes */\(size)" }
         }
+        // An internal error's reason is for the operator (it may quote SQL, paths or row values): the log has it,
+        // under the request id; the client gets the code and where to look.
+        let isInternal = named.errorKind == .internal
         let body = ErrorBody(error: .init(
-            code: named.code, kind: named.errorKind.rawValue, message: server.redaction.redact(named.reason),
-            hint: server.redaction.redact(named.hint)))
+            code: named.code, kind: named.errorKind.rawValue,
+            message: isInternal ? "the server failed to answer (request \(requestID)); its log has the details" : server.redaction.redact(named.reason),
+            hint: isInternal ? "report the request id to the server's operator" : server.redaction.redact(named.hint)))
         guard request.method != .head, let data = try? JSONOutput.encoder().encode(body) else {
             return Response(status: status, headers: headers)
         }
