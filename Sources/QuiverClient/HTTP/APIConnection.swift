@@ -83,7 +83,33 @@ final class APIConnection: Sendable {
         if let token = settings.token { headers.append(("Authorization", "Bearer \(token)")) }
         if let contentType = call.contentType { headers.append(("Content-Type", contentType)) }
         let request = HTTPRequest(method: call.method, url: url(call), headers: headers, body: call.body)
-        let options = HTTPTransfer.Options(connectTimeout: settings.connectTimeout, stallTimeout: call.stall)
+        return try exchange(
+            request, stall: call.stall, label: "\(call.method) \(request.url)", sink: sink, progress: progress,
+            retryStatus: { Self.isWorthRetrying($0, call.repetition) },
+            retryFailure: { $0.neverConnected || call.repetition == .safe })
+    }
+
+    /// GET `location` (a presigned blob-store URL the server redirected to) into `sink`: no bearer token (the URL
+    /// carries its own signature, and the token is not the store's to see), retried like a safe request, and
+    /// also after a 500 (S3's InternalError asks for a retry).
+    func performRedirected(to location: String, _ call: Call, sink: any ResponseSink, progress: HTTPTransfer.ProgressHandler? = nil) throws -> HTTPResponse {
+        guard let url = URL(string: location), ["http", "https"].contains(url.scheme?.lowercased() ?? "") else {
+            throw ClientError(.unavailable, "redirect_failed", "the server redirected the download to something that is not an http(s) URL")
+        }
+        let request = HTTPRequest(method: "GET", url: location, headers: [("User-Agent", "quiver/\(QuiverVersion.current)")], body: .none)
+        // The label names the store's host only: the URL's query is a signature.
+        return try exchange(
+            request, stall: call.stall, label: "GET \(url.host ?? "the blob store") (presigned)", sink: sink, progress: progress,
+            retryStatus: { [500, 502, 503, 504].contains($0.status) }, retryFailure: { _ in true })
+    }
+
+    /// Sends `request` until an answer that `retryStatus` does not want retried, a failure that `retryFailure` does
+    /// not, or the end of ``ClientSettings/retry``'s window; a `Retry-After` (up to 5 s) is waited out.
+    private func exchange(
+        _ request: HTTPRequest, stall: Int, label: String, sink: (any ResponseSink)?, progress: HTTPTransfer.ProgressHandler?,
+        retryStatus: (HTTPResponse) -> Bool, retryFailure: (TransportFailure) -> Bool
+    ) throws -> HTTPResponse {
+        let options = HTTPTransfer.Options(connectTimeout: settings.connectTimeout, stallTimeout: stall)
         let started = Date()
         var attempt = 0
         while true {
@@ -94,46 +120,16 @@ final class APIConnection: Sendable {
             let wait = settings.retry.delay(afterAttempt: attempt, elapsed: elapsed, random: Double.random(in: 0..<1))
             switch result {
             case .success(let response):
-                guard let wait, Self.isWorthRetrying(response, call.repetition) else { return response }
+                guard let wait, retryStatus(response) else { return response }
                 let advised = response.headers["retry-after"].flatMap(Double.init).map { min($0, 5) } ?? 0
                 Thread.sleep(forTimeInterval: max(wait, min(advised, settings.retry.maxTotal - elapsed)))
             case .failure(let failure):
                 if let local = failure.localError { throw local }
-                if let wait, failure.neverConnected || call.repetition == .safe {
+                if let wait, retryFailure(failure) {
                     Thread.sleep(forTimeInterval: wait)
                     continue
                 }
-                throw Self.unreachable(failure, request: "\(call.method) \(request.url)", attempts: attempt, seconds: elapsed, server: settings.server)
-            }
-        }
-    }
-
-    /// GET `location` (a presigned blob-store URL the server redirected to) into `sink`: no bearer token (the URL
-    /// carries its own signature, and the token is not the store's to see), retried like a safe request.
-    func performRedirected(to location: String, _ call: Call, sink: any ResponseSink, progress: HTTPTransfer.ProgressHandler? = nil) throws -> HTTPResponse {
-        guard let url = URL(string: location), ["http", "https"].contains(url.scheme?.lowercased() ?? "") else {
-            throw ClientError(.unavailable, "redirect_failed", "the server redirected the download to something that is not an http(s) URL")
-        }
-        let request = HTTPRequest(method: "GET", url: location, headers: [("User-Agent", "quiver/\(QuiverVersion.current)")], body: .none)
-        let options = HTTPTransfer.Options(connectTimeout: settings.connectTimeout, stallTimeout: call.stall)
-        let started = Date()
-        var attempt = 0
-        while true {
-            attempt += 1
-            try sink.reset()
-            let result = try handles.perform(request, sink: sink, options: options, progress: progress)
-            let elapsed = -started.timeIntervalSinceNow
-            let wait = settings.retry.delay(afterAttempt: attempt, elapsed: elapsed, random: Double.random(in: 0..<1))
-            switch result {
-            case .success(let response):
-                guard let wait, [500, 502, 503, 504].contains(response.status) else { return response }
-                Thread.sleep(forTimeInterval: wait)
-            case .failure(let failure):
-                if let local = failure.localError { throw local }
-                guard let wait else {
-                    throw Self.unreachable(failure, request: "GET \(url.host ?? "the blob store") (presigned)", attempts: attempt, seconds: elapsed, server: settings.server)
-                }
-                Thread.sleep(forTimeInterval: wait)
+                throw Self.unreachable(failure, request: label, attempts: attempt, seconds: elapsed, server: settings.server)
             }
         }
     }
