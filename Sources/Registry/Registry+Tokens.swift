@@ -67,18 +67,14 @@ extension Registry {
     /// - Parameter noteUse: record the use in `last_used_at` (at most once a minute per token); a server that
     ///   rate-limits these notes itself passes false and calls ``noteTokenUse(_:)``.
     public func authenticate(secret: String, noteUse: Bool = true) throws -> TokenRecord {
-        func refuse(_ why: String) -> RegistryError {
-            RegistryError(.unauthenticated, code: "auth.unauthenticated", reason: why,
-                          hint: "send 'Authorization: Bearer <token>' (QUIVER_TOKEN); 'quiver token create' makes one")
-        }
-        guard secret.hasPrefix(Self.tokenPrefix), secret.utf8.count <= 128 else { throw refuse("the token is malformed") }
+        guard secret.hasPrefix(Self.tokenPrefix), secret.utf8.count <= 128 else { throw RegistryError.unauthenticated("the token is malformed") }
         let digest = SHA256Digest.of(Array(secret.utf8))
         guard let (record, stored) = try catalog.read({ try $0.tokens.token(secretDigest: digest) }),
               Self.constantTimeEquals(stored, digest.hex) else {
-            throw refuse("the token is not known")
+            throw RegistryError.unauthenticated("the token is not known")
         }
         let now = clock.now()
-        if let why = Authorization.invalidity(of: record, now: now) { throw refuse(why) }
+        if let why = Authorization.invalidity(of: record, now: now) { throw RegistryError.unauthenticated(why) }
         if noteUse { noteTokenUse(record) }
         return record
     }
@@ -103,5 +99,13 @@ extension Registry {
         var difference: UInt8 = 0
         for index in x.indices { difference |= x[index] ^ y[index] }
         return difference == 0
+    }
+}
+
+extension RegistryError {
+    /// A request without a valid token (401): `why` says what was wrong with it.
+    public static func unauthenticated(_ why: String) -> RegistryError {
+        RegistryError(.unauthenticated, code: "auth.unauthenticated", reason: why,
+                      hint: "send 'Authorization: Bearer <token>' (QUIVER_TOKEN); 'quiver token create' makes one")
     }
 }

@@ -151,8 +151,7 @@ struct Call: Sendable {
         let registry = server.registry
         do {
             guard let secret else {
-                throw RegistryError(.unauthenticated, code: "auth.unauthenticated", reason: "no bearer token was presented",
-                                    hint: "send 'Authorization: Bearer <token>' (QUIVER_TOKEN); 'quiver token create' makes one")
+                throw RegistryError.unauthenticated("no bearer token was presented")
             }
             let uses = server.tokenUses, cache = server.caches.tokens
             let key = SHA256Digest.of(Array(secret.utf8)).hex
@@ -160,8 +159,7 @@ struct Call: Sendable {
                 // Known since the last token change the catalog announced; expiry moves with the clock, so check it.
                 let now = registry.clock.now()
                 if let why = Authorization.invalidity(of: known, now: now) {
-                    throw RegistryError(.unauthenticated, code: "auth.unauthenticated", reason: why,
-                                        hint: "send 'Authorization: Bearer <token>' (QUIVER_TOKEN); 'quiver token create' makes one")
+                    throw RegistryError.unauthenticated(why)
                 }
                 if uses.shouldNote(known.id, now: now) {
                     _ = try? await server.executor.run { registry.noteTokenUse(known) }
@@ -260,10 +258,7 @@ struct Call: Sendable {
 
     /// `value` as JSON with the CLI's encoder (`--json`): sorted keys, ISO 8601 dates.
     func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
-        let data = try JSONOutput.encoder().encode(value)
-        var fields = headers
-        fields[.contentType] = "application/json"
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        try jsonAnswer(value, names: [], status: status, headers: headers).response
     }
 }
 

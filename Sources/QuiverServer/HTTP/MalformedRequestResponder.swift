@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
+import QuiverCore
 
 /// Answers a request the HTTP/1.1 parser cannot read (a negative or non-numeric Content-Length, a broken header
 /// line, …) with the API's JSON error body, `400 server.malformed_request`, and closes the connection.
@@ -52,12 +53,9 @@ final class MalformedRequestResponder: ChannelDuplexHandler, RemovableChannelHan
     }
 
     static func body(for error: HTTPParserError) -> ByteBuffer {
-        let object: [String: [String: String]] = ["error": [
-            "code": "server.malformed_request", "kind": "invalid_input",
-            "message": "the request is not valid HTTP/1.1 (\(error))",
-            "hint": "check the request line and headers: Content-Length must be a non-negative integer",
-        ]]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return ByteBuffer(bytes: data)
+        let body = RequestObservation.ErrorBody(error: .init(
+            code: "server.malformed_request", kind: "invalid_input", message: "the request is not valid HTTP/1.1 (\(error))",
+            hint: "check the request line and headers: Content-Length must be a non-negative integer"))
+        return ByteBuffer(bytes: (try? JSONOutput.encoder().encode(body)) ?? Data("{}".utf8))
     }
 }
