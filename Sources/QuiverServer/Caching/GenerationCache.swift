@@ -81,5 +81,4 @@ final class GenerationCache<Value: Sendable>: Sendable {
         }
     }
 
-    var count: Int { state.withLock { $0.entries.count } }
 }
