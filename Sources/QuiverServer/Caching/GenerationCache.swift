@@ -80,5 +80,4 @@ final class GenerationCache<Value: Sendable>: Sendable {
             state.cost = 0
         }
     }
-
 }
