@@ -11,9 +11,10 @@ import Synchronization
 public final class PostgresConnection: Sendable {
     private let handle: Mutex<Handle>
 
-    /// The libpq handle; nil once closed.
+    /// The libpq handle (nil once closed) and the statements prepared on it.
     struct Handle {
         var conn: OpaquePointer?
+        var statements = StatementCache()
     }
 
     /// Connects to the server named by a `postgresql://` URL, or by the standard PG* environment variables
@@ -22,7 +23,9 @@ public final class PostgresConnection: Sendable {
     /// The URL goes to libpq as a parameter (`PQconnectdbParams` with `expand_dbname`), never spliced into a
     /// conninfo string. Settings in the URL win over the defaults given here.
     /// - Parameter connectTimeout: seconds to wait for the server before failing with `.connectionFailed`.
-    public init(url: String?, connectTimeout: Int = 10, applicationName: String = "quiver") throws {
+    /// - Parameter preparedStatementLimit: how many prepared statements the connection keeps (least recently used
+    ///   first out).
+    public init(url: String?, connectTimeout: Int = 10, applicationName: String = "quiver", preparedStatementLimit: Int = 256) throws {
         // Keepalives let a cut TCP connection fail within about a minute instead of hanging on a dead peer.
         var keywords = ["connect_timeout", "fallback_application_name", "client_encoding",
                         "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"]
@@ -49,7 +52,7 @@ public final class PostgresConnection: Sendable {
                 || lowered.contains("role \"") && lowered.contains("does not exist")
             throw PostgresError(isAuth ? .authenticationFailed : .connectionFailed, message: message)
         }
-        handle = Mutex(Handle(conn: conn))
+        handle = Mutex(Handle(conn: conn, statements: StatementCache(capacity: preparedStatementLimit)))
         // Fixed session settings make the text formats this module parses predictable.
         try executeScript("SET DateStyle TO ISO; SET TimeZone TO 'UTC'; SET extra_float_digits TO 3; SET client_min_messages TO warning")
     }
@@ -84,29 +87,69 @@ public final class PostgresConnection: Sendable {
         }
     }
 
-    /// Runs one statement with its parameters (`PQexecParams`) and returns all its rows.
+    /// Runs one statement with its parameters and returns all its rows.
+    ///
+    /// The statement is prepared on this connection the first time its text (with its parameter types) is seen
+    /// and executed by name afterwards (`PQprepare` once, then `PQexecPrepared`), so the server parses and plans it
+    /// once per connection instead of on every call. A statement whose plan a schema change invalidated (SQLSTATE
+    /// 0A000, "cached plan must not change result type") is prepared again and, outside a transaction, run again.
     @discardableResult
     public func query(_ query: SQLQuery) throws -> PostgresRows {
         try handle.withLock { h throws(PostgresError) -> PostgresRows in
             let conn = try Self.live(h)
-            let count = query.binds.count
-            var types = query.binds.map { $0.typeOID }
-            var formats = query.binds.map { Int32($0.isBinary ? 1 : 0) }
-            var lengths = query.binds.map { Int32($0.bytes?.count ?? 0) }
-            let buffers: [UnsafeMutablePointer<CChar>?] = query.binds.map { bind in
-                guard let bytes = bind.bytes else { return nil }
-                let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
-                bytes.withUnsafeBytes { raw in
-                    UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress ?? UnsafeRawPointer(buffer), byteCount: bytes.count)
+            let types = query.binds.map { $0.typeOID }
+            let key = StatementCache.Key(sql: query.sql, types: types)
+            for attempt in 0..<2 {
+                let name: String
+                if let known = h.statements.name(for: key) {
+                    name = known
+                } else {
+                    if let stale = h.statements.evictionCandidate() {
+                        // Best effort: a failed DEALLOCATE (say, in an aborted transaction) leaves a statement
+                        // the server frees when the connection ends.
+                        if let result = PQexec(conn, "DEALLOCATE " + stale) { PQclear(result) }
+                    }
+                    let fresh = h.statements.nextName()
+                    var paramTypes = types
+                    _ = try Self.consume(PQprepare(conn, fresh, query.sql, Int32(types.count), &paramTypes), conn: conn, sql: query.sql)
+                    h.statements.insert(key, name: fresh)
+                    name = fresh
                 }
-                buffer[bytes.count] = 0
-                return buffer
+                do throws(PostgresError) {
+                    return try Self.execute(prepared: name, binds: query.binds, conn: conn, sql: query.sql)
+                } catch {
+                    guard error.sqlState == SQLState.featureNotSupported, attempt == 0 else { throw error }
+                    h.statements.remove(key)
+                    if let result = PQexec(conn, "DEALLOCATE " + name) { PQclear(result) }
+                    guard PQtransactionStatus(conn) == PQTRANS_IDLE else { throw error }
+                }
             }
-            defer { buffers.forEach { $0?.deallocate() } }
-            var values: [UnsafePointer<CChar>?] = buffers.map { $0.map { UnsafePointer($0) } }
-            let result = PQexecParams(conn, query.sql, Int32(count), &types, &values, &lengths, &formats, 0)
-            return try Self.consume(result, conn: conn, sql: query.sql)
+            throw PostgresError(.server, message: "statement could not be re-prepared after a schema change")
         }
+    }
+
+    /// Executes a prepared statement with its parameters (`PQexecPrepared`).
+    private static func execute(prepared name: String, binds: [PostgresBind], conn: OpaquePointer, sql: String) throws(PostgresError) -> PostgresRows {
+        var formats = binds.map { Int32($0.isBinary ? 1 : 0) }
+        var lengths = binds.map { Int32($0.bytes?.count ?? 0) }
+        let buffers: [UnsafeMutablePointer<CChar>?] = binds.map { bind in
+            guard let bytes = bind.bytes else { return nil }
+            let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+            bytes.withUnsafeBytes { raw in
+                UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress ?? UnsafeRawPointer(buffer), byteCount: bytes.count)
+            }
+            buffer[bytes.count] = 0
+            return buffer
+        }
+        defer { buffers.forEach { $0?.deallocate() } }
+        var values: [UnsafePointer<CChar>?] = buffers.map { $0.map { UnsafePointer($0) } }
+        let result = PQexecPrepared(conn, name, Int32(binds.count), &values, &lengths, &formats, 0)
+        return try consume(result, conn: conn, sql: sql)
+    }
+
+    /// How many statements this connection has prepared and keeps (for tests).
+    public var preparedStatementCount: Int {
+        handle.withLock { $0.statements.count }
     }
 
     /// Runs trusted SQL text that may hold several statements (`PQexec`), such as a migration file.

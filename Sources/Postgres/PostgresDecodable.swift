@@ -80,8 +80,9 @@ extension Double: PostgresDecodable {
 extension Bool: PostgresDecodable {
     public static func decode(from cell: PostgresCell) throws -> Bool {
         switch try cell.requireText() {
-        case "t": return true
-        case "f": return false
+        // `t`/`f` is bool's output; `true`/`false` is `bool::text`, as nested rows (``PostgresRows/init(jsonRows:columns:)``) carry it.
+        case "t", "true": return true
+        case "f", "false": return false
         default: throw cell.mismatch(Bool.self)
         }
     }

@@ -134,6 +134,8 @@ public enum SQLState {
     public static let undefinedTable = "42P01"
     public static let adminShutdown = "57P01"
     public static let lockNotAvailable = "55P03"
+    /// Raised, among others, by a prepared statement whose result type a schema change altered.
+    public static let featureNotSupported = "0A000"
 
     /// A readable name for a SQLSTATE, used in error codes; unknown codes keep their digits.
     public static func name(of state: String) -> String {
@@ -148,6 +150,7 @@ public enum SQLState {
         case undefinedTable: return "undefined_table"
         case adminShutdown: return "admin_shutdown"
         case lockNotAvailable: return "lock_not_available"
+        case featureNotSupported: return "feature_not_supported"
         case "": return "server_error"
         default: return "sqlstate_" + state
         }

@@ -15,7 +15,8 @@ struct AuditCatalog: ParsableCommand {
 
     @Option(name: .customLong("database-url"), help: "An empty scratch database (filled with synthetic rows), or one this command seeded before.") var databaseURL: String
     @Option(help: "Versions in the catalog (a multiple of 100).") var versions = 100_000
-    @Option(help: "Timed audits.") var runs = 200
+    @Option(help: "Timed runs of each operation (lineage --down: a tenth).") var runs = 200
+    @Option(help: "Descendants of fan@1, the lineage --down benchmark's version.") var fanDescendants = 10_000
     @Option(help: "How to seed: 'sql' (set-based INSERT … SELECT generate_series, for 100k–1M versions) or 'stores' (the registry's row-at-a-time write path).")
     var seeder = "sql"
 
@@ -42,26 +43,55 @@ struct AuditCatalog: ParsableCommand {
         let seconds = Date().timeIntervalSince(seedStart)
         print(existing > 0 ? "reusing the seeded catalog" : "seeded \(groups * 100) versions (\(groups * 50) merges, \(groups * 100) lineage edges) \(seeder == "stores" ? "through the catalog's stores" : "by set-based SQL") in \(String(format: "%.1f", seconds)) s (\(Int(Double(groups * 100) / max(seconds, 1e-9))) versions/s)")
 
+        if try catalog.read({ try $0.versions.adapterID(name: "fan") }) == nil {
+            let fanStart = Date()
+            try catalog.transaction { try $0.synthetic.seedFan(name: "fan", descendants: fanDescendants) }
+            try catalog.pool.query("ANALYZE")
+            print("seeded adapter fan: version 1 and \(fanDescendants) merged descendants in \(String(format: "%.1f", Date().timeIntervalSince(fanStart))) s")
+        }
+
         // The last version of the middle group: 50 merges deep, 100 versions in its lineage.
         let target = try registry.resolve(.version(name: "adapter-\(groups / 2 + 1)", number: 100))
         let digest = target.weightsDigest.hex
         let check = try registry.audit(digest)
-        print("audit of \(check.subject.label) by weights sha256: depth \(check.lineage.nodes.map(\.depth).max() ?? 0), \(check.lineage.nodes.count) versions, \(check.roots.count) roots, \(check.merges.count) merges")
-        for _ in 0..<5 { _ = try registry.audit(digest) }
+        print("audit of \(check.subject.label) by weights sha256: depth \(check.lineage.nodes.map(\.depth).max() ?? 0), \(check.lineage.nodes.count) versions, \(check.roots.count) roots, \(check.merges.count) merges, \(check.aliasHistory.count) alias moves")
+        let filter = VersionFilter(baseModel: "bench/base", rank: 16, tags: ["team": "team-7"], kind: .merged)
+        let listed = try registry.list(filter, limit: 50)
+        let fan = try registry.lineage(of: .version(name: "fan", number: 1), direction: .descendants)
+        print("list (base model, rank, tag, kind; limit 50): \(listed.count) versions; lineage --down of fan@1: \(fan.nodes.count) versions, \(fan.edges.count) edges, depth \(fan.nodes.map(\.depth).max() ?? 0)")
+
+        print("\nin process, one pooled connection, statements prepared once per connection; \(runs) timed runs after 5 warm-up runs (ms):")
+        print("| operation | p50 | p99 | min | max |")
+        print("|---|---:|---:|---:|---:|")
+        try time("audit <weights sha256> (depth 50)") { _ = try registry.audit(digest) }
+        try time("show NAME@VERSION") { _ = try registry.show(.version(name: target.name, number: 100)) }
+        try time("list --base-model --rank --tag --kind --limit 50") { _ = try registry.list(filter, limit: 50) }
+        try time("lineage NAME@VERSION (ancestors, depth 50)") { _ = try registry.lineage(of: .version(name: target.name, number: 100), direction: .ancestors) }
+        try time("lineage --down fan@1 (\(fan.nodes.count - 1) descendants)", runs: max(10, runs / 10)) {
+            _ = try registry.lineage(of: .version(name: "fan", number: 1), direction: .descendants)
+        }
+
+        for (title, query) in [("audit", LineageStore.auditQuery(subjectID: target.id)),
+                               ("lineage --down", LineageStore.graphQuery(start: fan.start, direction: .descendants))] {
+            var explain: SQLQuery = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "
+            explain.append(query)
+            print("\nEXPLAIN ANALYZE of the \(title) statement:")
+            for row in try catalog.pool.query(explain) { print("  " + (try row.decode(String.self, at: 0))) }
+        }
+    }
+
+    private func time(_ label: String, runs: Int? = nil, _ body: () throws -> Void) throws {
+        let count = runs ?? self.runs
+        for _ in 0..<5 { try body() }
         var times: [Double] = []
-        for _ in 0..<runs {
+        for _ in 0..<count {
             let start = DispatchTime.now().uptimeNanoseconds
-            _ = try registry.audit(digest)
+            try body()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
         times.sort()
         func percentile(_ p: Double) -> Double { times[min(times.count - 1, Int((p * Double(times.count)).rounded(.up)) - 1)] }
-        print(String(format: "audit over %d runs: p50 %.2f ms, p99 %.2f ms, min %.2f ms, max %.2f ms", runs, percentile(0.5), percentile(0.99), times[0], times[times.count - 1]))
-
-        var explain: SQLQuery = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "
-        explain.append(LineageStore.walkQuery(start: target.id, direction: .ancestors))
-        print("\nEXPLAIN ANALYZE of the recursive ancestor walk:")
-        for row in try catalog.pool.query(explain) { print("  " + (try row.decode(String.self, at: 0))) }
+        print(String(format: "| %@ | %.2f | %.2f | %.2f | %.2f |", label, percentile(0.5), percentile(0.99), times[0], times[times.count - 1]))
     }
 
     /// Groups of 100 versions of one adapter each, written through the catalog's stores (the registry's own write

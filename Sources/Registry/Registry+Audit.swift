@@ -26,15 +26,13 @@ extension Registry {
     /// report says it was asked about.
     public func audit(_ ref: AdapterRef, label: String) throws -> AuditReport {
         try catalog.read { session in
+            // Two statements, each prepared once per connection: the reference, then everything along its lineage.
             let subject = try Self.resolve(session, ref)
-            let graph = try Self.lineage(session, start: subject.id, direction: .ancestors)
-            let ids = graph.nodes.map(\.versionID)
-            let rootIDs = graph.roots.map(\.versionID)
-            let configs = try session.versions.configs(versionIDs: rootIDs)
-            let roots = try session.versions.versions(ids: rootIDs).map { AuditReport.Root(version: $0, config: configs[$0.id] ?? "{}") }
-            return AuditReport(
-                query: label, subject: subject, lineage: graph, roots: roots, merges: try session.merges.records(producing: ids),
-                aliasHistory: try session.aliases.history(versionIDs: ids, subjectID: subject.id))
+            let records = try session.lineage.audit(subjectID: subject.id)
+            let graph = LineageGraph(start: subject.id, direction: .ancestors, nodes: records.nodes, edges: records.edges)
+            let rootsByID = Dictionary(records.roots.map { ($0.version.id, $0) }, uniquingKeysWith: { a, _ in a })
+            let roots = graph.roots.compactMap { rootsByID[$0.versionID] }.map { AuditReport.Root(version: $0.version, config: $0.config) }
+            return AuditReport(query: label, subject: subject, lineage: graph, roots: roots, merges: records.merges, aliasHistory: records.aliasHistory)
         }
     }
 

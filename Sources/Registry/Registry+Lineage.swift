@@ -7,8 +7,7 @@ extension Registry {
     }
 
     static func lineage(_ session: CatalogSession, start: Int64, direction: LineageGraph.Direction) throws -> LineageGraph {
-        let nodes = try session.lineage.walk(from: start, direction: direction)
-        let edges = try session.lineage.edges(among: nodes.map(\.versionID))
-        return LineageGraph(start: start, direction: direction, nodes: nodes, edges: edges)
+        let graph = try session.lineage.graph(from: start, direction: direction)
+        return LineageGraph(start: start, direction: direction, nodes: graph.nodes, edges: graph.edges)
     }
 }

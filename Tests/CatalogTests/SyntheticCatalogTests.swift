@@ -21,7 +21,7 @@ struct SyntheticCatalogTests {
             let last = try #require(try session.versions.list(VersionFilter(), limit: 1000).first { $0.weightsDigest == weights })
             #expect(last.name == "adapter-2" && last.version == 100 && last.kind == .merged)
             #expect(last.canonicalDigest == SHA256Digest.of(Array("c2-99".utf8)))
-            let ancestors = try session.lineage.walk(from: last.id, direction: .ancestors)
+            let ancestors = try session.lineage.graph(from: last.id, direction: .ancestors).nodes
             #expect(ancestors.count == 100)
             #expect(ancestors.map(\.depth).max() == 50)
             #expect(Set(ancestors.map(\.name)) == ["adapter-2"])

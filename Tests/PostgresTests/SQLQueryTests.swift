@@ -40,8 +40,10 @@ struct SQLQueryTests {
         (#"{a,"b,c",NULL,"q\"x"}"#, ["a", "b,c", nil, "q\"x"] as [String?]),
         ("{}", []),
         ("{1,2,3}", ["1", "2", "3"]),
+        (#"{"é,ü","\\x","a b",NULLX,""}"#, ["é,ü", "\\x", "a b", "NULLX", ""]),
+        ("{{}", nil),
     ])
-    func arrayLiteralParses(text: String, expected: [String?]) {
+    func arrayLiteralParses(text: String, expected: [String?]?) {
         #expect(PostgresArrayLiteral.parse(text) == expected)
     }
 

@@ -42,17 +42,27 @@ public struct AliasStore: Sendable {
     public func history(versionIDs: [Int64], subjectID: Int64) throws -> [AliasEvent] {
         let ids = versionIDs.map { Int($0) }
         return try connection.query("""
-            SELECT a.name, e.alias, pa.name || '@' || pv.version AS previous, va.name || '@' || v.version AS version, e.forced, e.set_by, e.at
-            FROM alias_events e JOIN adapters a ON a.id = e.adapter_id
-            JOIN adapter_versions v ON v.id = e.version_id JOIN adapters va ON va.id = v.adapter_id
-            LEFT JOIN adapter_versions pv ON pv.id = e.previous_version_id LEFT JOIN adapters pa ON pa.id = pv.adapter_id
+            SELECT \(unsafeRaw: Self.eventColumns.selectList) FROM \(unsafeRaw: Self.eventFrom)
             WHERE e.version_id = ANY(\(ids)) OR e.previous_version_id = ANY(\(ids)) OR e.adapter_id = (SELECT adapter_id FROM adapter_versions WHERE id = \(subjectID))
             ORDER BY e.at, e.id
-            """).map {
-            AliasEvent(
-                adapter: try $0.decode(String.self, at: 0), alias: try $0.decode(String.self, at: 1),
-                previous: try $0.decode(String?.self, at: 2), version: try $0.decode(String.self, at: 3),
-                forced: try $0.decode(Bool.self, at: 4), setBy: try $0.decode(String.self, at: 5), at: try $0.decode(Date.self, at: 6))
-        }
+            """).map(Self.event)
+    }
+
+    /// What ``event(_:)`` reads, by position, from ``eventFrom``.
+    static let eventColumns = ColumnList([
+        ("a.name", "adapter"), ("e.alias", "alias"), ("pa.name || '@' || pv.version", "previous"),
+        ("va.name || '@' || v.version", "version"), ("e.forced", "forced"), ("e.set_by", "set_by"), ("e.at", "at"),
+    ])
+    static let eventFrom = """
+        alias_events e JOIN adapters a ON a.id = e.adapter_id
+        JOIN adapter_versions v ON v.id = e.version_id JOIN adapters va ON va.id = v.adapter_id
+        LEFT JOIN adapter_versions pv ON pv.id = e.previous_version_id LEFT JOIN adapters pa ON pa.id = pv.adapter_id
+        """
+
+    static func event(_ row: PostgresRow) throws -> AliasEvent {
+        AliasEvent(
+            adapter: try row.decode(String.self, at: 0), alias: try row.decode(String.self, at: 1),
+            previous: try row.decode(String?.self, at: 2), version: try row.decode(String.self, at: 3),
+            forced: try row.decode(Bool.self, at: 4), setBy: try row.decode(String.self, at: 5), at: try row.decode(Date.self, at: 6))
     }
 }

@@ -1,6 +1,7 @@
 import Postgres
 
-/// Lineage edges (parent → child, weighted, per merge) and the recursive walks over them.
+/// Lineage edges (parent → child, weighted, per merge) and the reads that walk them. Each read is one statement:
+/// the recursive walk and everything read along it come back in one round trip.
 public struct LineageStore: Sendable {
     let connection: PostgresConnection
 
@@ -8,9 +9,12 @@ public struct LineageStore: Sendable {
         self.connection = connection
     }
 
-    /// The recursive walk (public for benchmarks: EXPLAIN ANALYZE); `UNION` (not `UNION ALL`) with the depth kept
-    /// per path stops revisiting a node at a depth already seen, and the outer `min(depth)` keeps each version once.
-    public static func walkQuery(start: Int64, direction: LineageDirection) -> SQLQuery {
+    /// The walk from `start`, as common table expressions: `walk` (the recursion), `nodes` (id, smallest depth) and
+    /// `edges` (the lineage edges among the nodes). `UNION` (not `UNION ALL`) with the depth kept per path stops
+    /// revisiting a node at a depth already seen; `nodes` keeps each version once, at its smallest depth. Every step
+    /// is an index probe (the primary key for parents, `lineage_edges_parent_idx` for children), so the cost grows
+    /// with the lineage, not with the catalog.
+    static func walk(start: Int64, direction: LineageDirection) -> SQLQuery {
         let (next, from) = direction == .ancestors ? ("parent_version_id", "child_version_id") : ("child_version_id", "parent_version_id")
         return """
             WITH RECURSIVE walk(id, depth) AS (
@@ -18,16 +22,81 @@ public struct LineageStore: Sendable {
                 UNION
                 SELECT e.\(unsafeRaw: next), w.depth + 1 FROM lineage_edges e JOIN walk w ON e.\(unsafeRaw: from) = w.id
                 WHERE w.depth < 10000
+            ),
+            nodes AS MATERIALIZED (SELECT id, min(depth) AS depth FROM walk GROUP BY id),
+            node_ids AS MATERIALIZED (SELECT array_agg(id) AS ids FROM nodes),
+            edges AS MATERIALIZED (
+                SELECT e.* FROM lineage_edges e JOIN nodes c ON c.id = e.child_version_id JOIN nodes p ON p.id = e.parent_version_id
             )
-            SELECT w.id, a.name, v.version, v.kind, min(w.depth) AS depth, v.r, v.canonical_digest
-            FROM walk w JOIN adapter_versions v ON v.id = w.id JOIN adapters a ON a.id = v.adapter_id
-            GROUP BY w.id, a.name, v.version, v.kind, v.r, v.canonical_digest
+
             """
     }
 
-    /// Every version reached from `start` (itself at depth 0), each once at its smallest depth.
-    public func walk(from start: Int64, direction: LineageDirection) throws -> [LineageNode] {
-        try connection.query(Self.walkQuery(start: start, direction: direction)).map {
+    static let nodeColumns = ColumnList([
+        ("n.id", "id"), ("a.name", "name"), ("v.version", "version"), ("v.kind", "kind"), ("n.depth", "depth"),
+        ("v.r", "r"), ("v.canonical_digest", "canonical_digest"),
+    ])
+    static let nodeFrom = "nodes n JOIN adapter_versions v ON v.id = n.id JOIN adapters a ON a.id = v.adapter_id"
+    static let edgeColumns = ColumnList([
+        ("e.parent_version_id", "parent_version_id"), ("e.child_version_id", "child_version_id"), ("e.weight", "weight"),
+        ("e.merge_id", "merge_id"), ("m.method", "method"),
+    ])
+    static let edgeFrom = "edges e JOIN merges m ON m.id = e.merge_id"
+
+    /// The lineage graph's statement: nodes and edges, each a JSON column.
+    public static func graphQuery(start: Int64, direction: LineageDirection) -> SQLQuery {
+        var query = walk(start: start, direction: direction)
+        query.append(SQLQuery(unsafeSQL: """
+            SELECT (SELECT json_agg(\(nodeColumns.jsonRow)) FROM \(nodeFrom)) AS nodes,
+                   (SELECT json_agg(\(edgeColumns.jsonRow)) FROM \(edgeFrom)) AS edges
+            """))
+        return query
+    }
+
+    /// Every version reached from `start` (itself at depth 0), each once at its smallest depth, and the edges
+    /// among them with the method of the merge that made each: one statement.
+    public func graph(from start: Int64, direction: LineageDirection) throws -> (nodes: [LineageNode], edges: [LineageEdge]) {
+        let row = try connection.query(Self.graphQuery(start: start, direction: direction)).single()
+        return (try Self.nodes(row), try Self.edges(row))
+    }
+
+    /// The audit's statement: the ancestors of `subjectID` with their edges, the trained roots (versions without a
+    /// parent) with their configs, the merges that produced any of them, and every alias move to or from one of
+    /// them or of the subject's adapter; each a JSON column.
+    public static func auditQuery(subjectID: Int64) -> SQLQuery {
+        let root = ColumnList(VersionStore.columnList.fields.map { ($0.expression, $0.name) } + [("v.config::text", "config")])
+        var query = walk(start: subjectID, direction: .ancestors)
+        query.append(SQLQuery(unsafeSQL: """
+            SELECT (SELECT json_agg(\(nodeColumns.jsonRow)) FROM \(nodeFrom)) AS nodes,
+                   (SELECT json_agg(\(edgeColumns.jsonRow)) FROM \(edgeFrom)) AS edges,
+                   (SELECT json_agg(\(root.jsonRow)) FROM nodes n JOIN adapter_versions v ON v.id = n.id
+                        JOIN adapters a ON a.id = v.adapter_id JOIN base_models b ON b.id = v.base_model_id
+                        WHERE NOT EXISTS (SELECT 1 FROM edges e WHERE e.child_version_id = n.id)) AS roots,
+                   (SELECT json_agg(\(MergeLog.recordColumns.jsonRow) ORDER BY m.id) FROM \(MergeLog.recordFrom)
+                        WHERE m.output_version_id = ANY((SELECT ids FROM node_ids)::bigint[])) AS merges,
+                   (SELECT json_agg(\(AliasStore.eventColumns.jsonRow) ORDER BY e.at, e.id) FROM \(AliasStore.eventFrom)
+                        WHERE e.version_id = ANY((SELECT ids FROM node_ids)::bigint[]) OR e.previous_version_id = ANY((SELECT ids FROM node_ids)::bigint[])
+                           OR e.adapter_id = (SELECT adapter_id FROM adapter_versions
+            """))
+        query.append(" WHERE id = \(subjectID))) AS aliases")
+        return query
+    }
+
+    /// What ``auditQuery(subjectID:)`` reads, in one round trip.
+    public func audit(subjectID: Int64) throws -> AuditRecords {
+        let row = try connection.query(Self.auditQuery(subjectID: subjectID)).single()
+        let rootColumns = VersionStore.columnList.names + ["config"]
+        let roots = try PostgresRows(jsonRows: try row.decode(String?.self, column: "roots"), columns: rootColumns).map {
+            AuditRecords.Root(version: try VersionStore.decode($0), config: try $0.decode(String.self, column: "config"))
+        }
+        return AuditRecords(
+            nodes: try Self.nodes(row), edges: try Self.edges(row), roots: roots,
+            merges: try PostgresRows(jsonRows: try row.decode(String?.self, column: "merges"), columns: MergeLog.recordColumns.names).map(MergeLog.record),
+            aliasHistory: try PostgresRows(jsonRows: try row.decode(String?.self, column: "aliases"), columns: AliasStore.eventColumns.names).map(AliasStore.event))
+    }
+
+    private static func nodes(_ row: PostgresRow) throws -> [LineageNode] {
+        try PostgresRows(jsonRows: try row.decode(String?.self, column: "nodes"), columns: nodeColumns.names).map {
             LineageNode(versionID: try $0.decode(Int64.self, at: 0), name: try $0.decode(String.self, at: 1),
                         version: try $0.decode(Int.self, at: 2), kind: try $0.decode(VersionKind.self, at: 3),
                         depth: try $0.decode(Int.self, at: 4), rank: try $0.decode(Int.self, at: 5),
@@ -35,14 +104,8 @@ public struct LineageStore: Sendable {
         }
     }
 
-    /// The edges between the given versions, with the method of the merge that made each.
-    public func edges(among versionIDs: [Int64]) throws -> [LineageEdge] {
-        let ids = versionIDs.map { Int($0) }
-        return try connection.query("""
-            SELECT e.parent_version_id, e.child_version_id, e.weight, e.merge_id, m.method
-            FROM lineage_edges e JOIN merges m ON m.id = e.merge_id
-            WHERE e.child_version_id = ANY(\(ids)) AND e.parent_version_id = ANY(\(ids))
-            """).map {
+    private static func edges(_ row: PostgresRow) throws -> [LineageEdge] {
+        try PostgresRows(jsonRows: try row.decode(String?.self, column: "edges"), columns: edgeColumns.names).map {
             LineageEdge(parentID: try $0.decode(Int64.self, at: 0), childID: try $0.decode(Int64.self, at: 1),
                         weight: try $0.decode(Double.self, at: 2), mergeID: try $0.decode(Int64.self, at: 3),
                         method: try $0.decode(String.self, at: 4))
@@ -54,4 +117,22 @@ public struct LineageStore: Sendable {
         try connection.query("SELECT DISTINCT parent_version_id FROM lineage_edges WHERE child_version_id = \(versionID) ORDER BY 1")
             .map { try $0.decode(Int64.self, at: 0) }
     }
+}
+
+/// Everything an audit reads about a version's lineage (``LineageStore/audit(subjectID:)``).
+public struct AuditRecords: Sendable {
+    public struct Root: Sendable {
+        public let version: AdapterVersion
+        /// `adapter_config.json` as registered.
+        public let config: String
+    }
+
+    public let nodes: [LineageNode]
+    public let edges: [LineageEdge]
+    /// The versions without a parent in the lineage, in no particular order.
+    public let roots: [Root]
+    /// The merges that produced versions in the lineage, by id.
+    public let merges: [MergeRecord]
+    /// Alias moves to or from versions in the lineage, and every move of the subject's adapter's aliases, in order.
+    public let aliasHistory: [AliasEvent]
 }

@@ -67,21 +67,31 @@ public struct MergeLog: Sendable {
     /// Every merge whose output is one of these versions, oldest first, with inputs and weights in merge order.
     public func records(producing outputVersionIDs: [Int64]) throws -> [MergeRecord] {
         try connection.query("""
-            SELECT m.id, a.name || '@' || v.version AS output, m.method, m.params::text, m.seed, m.software_version,
-                m.input_digests, m.requested_by, m.created_at,
-                array(SELECT ia.name || '@' || iv.version FROM merge_inputs mi JOIN adapter_versions iv ON iv.id = mi.input_version_id
-                      JOIN adapters ia ON ia.id = iv.adapter_id WHERE mi.merge_id = m.id ORDER BY mi.position) AS inputs,
-                array(SELECT mi.weight FROM merge_inputs mi WHERE mi.merge_id = m.id ORDER BY mi.position) AS weights
-            FROM merges m JOIN adapter_versions v ON v.id = m.output_version_id JOIN adapters a ON a.id = v.adapter_id
+            SELECT \(unsafeRaw: Self.recordColumns.selectList) FROM \(unsafeRaw: Self.recordFrom)
             WHERE m.output_version_id = ANY(\(outputVersionIDs.map { Int($0) })) ORDER BY m.id
-            """).map {
-            MergeRecord(
-                id: try $0.decode(Int64.self, column: "id"), output: try $0.decode(String.self, column: "output"),
-                method: try $0.decode(String.self, column: "method"), params: try $0.decode(String.self, column: "params"),
-                seed: try $0.decode(Int64?.self, column: "seed"), softwareVersion: try $0.decode(String.self, column: "software_version"),
-                inputs: try $0.decode([String].self, column: "inputs"), inputDigests: try $0.decode([String].self, column: "input_digests"),
-                weights: try $0.decode([Double].self, column: "weights"), requestedBy: try $0.decode(String.self, column: "requested_by"),
-                at: try $0.decode(Date.self, column: "created_at"))
-        }
+            """).map(Self.record)
+    }
+
+    /// What ``record(_:)`` reads, over `merges m` joined to its output version `v` and that version's adapter `a`.
+    static let recordColumns = ColumnList([
+        ("m.id", "id"), ("a.name || '@' || v.version", "output"), ("m.method", "method"), ("m.params::text", "params"),
+        ("m.seed", "seed"), ("m.software_version", "software_version"), ("m.input_digests", "input_digests"),
+        ("m.requested_by", "requested_by"), ("m.created_at", "created_at"),
+        ("""
+         array(SELECT ia.name || '@' || iv.version FROM merge_inputs mi JOIN adapter_versions iv ON iv.id = mi.input_version_id
+               JOIN adapters ia ON ia.id = iv.adapter_id WHERE mi.merge_id = m.id ORDER BY mi.position)
+         """, "inputs"),
+        ("array(SELECT mi.weight FROM merge_inputs mi WHERE mi.merge_id = m.id ORDER BY mi.position)", "weights"),
+    ])
+    static let recordFrom = "merges m JOIN adapter_versions v ON v.id = m.output_version_id JOIN adapters a ON a.id = v.adapter_id"
+
+    static func record(_ row: PostgresRow) throws -> MergeRecord {
+        MergeRecord(
+            id: try row.decode(Int64.self, column: "id"), output: try row.decode(String.self, column: "output"),
+            method: try row.decode(String.self, column: "method"), params: try row.decode(String.self, column: "params"),
+            seed: try row.decode(Int64?.self, column: "seed"), softwareVersion: try row.decode(String.self, column: "software_version"),
+            inputs: try row.decode([String].self, column: "inputs"), inputDigests: try row.decode([String].self, column: "input_digests"),
+            weights: try row.decode([Double].self, column: "weights"), requestedBy: try row.decode(String.self, column: "requested_by"),
+            at: try row.decode(Date.self, column: "created_at"))
     }
 }

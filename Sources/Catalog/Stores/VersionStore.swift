@@ -11,11 +11,14 @@ public struct VersionStore: Sendable {
     }
 
     /// The columns `decode(_:)` reads, selected `FROM \(unsafeRaw: from)`.
-    static let columns = """
-        v.id, a.name, v.version, v.kind, b.name AS base_model, b.revision AS base_revision, v.r, v.lora_alpha, \
-        v.use_rslora, v.use_dora, v.target_modules, v.canonical_digest, v.config_digest, v.config_size, \
-        v.weights_digest, v.weights_size, v.tags, v.created_by, v.created_at
-        """
+    static let columnList = ColumnList([
+        ("v.id", "id"), ("a.name", "name"), ("v.version", "version"), ("v.kind", "kind"), ("b.name", "base_model"),
+        ("b.revision", "base_revision"), ("v.r", "r"), ("v.lora_alpha", "lora_alpha"), ("v.use_rslora", "use_rslora"),
+        ("v.use_dora", "use_dora"), ("v.target_modules", "target_modules"), ("v.canonical_digest", "canonical_digest"),
+        ("v.config_digest", "config_digest"), ("v.config_size", "config_size"), ("v.weights_digest", "weights_digest"),
+        ("v.weights_size", "weights_size"), ("v.tags", "tags"), ("v.created_by", "created_by"), ("v.created_at", "created_at"),
+    ])
+    static let columns = columnList.selectList
     static let from = "adapter_versions v JOIN adapters a ON a.id = v.adapter_id JOIN base_models b ON b.id = v.base_model_id"
 
     static func decode(_ row: PostgresRow) throws -> AdapterVersion {
@@ -26,7 +29,7 @@ public struct VersionStore: Sendable {
             }
             return value
         }
-        let tags = try row.decode(PostgresJSON.self, column: "tags").decode([String: String].self)
+        let tags = try row.decode(PostgresJSON.self, column: "tags").stringDictionary()
         return AdapterVersion(
             id: try row.decode(Int64.self, column: "id"), name: try row.decode(String.self, column: "name"),
             version: try row.decode(Int.self, column: "version"), kind: try row.decode(VersionKind.self, column: "kind"),

@@ -1,0 +1,204 @@
+extension PostgresRows {
+    /// Rows that one statement returned inside a single column, so that several result sets can come back in one
+    /// round trip: a JSON array of rows, each a JSON array of the row's values as text (or null), as
+    /// `json_agg(json_build_array(a::text, b::text, …))` builds them. Each value is the column's text output (as
+    /// in an ordinary result, under the connection's fixed `DateStyle` and `extra_float_digits`), so the usual
+    /// decoders read it; `columns` names the values in order. A NULL column (`json_agg` of no rows) is no rows.
+    public init(jsonRows text: String?, columns: [String]) throws(PostgresError) {
+        var cells: [[String?]] = []
+        if var text {
+            let parsed = text.withUTF8 { bytes in
+                var parser = JSONTextReader(bytes: bytes)
+                return Result { () throws(PostgresError) in try parser.rows() }
+            }
+            cells = try parsed.get()
+        }
+        if let bad = cells.first(where: { $0.count != columns.count }) {
+            throw PostgresError(.decoding, message: "a nested row has \(bad.count) values for \(columns.count) columns (\(columns.joined(separator: ", ")))")
+        }
+        self.init(columns: columns, columnTypes: Array(repeating: 0, count: columns.count), affectedRows: cells.count, cells: cells)
+    }
+}
+
+/// Reads the two JSON shapes the catalog's reads return in bulk, and nothing else: an array of arrays whose items
+/// are strings or `null` (nested rows), and an object whose values are strings (tags). Strings are RFC 8259's, every
+/// escape included; anything else is a decoding error. Foundation's `JSONDecoder` would do, at several times the
+/// cost: on an audit's few thousand values it was half the time of the whole call.
+struct JSONTextReader {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var index = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+    }
+
+    mutating func rows() throws(PostgresError) -> [[String?]] {
+        var rows: [[String?]] = []
+        try expect(UInt8(ascii: "["))
+        skipSpace()
+        if peek() == UInt8(ascii: "]") {
+            index += 1
+        } else {
+            while true {
+                rows.append(try row())
+                if try separatorOrEnd() { break }
+            }
+        }
+        skipSpace()
+        guard index == bytes.count else { throw failure("text after the outer array") }
+        return rows
+    }
+
+    /// `{"key": "value", …}`
+    mutating func stringObject() throws(PostgresError) -> [String: String] {
+        var object: [String: String] = [:]
+        try expect(UInt8(ascii: "{"))
+        skipSpace()
+        if peek() == UInt8(ascii: "}") {
+            index += 1
+        } else {
+            while true {
+                skipSpace()
+                guard peek() == UInt8(ascii: "\""), let key = try value() else { throw failure("expected a string key") }
+                try expect(UInt8(ascii: ":"))
+                skipSpace()
+                guard peek() == UInt8(ascii: "\""), let text = try value() else { throw failure("expected a string value") }
+                object[key] = text
+                skipSpace()
+                if peek() == UInt8(ascii: ",") { index += 1; continue }
+                try expect(UInt8(ascii: "}"))
+                break
+            }
+        }
+        skipSpace()
+        guard index == bytes.count else { throw failure("text after the object") }
+        return object
+    }
+
+    private mutating func row() throws(PostgresError) -> [String?] {
+        var values: [String?] = []
+        try expect(UInt8(ascii: "["))
+        skipSpace()
+        if peek() == UInt8(ascii: "]") {
+            index += 1
+            return values
+        }
+        while true {
+            skipSpace()
+            values.append(try value())
+            if try separatorOrEnd() { return values }
+        }
+    }
+
+    /// After an item: true at `]` (consumed), false at `,` (consumed).
+    private mutating func separatorOrEnd() throws(PostgresError) -> Bool {
+        skipSpace()
+        switch peek() {
+        case UInt8(ascii: ","): index += 1; skipSpace(); return false
+        case UInt8(ascii: "]"): index += 1; return true
+        default: throw failure("expected ',' or ']'")
+        }
+    }
+
+    private mutating func value() throws(PostgresError) -> String? {
+        if peek() == UInt8(ascii: "n") {
+            guard index + 4 <= bytes.count, bytes[index + 1] == UInt8(ascii: "u"), bytes[index + 2] == UInt8(ascii: "l"),
+                  bytes[index + 3] == UInt8(ascii: "l") else { throw failure("expected null") }
+            index += 4
+            return nil
+        }
+        try expect(UInt8(ascii: "\""))
+        let start = index
+        // Fast path: no escape before the closing quote.
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                index += 1
+                return text
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw failure("control character in a string") }
+            index += 1
+        }
+        var decoded = Array(bytes[start..<index])
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return String(decoding: decoded, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                guard index < bytes.count else { break }
+                let escape = bytes[index]
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(escape)
+                case UInt8(ascii: "b"): decoded.append(0x08)
+                case UInt8(ascii: "f"): decoded.append(0x0C)
+                case UInt8(ascii: "n"): decoded.append(0x0A)
+                case UInt8(ascii: "r"): decoded.append(0x0D)
+                case UInt8(ascii: "t"): decoded.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if (0xD800..<0xDC00).contains(scalar) {
+                        // A high surrogate must be followed by an escaped low one.
+                        guard index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                            throw failure("unpaired surrogate")
+                        }
+                        index += 2
+                        let low = try hex4()
+                        guard (0xDC00..<0xE000).contains(low) else { throw failure("unpaired surrogate") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00..<0xE000).contains(scalar) {
+                        throw failure("unpaired surrogate")
+                    }
+                    guard let unicode = Unicode.Scalar(scalar) else { throw failure("bad \\u escape") }
+                    decoded.append(contentsOf: Array(String(Character(unicode)).utf8))
+                default:
+                    throw failure("bad escape")
+                }
+            default:
+                if byte < 0x20 { throw failure("control character in a string") }
+                decoded.append(byte)
+            }
+        }
+        throw failure("unterminated string")
+    }
+
+    private mutating func hex4() throws(PostgresError) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw failure("short \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            index += 1
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw failure("bad \\u escape")
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
+    }
+
+    private func peek() -> UInt8? {
+        index < bytes.count ? bytes[index] : nil
+    }
+
+    private mutating func expect(_ byte: UInt8) throws(PostgresError) {
+        skipSpace()
+        guard peek() == byte else { throw failure("expected '\(Character(Unicode.Scalar(byte)))'") }
+        index += 1
+    }
+
+    private mutating func skipSpace() {
+        while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
+    }
+
+    private func failure(_ what: String) -> PostgresError {
+        PostgresError(.decoding, message: "not the JSON expected (nested rows, or an object of strings): \(what) at byte \(index)")
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import QuiverTesting
+import Testing
+@testable import Postgres
+
+/// `PostgresRows(jsonRows:columns:)`: the reader of rows nested in one JSON column, against Foundation's reader and
+/// against what the real server sends.
+@Suite("Nested rows")
+struct NestedRowsTests {
+    @Test(arguments: [
+        #"[["a", null, "b"], ["", "c", null]]"#,
+        "[]",
+        "[[], []]",
+        #" [ [ "esc \" \\ \/ \b \f \n \r \t" ] ] "#,
+        #"[["\u00e9\u4e2d\ud83d\ude00", "raw é中😀", "\u0000"]]"#,
+    ])
+    func readsWhatFoundationReads(json: String) throws {
+        let expected = try JSONDecoder().decode([[String?]].self, from: Data(json.utf8))
+        var text = json
+        let parsed = try text.withUTF8 { bytes in
+            var parser = JSONTextReader(bytes: bytes)
+            return try parser.rows()
+        }
+        #expect(parsed == expected)
+    }
+
+    @Test(arguments: [
+        "", "[", "[[]", #"[["a"]"#, #"[["a",]]"#, #"[["a" "b"]]"#, "[[1]]", "[[true]]", #"[["a"]] x"#,
+        #"[["\x"]]"#, #"[["\ud83d"]]"#, #"[["\ude00"]]"#, #"[["\u12"]]"#, "[[nul]]", "[[\"tab\t\"]]", #"{"a": 1}"#,
+    ])
+    func refusesAnythingElse(json: String) {
+        var text = json
+        let result = text.withUTF8 { bytes in
+            var parser = JSONTextReader(bytes: bytes)
+            return Result { () throws(PostgresError) in try parser.rows() }
+        }
+        #expect(throws: PostgresError.self) { try result.get() }
+    }
+
+    @Test(arguments: [#"{}"#, #" { "a" : "b" , "c\u00e9": "d\n\"" } "#, #"{"k": "v", "k2": ""}"#])
+    func readsStringObjectsAsFoundationDoes(json: String) throws {
+        #expect(try PostgresJSON(text: json).stringDictionary() == JSONDecoder().decode([String: String].self, from: Data(json.utf8)))
+    }
+
+    @Test(arguments: ["", "{", #"{"a"}"#, #"{"a": 1}"#, #"{"a": null}"#, #"{"a": "b",}"#, #"{"a": "b"} x"#, "[]", #"{a: "b"}"#])
+    func refusesOtherObjects(json: String) {
+        #expect(throws: PostgresError.self) { try PostgresJSON(text: json).stringDictionary() }
+    }
+
+    @Test func rowsWithTheWrongWidthAreRefused() throws {
+        #expect(throws: PostgresError.self) { try PostgresRows(jsonRows: #"[["a", "b"]]"#, columns: ["one"]) }
+        #expect(try PostgresRows(jsonRows: nil, columns: ["one"]).isEmpty)
+    }
+
+    @Test func serverTextOutputDecodesAsInAnOrdinaryResult() throws {
+        let url = try TestPostgres.createScratchDatabase()
+        defer { try? TestPostgres.dropDatabase(url: url) }
+        let conn = try PostgresConnection(url: url)
+        let select = """
+            SELECT 42::bigint, 'q"uo\\te é'::text, 0.1::float8, true, '2024-05-01 12:51:30.123456+00'::timestamptz,
+                   ARRAY['a', 'b,c', NULL]::text[], '{"k": "v"}'::jsonb, NULL::text
+            """
+        let plain = try conn.query(SQLQuery(unsafeSQL: select)).single()
+        let json = try conn.query(SQLQuery(unsafeSQL: """
+            SELECT json_agg(json_build_array(a::text, b::text, c::text, d::text, e::text, f::text, g::text, h::text))
+            FROM (\(select)) AS t(a, b, c, d, e, f, g, h)
+            """)).single().decode(String?.self, at: 0)
+        let nested = try PostgresRows(jsonRows: json, columns: ["a", "b", "c", "d", "e", "f", "g", "h"]).single()
+        #expect(try nested.decode(Int64.self, at: 0) == plain.decode(Int64.self, at: 0))
+        #expect(try nested.decode(String.self, at: 1) == plain.decode(String.self, at: 1))
+        #expect(try nested.decode(Double.self, at: 2) == plain.decode(Double.self, at: 2))
+        #expect(try nested.decode(Bool.self, at: 3) == true)
+        #expect(try nested.decode(Date.self, at: 4) == plain.decode(Date.self, at: 4))
+        #expect(try nested.decode([String?].self, at: 5) == plain.decode([String?].self, at: 5))
+        #expect(try nested.decode(String.self, at: 6) == plain.decode(String.self, at: 6))
+        #expect(try nested.decode(String?.self, at: 7) == nil)
+    }
+}
