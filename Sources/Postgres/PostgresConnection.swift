@@ -24,8 +24,8 @@ public final class PostgresConnection: Sendable {
     /// conninfo string. Settings in the URL win over the defaults given here.
     /// - Parameter connectTimeout: seconds to wait for the server before failing with `.connectionFailed`.
     /// - Parameter preparedStatementLimit: how many prepared statements the connection keeps (least recently used
-    ///   first out).
-    public init(url: String?, connectTimeout: Int = 10, applicationName: String = "quiver", preparedStatementLimit: Int = 256) throws {
+    ///   first out); 0 prepares none. By default `QUIVER_PG_PREPARED_STATEMENTS`, or 256.
+    public init(url: String?, connectTimeout: Int = 10, applicationName: String = "quiver", preparedStatementLimit: Int? = nil) throws {
         // Keepalives let a cut TCP connection fail within about a minute instead of hanging on a dead peer.
         var keywords = ["connect_timeout", "fallback_application_name", "client_encoding",
                         "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"]
@@ -52,7 +52,7 @@ public final class PostgresConnection: Sendable {
                 || lowered.contains("role \"") && lowered.contains("does not exist")
             throw PostgresError(isAuth ? .authenticationFailed : .connectionFailed, message: message)
         }
-        handle = Mutex(Handle(conn: conn, statements: StatementCache(capacity: preparedStatementLimit)))
+        handle = Mutex(Handle(conn: conn, statements: StatementCache(capacity: preparedStatementLimit ?? StatementCache.configuredCapacity)))
         // Fixed session settings make the text formats this module parses predictable.
         try executeScript("SET DateStyle TO ISO; SET TimeZone TO 'UTC'; SET extra_float_digits TO 3; SET client_min_messages TO warning")
     }
@@ -98,6 +98,7 @@ public final class PostgresConnection: Sendable {
         try handle.withLock { h throws(PostgresError) -> PostgresRows in
             let conn = try Self.live(h)
             let types = query.binds.map { $0.typeOID }
+            guard h.statements.isEnabled else { return try Self.execute(unnamed: query, conn: conn) }
             let key = StatementCache.Key(sql: query.sql, types: types)
             for attempt in 0..<2 {
                 let name: String
@@ -128,10 +129,29 @@ public final class PostgresConnection: Sendable {
         }
     }
 
+    /// Parses, plans and executes a statement in one call (`PQexecParams`, the unnamed statement).
+    private static func execute(unnamed query: SQLQuery, conn: OpaquePointer) throws(PostgresError) -> PostgresRows {
+        try withParameters(query.binds) { values, lengths, formats throws(PostgresError) in
+            var types = query.binds.map { $0.typeOID }
+            let result = PQexecParams(conn, query.sql, Int32(query.binds.count), &types, values, lengths, formats, 0)
+            return try consume(result, conn: conn, sql: query.sql)
+        }
+    }
+
     /// Executes a prepared statement with its parameters (`PQexecPrepared`).
     private static func execute(prepared name: String, binds: [PostgresBind], conn: OpaquePointer, sql: String) throws(PostgresError) -> PostgresRows {
-        var formats = binds.map { Int32($0.isBinary ? 1 : 0) }
-        var lengths = binds.map { Int32($0.bytes?.count ?? 0) }
+        try withParameters(binds) { values, lengths, formats throws(PostgresError) in
+            try consume(PQexecPrepared(conn, name, Int32(binds.count), values, lengths, formats, 0), conn: conn, sql: sql)
+        }
+    }
+
+    /// The parameters as libpq takes them: NUL-terminated buffers, lengths and formats.
+    private static func withParameters(
+        _ binds: [PostgresBind],
+        _ body: (UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) throws(PostgresError) -> PostgresRows
+    ) throws(PostgresError) -> PostgresRows {
+        let formats = binds.map { Int32($0.isBinary ? 1 : 0) }
+        let lengths = binds.map { Int32($0.bytes?.count ?? 0) }
         let buffers: [UnsafeMutablePointer<CChar>?] = binds.map { bind in
             guard let bytes = bind.bytes else { return nil }
             let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
@@ -142,9 +162,8 @@ public final class PostgresConnection: Sendable {
             return buffer
         }
         defer { buffers.forEach { $0?.deallocate() } }
-        var values: [UnsafePointer<CChar>?] = buffers.map { $0.map { UnsafePointer($0) } }
-        let result = PQexecPrepared(conn, name, Int32(binds.count), &values, &lengths, &formats, 0)
-        return try consume(result, conn: conn, sql: sql)
+        let values: [UnsafePointer<CChar>?] = buffers.map { $0.map { UnsafePointer($0) } }
+        return try body(values, lengths, formats)
     }
 
     /// How many statements this connection has prepared and keeps (for tests).

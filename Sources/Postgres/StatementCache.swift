@@ -1,6 +1,14 @@
+import Foundation
+
 /// The statements one connection has prepared, by text and parameter types, at most `capacity` of them: the least
-/// recently used goes first (its name is handed back so the caller can `DEALLOCATE` it).
+/// recently used goes first (its name is handed back so the caller can `DEALLOCATE` it). A capacity of 0 turns
+/// preparing off (for a pooler that cannot keep named statements, such as PgBouncer before 1.21 in transaction mode).
 struct StatementCache {
+    /// The limit taken from `QUIVER_PG_PREPARED_STATEMENTS` (a count; 0 turns preparing off), 256 by default.
+    static var configuredCapacity: Int {
+        ProcessInfo.processInfo.environment["QUIVER_PG_PREPARED_STATEMENTS"].flatMap { Int($0) }.map { max(0, $0) } ?? 256
+    }
+
     struct Key: Hashable {
         let sql: String
         let types: [UInt32]
@@ -17,8 +25,10 @@ struct StatementCache {
     private var serial = 0
 
     init(capacity: Int = 256) {
-        self.capacity = max(1, capacity)
+        self.capacity = max(0, capacity)
     }
+
+    var isEnabled: Bool { capacity > 0 }
 
     var count: Int { entries.count }
 

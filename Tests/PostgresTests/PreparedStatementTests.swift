@@ -65,6 +65,15 @@ struct PreparedStatementTests {
         }
     }
 
+    @Test func aLimitOfZeroPreparesNothing() throws {
+        try withScratch { url in
+            let conn = try PostgresConnection(url: url, preparedStatementLimit: 0)
+            for n in 0..<3 { #expect(try conn.query("SELECT \(n)::int + 1").single().decode(Int.self, at: 0) == n + 1) }
+            #expect(conn.preparedStatementCount == 0)
+            #expect(try conn.query("SELECT count(*) FROM pg_prepared_statements").single().decode(Int.self, at: 0) == 0)
+        }
+    }
+
     @Test func aBadStatementIsNotKeptAndTheConnectionStaysUsable() throws {
         try withScratch { url in
             let conn = try PostgresConnection(url: url)
