@@ -48,6 +48,9 @@ export QUIVER_PG_SERVICE_DIR="$STATE/pg" QUIVER_S3_SERVICE_DIR="$STATE/s3"
 mkdir -p "$QUIVER_PG_SERVICE_DIR" "$QUIVER_S3_SERVICE_DIR"
 
 stop_services() {
+    # Keep the services' own logs with the results: a fault in a service is diagnosed from them (stop deletes them).
+    cp "$QUIVER_S3_SERVICE_DIR/seaweedfs/weed.log" "$OUT/seaweedfs.log" 2>/dev/null || true
+    cp "${QUIVER_TEST_PGDATA:-/nonexistent}/server.log" "$OUT/postgres.log" 2>/dev/null || true
     bash scripts/services/seaweedfs.sh stop >/dev/null 2>&1 || true
     bash scripts/services/postgres.sh stop >/dev/null 2>&1 || true
     # The full-disk trial mounts below $OUT; never leave a mount behind.

@@ -55,9 +55,8 @@ measure() {
     /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/out" "$WORK/err" >&2; return 1; }
     awk '{ printf "%s %.0f\n", $1, $2 / 1024 }' "$WORK/time"
 }
-curl_s3() {  # METHOD-specific curl arguments…; path-style URL last
-    curl -sf --aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H 'Expect:' "$@"
-}
+# A plain libcurl PUT or GET, signed by curl itself (7.88 needs x-amz-content-sha256 given; SWIFT-NOTES §3.2).
+CURL_S3=(curl -sf --aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY")
 objects() { aws s3 ls --recursive "s3://$BUCKET/$1/" 2>/dev/null | wc -l; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
@@ -70,9 +69,9 @@ for size in $SIZES; do
     weights="$dir/adapter_model.safetensors"
     for round in $(seq 1 "$ROUNDS"); do
         key="raw/$size-$round"
-        read -r s r < <(measure curl_s3 -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$weights" "$QUIVER_TEST_S3_ENDPOINT/$BUCKET/$key")
+        read -r s r < <(measure "${CURL_S3[@]}" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$weights" "$QUIVER_TEST_S3_ENDPOINT/$BUCKET/$key")
         echo "$size $round curl-put $s $r" >> "$RESULTS"
-        read -r s r < <(measure curl_s3 -H "x-amz-content-sha256: $EMPTY_SHA" -o "$WORK/raw.out" "$QUIVER_TEST_S3_ENDPOINT/$BUCKET/$key")
+        read -r s r < <(measure "${CURL_S3[@]}" -H "x-amz-content-sha256: $EMPTY_SHA" -o "$WORK/raw.out" "$QUIVER_TEST_S3_ENDPOINT/$BUCKET/$key")
         echo "$size $round curl-get $s $r" >> "$RESULTS"
         cmp -s "$weights" "$WORK/raw.out"; rm -f "$WORK/raw.out"
         read -r s r < <(measure aws s3 cp --only-show-errors "$weights" "s3://$BUCKET/$key-aws")
@@ -82,7 +81,7 @@ for size in $SIZES; do
         cmp -s "$weights" "$WORK/raw.out"; rm -f "$WORK/raw.out"
 
         db="bench_transfer_${size}_$round"
-        psql "$QUIVER_TEST_DATABASE_URL" -XqAt -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+        psql "$QUIVER_TEST_DATABASE_URL" -XqAt -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
         export QUIVER_DATABASE_URL="${QUIVER_TEST_DATABASE_URL%/*}/$db"
         export QUIVER_BLOB_STORE="s3://$BUCKET/q-$size-$round"
         "$QUIVER" db migrate >/dev/null
@@ -93,7 +92,7 @@ for size in $SIZES; do
         after=$(objects "q-$size-$round")
         [[ "$before" == "$after" ]] || { echo "re-register uploaded: $before -> $after objects" >&2; exit 1; }
         echo "$size $round re-register $s $r" >> "$RESULTS"
-        read -r s r < <(measure "$QUIVER" pull "bench-$size@1" "$WORK/pulled")
+        read -r s r < <(measure "$QUIVER" pull "bench-$size@1" --output "$WORK/pulled")
         echo "$size $round pull $s $r" >> "$RESULTS"
         cmp -s "$weights" "$WORK/pulled/adapter_model.safetensors"; rm -rf "$WORK/pulled"
         psql "$QUIVER_TEST_DATABASE_URL" -XqAt -c "DROP DATABASE $db WITH (FORCE)"
