@@ -8,8 +8,10 @@ public enum LoRAWriter {
     ///
     /// Tensors are laid out in the reference safetensors order (dtype, then name), as PEFT's `save_pretrained`
     /// does, so a directory with the same tensors is byte-identical to PEFT's. `"format": "pt"` is added to the
-    /// metadata when absent, because transformers refuses safetensors files without a known format.
-    public static func write(config: AdapterConfig, tensors: [TensorToWrite], metadata: [String: String], to directory: URL) throws {
+    /// metadata when absent, because transformers refuses safetensors files without a known format. With
+    /// `synchronize` both files and the directory's entries are flushed to the disk before this returns.
+    public static func write(config: AdapterConfig, tensors: [TensorToWrite], metadata: [String: String], to directory: URL,
+                             synchronize: Bool = false) throws {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
@@ -19,12 +21,14 @@ public enum LoRAWriter {
         if metadata["format"] == nil { metadata["format"] = "pt" }
         try SafeTensorsWriter.write(
             SafeTensorsWriter.referenceOrder(tensors), metadata: metadata,
-            to: directory.appendingPathComponent(LoRAAdapter.weightsFileName))
+            to: directory.appendingPathComponent(LoRAAdapter.weightsFileName), synchronize: synchronize)
         let target = directory.appendingPathComponent(LoRAAdapter.configFileName)
         let temporary = directory.appendingPathComponent(".\(LoRAAdapter.configFileName).tmp-\(UUID().uuidString)")
         do {
             try config.jsonData().write(to: temporary)
+            if synchronize { try AtomicFile.synchronize(temporary) }
             try AtomicFile.rename(temporary, over: target)
+            if synchronize { try AtomicFile.synchronize(directory) }
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw LoRAError(.writeFailed, at: target.path, "cannot write the config: \(error)")

@@ -139,11 +139,11 @@ struct IO: ParsableCommand {
 /// The I/O floor of a whole-process merge: what any merge of these inputs must do at the least, and nothing else.
 /// Every input's weights file is read once and hashed once (SHA-256, the inputs spread over all cores), and one
 /// output of `--output-bytes` is written once the way Quiver writes a result (a temporary file in the output's
-/// directory, fsync, rename). The page cache is warm after the first run; time the whole process from outside
+/// directory, rename; fsync first with `--fsync`, as `merge-files --fsync` does). The page cache is warm after the first run; time the whole process from outside
 /// (`hyperfine`, `/usr/bin/time`) so its start-up counts as it does for `quiver merge-files`.
 struct Floor: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "I/O floor: read + hash every input once, write one output of --output-bytes once (fsync + rename).")
+        abstract: "I/O floor: read + hash every input once, write one output of --output-bytes once (rename; --fsync to flush first).")
 
     @Option(parsing: .upToNextOption) var inputs: [String]
     @Option(name: .customLong("output-bytes"), help: "Size of the output to write (e.g. the merged file's size).")
@@ -152,6 +152,7 @@ struct Floor: ParsableCommand {
     var directory: String?
     @Option(help: "SHA-256 digests per input from its one read: 1 (the floor) or 2 (what a merge recording both the canonical and the file digest of every input must hash at the least).")
     var digests = 1
+    @Flag(help: "Flush the output to the disk before the rename, as merge-files --fsync does.") var fsync = false
 
     func run() throws {
         let start = Date()
@@ -191,7 +192,7 @@ struct Floor: ParsableCommand {
             }
             remaining -= take
         }
-        guard fsync(descriptor) == 0, close(descriptor) == 0 else { throw ValidationError("fsync failed") }
+        guard !fsync || Glibc.fsync(descriptor) == 0, close(descriptor) == 0 else { throw ValidationError("fsync failed") }
         let final = parent.appendingPathComponent("quiver-floor-\(UUID().uuidString).out")
         guard rename(target.path, final.path) == 0 else { throw ValidationError("rename failed") }
         let seconds = Date().timeIntervalSince(start)

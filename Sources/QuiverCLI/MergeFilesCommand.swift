@@ -3,6 +3,7 @@ import Foundation
 import LoRA
 import Merge
 import QuiverCore
+import SafeTensors
 
 /// `quiver merge-files`: merges PEFT adapter directories into a new one, without the registry.
 public struct MergeFilesCommand: ParsableCommand {
@@ -21,6 +22,9 @@ public struct MergeFilesCommand: ParsableCommand {
 
     @Option(help: "Output directory (must not exist yet).")
     var output: String
+
+    @Flag(help: "Flush the output to the disk (fsync of both files and the directories) before exiting. Without it the files are left to the page cache, as cp and PEFT's save_pretrained leave theirs; the directory appears complete or not at all either way.")
+    var fsync = false
 
     @Argument(help: "Input adapter directories (adapter_config.json + adapter_model.safetensors).")
     var inputs: [String]
@@ -44,8 +48,9 @@ public struct MergeFilesCommand: ParsableCommand {
         let adapters = try inputs.map { try LoRAAdapter.load(directory: URL(fileURLWithPath: $0)) }
         let result = try MergeEngine.merge(inputs: adapters, request: request, threads: threads)
         try AtomicDirectory.write(to: destination) { directory in
-            try LoRAWriter.write(config: result.config, tensors: result.tensors, metadata: result.metadata, to: directory)
+            try LoRAWriter.write(config: result.config, tensors: result.tensors, metadata: result.metadata, to: directory, synchronize: fsync)
         }
+        if fsync { try AtomicFile.synchronize(destination.deletingLastPathComponent()) }
         var summary = "merged \(adapters.count) adapters with \(request.method.rawValue) into \(destination.path): "
             + "\(result.report.modules.count) modules, r = \(result.config.r)"
         if let worst = result.report.maxRelativeTruncationError {

@@ -15,6 +15,18 @@ public enum AtomicFile {
             throw SafeTensorsError(.writeFailed, file: destination.lastPathComponent, "rename to \(destination.path) failed: \(String(cString: strerror(errno)))")
         }
     }
+
+    /// Flushes a file's or a directory's content (for a directory: its entries, so a rename into it survives a
+    /// crash) to the disk: `fsync(2)`.
+    public static func synchronize(_ url: URL) throws {
+        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0, fsync(descriptor) == 0 else {
+            let reason = String(cString: strerror(errno))
+            if descriptor >= 0 { close(descriptor) }
+            throw SafeTensorsError(.writeFailed, file: url.lastPathComponent, "fsync of \(url.path) failed: \(reason)")
+        }
+        close(descriptor)
+    }
 }
 
 #if canImport(Glibc)

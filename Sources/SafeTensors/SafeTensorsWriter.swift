@@ -12,8 +12,10 @@ public enum SafeTensorsWriter {
     /// Writes `tensors` to `url`: header padded with spaces to a multiple of 8 bytes, tensors laid out in the order
     /// given, atomically (a temporary file in the same directory, renamed over `url`).
     ///
-    /// `__metadata__` is written first with keys sorted, and omitted when `metadata` is empty.
-    public static func write(_ tensors: [TensorToWrite], metadata: [String: String], to url: URL) throws {
+    /// `__metadata__` is written first with keys sorted, and omitted when `metadata` is empty. With `synchronize`
+    /// the file is flushed to the disk (`fsync`) before the rename; without, it is left to the page cache, as `cp`
+    /// and the reference library leave theirs (a scratch file about to be uploaded gains nothing from a flush).
+    public static func write(_ tensors: [TensorToWrite], metadata: [String: String], to url: URL, synchronize: Bool = false) throws {
         let file = url.lastPathComponent
         let header = try headerBytes(tensors, metadata: metadata, file: file)
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(file).tmp-\(UUID().uuidString)")
@@ -46,7 +48,7 @@ public enum SafeTensorsWriter {
                     }
                 }
             }
-            guard fsync(descriptor) == 0 else {
+            guard !synchronize || fsync(descriptor) == 0 else {
                 throw SafeTensorsError(.writeFailed, file: file, "writing \(url.path) failed: fsync: \(String(cString: strerror(errno)))")
             }
             try AtomicFile.rename(temporary, over: url)

@@ -135,6 +135,21 @@ struct CLIExitStatusTests {
         #expect(pull.stderr.hasPrefix("error: fs.output_exists: "))
     }
 
+    @Test func mergeFilesWithFsyncWritesTheSameBytes() throws {
+        let directory = try Fixtures.temporaryDirectory("cli-fsync")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let inputs = [RegistryFixture.golden("a1").path, RegistryFixture.golden("a2").path]
+        let plain = directory.appendingPathComponent("plain"), synced = directory.appendingPathComponent("synced")
+        let first = try Self.quiver(["merge-files", "--method", "ties", "--density", "0.5", "--output", plain.path] + inputs)
+        let second = try Self.quiver(["merge-files", "--method", "ties", "--density", "0.5", "--fsync", "--output", synced.path] + inputs)
+        #expect(first.status == 0 && second.status == 0, "\(first.description) \(second.description)")
+        for file in ["adapter_model.safetensors", "adapter_config.json"] {
+            let a = try Data(contentsOf: plain.appendingPathComponent(file)), b = try Data(contentsOf: synced.appendingPathComponent(file))
+            #expect(!a.isEmpty && a == b, "\(file)")
+        }
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: directory.path)) == ["plain", "synced"], "no temporary left")
+    }
+
     @Test func malformedAdapterExits2AsInvalidInput() throws {
         let malformed = Fixtures.root.appendingPathComponent("malformed/lora/invalid_config_field__r_string")
         let run = try Self.quiver(["inspect", malformed.path, "--json"])
