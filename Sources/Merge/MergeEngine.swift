@@ -28,10 +28,11 @@ public enum MergeEngine {
         plan: MergePlan, inputs: [MergeInputDescriptor], threads: Int? = nil, workspaceBudget: Int? = nil,
         alongside: [@Sendable () -> Void] = [], factors: FactorLoader
     ) throws -> [MergedModule] {
-        // Parallelism is across modules; OpenBLAS threads would oversubscribe the cores and make results
-        // depend on the thread count.
-        openblas_set_num_threads(1)
         let request = plan.request
+        // BLAS is loaded on first use, single-threaded (parallelism is across modules, and results must not depend
+        // on a thread count). Methods that truncate load it here, before the workers start, so a missing library
+        // is a named error rather than a failure inside a worker; the others never load it.
+        if request.method.usesSVDRank || request.method == .slerp { try LinearAlgebra.require() }
         let weights = request.resolvedWeights(count: inputs.count)
         let modules = plan.modules
         let costs = modules.map { workspaceBytes($0, inputs: inputs, method: request.method) }
