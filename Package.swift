@@ -36,9 +36,11 @@ let package = Package(
             linkerSettings: [.linkedLibrary("curl")]
         ),
         .systemLibrary(name: "CLinearAlgebra", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        // SHA-256 block compression with the x86 SHA extensions, two streams interleaved (SHA256Pair).
+        .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Pure Swift leaves: no network, no database.
-        .target(name: "QuiverCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        .target(name: "QuiverCore", dependencies: ["CSHA256", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .target(name: "SafeTensors", dependencies: ["QuiverCore"], swiftSettings: swiftSettings),
         .target(name: "LoRA", dependencies: ["SafeTensors", "QuiverCore"], swiftSettings: swiftSettings),
         .target(name: "Merge", dependencies: ["LoRA", "SafeTensors", "QuiverCore", "CLinearAlgebra"], swiftSettings: swiftSettings),

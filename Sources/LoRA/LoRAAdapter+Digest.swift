@@ -49,11 +49,11 @@ extension LoRAAdapter {
         where !earlier.name.unicodeScalars.lexicographicallyPrecedes(later.name.unicodeScalars) {
             return nil
         }
-        var canonical = SHA256Hasher()
-        var file = SHA256Hasher()
-        canonical.update(Array("\(Self.canonicalDigestDefinition)\n".utf8))
-        canonical.update(config.canonicalJSON())
-        canonical.update(Array("\n".utf8))
+        // First the canonical stream, second the file: tensor bytes go to both at once.
+        var digests = SHA256Pair()
+        digests.updateFirst(Array("\(Self.canonicalDigestDefinition)\n".utf8))
+        digests.updateFirst(config.canonicalJSON())
+        digests.updateFirst(Array("\n".utf8))
         // The tensor ranges in file order, each with its description line; bytes outside them (the header, gaps)
         // go to the file hasher only.
         let segments = stored.map { tensor in
@@ -78,7 +78,7 @@ extension LoRAAdapter {
                     if position < range.lowerBound {
                         end = min(end, range.lowerBound)
                     } else {
-                        if position == range.lowerBound { canonical.update(segments[next].line) }
+                        if position == range.lowerBound { digests.updateFirst(segments[next].line) }
                         end = min(end, range.upperBound)
                         tensorBytes = true
                     }
@@ -87,22 +87,22 @@ extension LoRAAdapter {
                 while piece < end {
                     let pieceEnd = min(end, piece + Self.digestChunk)
                     let bytes = UnsafeRawBufferPointer(rebasing: window[(piece - windowStart)..<(pieceEnd - windowStart)])
-                    file.update(bytes)
-                    if tensorBytes { canonical.update(bytes) }
+                    if tensorBytes { digests.updateBoth(bytes) } else { digests.updateSecond(bytes) }
                     piece = pieceEnd
                 }
                 position = end
                 if tensorBytes && next < segments.count && position == segments[next].range.upperBound { next += 1 }
                 // An empty tensor (0 bytes) still has its description line in the canonical stream.
                 while next < segments.count && segments[next].range.isEmpty && segments[next].range.lowerBound <= position {
-                    canonical.update(segments[next].line)
+                    digests.updateFirst(segments[next].line)
                     next += 1
                 }
             }
             windowStart = windowEnd
         }
         guard next == segments.count else { return nil }
-        return (canonical.finalize(), file.finalize())
+        let (canonical, file) = digests.finalize()
+        return (canonical, file)
     }
 }
 

@@ -159,18 +159,17 @@ struct Floor: ParsableCommand {
         let files = try inputs.map { try SafeTensorsFile(contentsOf: URL(fileURLWithPath: $0).appendingPathComponent(LoRAAdapter.weightsFileName)) }
         let both = digests > 1
         let hashes = try ParallelMap.run(count: files.count) { index in
-            var hasher = SHA256Hasher(), second = SHA256Hasher()
+            // Two digests the way a merge computes them (SHA256Pair: one pass, the two hashers interleaved).
+            var hasher = SHA256Hasher(), pair = SHA256Pair()
             files[index].streamBytes(0..<files[index].fileSize) { window in
                 var start = 0
                 while start < window.count {
                     let piece = UnsafeRawBufferPointer(rebasing: window[start..<min(window.count, start + (256 << 10))])
-                    hasher.update(piece)
-                    if both { second.update(piece) }
+                    if both { pair.updateBoth(piece) } else { hasher.update(piece) }
                     start += piece.count
                 }
             }
-            _ = second.finalize()
-            return hasher.finalize()
+            return both ? pair.finalize().first : hasher.finalize()
         }
         let parent = URL(fileURLWithPath: directory ?? FileManager.default.temporaryDirectory.path)
         let target = parent.appendingPathComponent("quiver-floor-\(UUID().uuidString).safetensors")

@@ -16,10 +16,15 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible, Codable
     }
 
     init(_ digest: SHA256.Digest) {
-        self.hex = digest.map { byte in
-            let s = String(byte, radix: 16)
-            return byte < 16 ? "0" + s : s
-        }.joined()
+        self.init(bytes: Array(digest))
+    }
+
+    init(bytes: [UInt8]) {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes.count * 2)
+        for byte in bytes { text += [digits[Int(byte >> 4)], digits[Int(byte & 15)]] }
+        self.hex = String(decoding: text, as: UTF8.self)
     }
 
     public var description: String { hex }
