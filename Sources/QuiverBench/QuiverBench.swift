@@ -11,7 +11,7 @@ struct QuiverBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quiver-bench",
         abstract: "Generate 7B-shaped LoRA adapters and time Quiver's merges.",
-        subcommands: [Generate.self, Run.self, IO.self, Floor.self, AuditCatalog.self])
+        subcommands: [Generate.self, Run.self, IO.self, Floor.self, SVDFloor.self, AuditCatalog.self])
 }
 
 /// Llama-2-7B's adapted projections: (path suffix, out, in).
@@ -141,6 +141,40 @@ struct IO: ParsableCommand {
 /// output of `--output-bytes` is written once the way Quiver writes a result (a temporary file in the output's
 /// directory, rename; fsync first with `--fsync`, as `merge-files --fsync` does). The page cache is warm after the first run; time the whole process from outside
 /// (`hyperfine`, `/usr/bin/time`) so its start-up counts as it does for `quiver merge-files`.
+/// The compute floor of a dense-SVD merge of the inputs (`ComputeFloor`): its flops, at the sgemm rate measured
+/// here on the widest product it makes, on every core. Prints one JSON line.
+struct SVDFloor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "svd-floor",
+        abstract: "Compute floor of a *_svd merge: the dense products and the randomized SVD at this machine's sgemm rate.")
+
+    @Option(parsing: .upToNextOption) var inputs: [String]
+    @Option(name: .customLong("svd-rank"), help: "The output rank (default: the largest input rank).") var svdRank: Int?
+    @Option(help: "Cores the merge runs modules on (default: all).") var cores: Int?
+
+    func run() throws {
+        let adapters = try inputs.map { try LoRAAdapter.load(directory: URL(fileURLWithPath: $0)) }
+        let descriptors = try adapters.map(MergeEngine.descriptor(for:))
+        var flops = 0.0
+        var widest = (rows: 0, cols: 0, l: 0)
+        for module in descriptors[0].modules {
+            let ranks = descriptors.compactMap { $0.modules.first { $0.path == module.path }?.rank }
+            let k = svdRank ?? ranks.max() ?? module.rank
+            flops += ComputeFloor.denseSVDFlops(rows: module.outFeatures, cols: module.inFeatures, inputRanks: ranks, outputRank: k)
+            if module.outFeatures * module.inFeatures > widest.rows * widest.cols {
+                widest = (module.outFeatures, module.inFeatures, min(module.outFeatures, module.inFeatures, max(k, ranks.reduce(0, +)) + 10))
+            }
+        }
+        let rate = try ComputeFloor.sgemmRate(m: widest.rows, n: widest.l, k: widest.cols)
+        let workers = Double(cores ?? ProcessInfo.processInfo.activeProcessorCount)
+        let line: [String: Any] = [
+            "method": "svd_compute_floor", "gflop": flops / 1e9, "sgemm_gflops_per_core": rate / 1e9, "cores": workers,
+            "seconds": flops / (rate * workers),
+        ]
+        print(String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self))
+    }
+}
+
 struct Floor: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "I/O floor: read + hash every input once, write one output of --output-bytes once (rename; --fsync to flush first).")
