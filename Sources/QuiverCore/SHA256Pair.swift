@@ -13,7 +13,12 @@ public struct SHA256Pair {
     private var fallback: (first: SHA256, second: SHA256)?
 
     public init() {
-        if !Self.accelerated { fallback = (SHA256(), SHA256()) }
+        self.init(accelerated: Self.accelerated)
+    }
+
+    /// `accelerated: false` uses the two swift-crypto hashers, as on a CPU without the SHA extensions (for tests).
+    init(accelerated: Bool) {
+        if !accelerated || !Self.accelerated { fallback = (SHA256(), SHA256()) }
     }
 
     /// Bytes of the first stream only.

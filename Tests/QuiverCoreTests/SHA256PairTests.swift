@@ -29,11 +29,11 @@ struct SHA256PairTests {
         #expect(a == reference(bytes) && b == reference(bytes))
     }
 
-    @Test(arguments: 0..<40)
-    func streamsThatShareSomeBytesSplitAnywhere(seed: Int) {
+    @Test(arguments: 0..<40, [true, false])
+    func streamsThatShareSomeBytesSplitAnywhere(seed: Int, accelerated: Bool) {
         var generator = Generator(state: UInt64(seed) &* 7919)
         var first: [UInt8] = [], second: [UInt8] = []
-        var pair = SHA256Pair()
+        var pair = SHA256Pair(accelerated: accelerated)
         for _ in 0..<Int.random(in: 1...30, using: &generator) {
             let count = [0, 1, 3, 63, 64, 65, 200, 5000, 70_000].randomElement(using: &generator)! + Int.random(in: 0...2, using: &generator)
             let chunk = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -44,8 +44,16 @@ struct SHA256PairTests {
             }
         }
         let (a, b) = pair.finalize()
-        #expect(a == reference(first), "first stream, seed \(seed)")
-        #expect(b == reference(second), "second stream, seed \(seed)")
+        #expect(a == reference(first), "first stream, seed \(seed), accelerated \(accelerated)")
+        #expect(b == reference(second), "second stream, seed \(seed), accelerated \(accelerated)")
+    }
+
+    @Test func theExtensionsAreUsedWhereTheCPUHasThem() {
+        // On x86-64 with SHA-NI (every machine this project's CI runs on) the interleaved kernel is the path taken.
+        #if arch(x86_64)
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        #expect(SHA256Pair.accelerated == flags.contains(" sha_ni"))
+        #endif
     }
 
     @Test func finalizeDoesNotConsumeTheState() {
