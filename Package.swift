@@ -109,7 +109,7 @@ let package = Package(
         // The client's pure parts (settings, errors, progress lines), and the CLI in remote mode against a real
         // `quiver serve` process.
         .testTarget(name: "ClientTests", dependencies: ["QuiverClient", "Registry", "ObjectStore", "Provenance", "QuiverTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "ServerTests", dependencies: ["QuiverServer", "Registry", "Provenance", "QuiverTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ServerTests", dependencies: ["QuiverServer", "Registry", "Provenance", "Postgres", "QuiverTesting"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )

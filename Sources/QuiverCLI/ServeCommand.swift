@@ -22,7 +22,8 @@ public struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("sync-merge-limit"), help: "Merges whose inputs' weights total less run within the request; larger ones are queued as jobs.")
     var syncMergeLimit = "256MiB"
     @Option(help: "In-process job workers (0: leave jobs to 'quiver worker').") var workers = 1
-    @Option(help: "Threads for database and blob-store calls (and database connections).") var threads = 8
+    @Option(help: "Threads for catalog calls (and database connections).") var threads = 8
+    @Option(name: .customLong("transfer-threads"), help: "Threads for blob uploads and downloads, apart from the catalog's (a transfer waiting on S3 never holds a thread catalog requests need).") var transferThreads = 8
     @Option(name: .customLong("max-waiting"), help: "Requests that may wait for a thread before new ones get 503 + Retry-After.") var maxWaiting = 64
     @Option(help: "Lease per job claim (e.g. 60s).") var lease = "60s"
     @Option(name: .customLong("read-cache"), help: "Memory for answers to reads (versions, lineage, audits, aliases), emptied whenever the catalog announces a change; 0 turns caching off.")
@@ -49,6 +50,7 @@ public struct ServeCommand: ParsableCommand {
         _ = try OptionParsing.bytes(syncMergeLimit, option: "sync-merge-limit")
         guard (0...64).contains(workers) else { throw OptionError("invalid_option", "--workers must be 0-64, got \(workers)") }
         guard (1...256).contains(threads) else { throw OptionError("invalid_option", "--threads must be 1-256, got \(threads)") }
+        guard (1...256).contains(transferThreads) else { throw OptionError("invalid_option", "--transfer-threads must be 1-256, got \(transferThreads)") }
         guard (0...100_000).contains(maxWaiting) else { throw OptionError("invalid_option", "--max-waiting must be 0-100000, got \(maxWaiting)") }
         guard (0...(16 << 30)).contains(try OptionParsing.bytes(readCache, option: "read-cache")) else {
             throw OptionError("invalid_option", "--read-cache must be 0-16GiB, got \(readCache)")
@@ -77,6 +79,7 @@ public struct ServeCommand: ParsableCommand {
         settings.syncMergeLimit = try OptionParsing.bytes(syncMergeLimit, option: "sync-merge-limit")
         settings.workers = workers
         settings.executorThreads = threads
+        settings.transferThreads = transferThreads
         settings.maxWaiting = maxWaiting
         settings.readCacheBytes = Int(try OptionParsing.bytes(readCache, option: "read-cache"))
         settings.presign.enabled = presignDownloads

@@ -24,10 +24,11 @@ public enum QuiverServer {
     public static func run(registry: Registry, settings: ServerSettings, redaction: SecretRedaction, logger: Logger) async throws {
         let metrics = ServerMetrics()
         let executor = ServerExecutor(threads: settings.executorThreads, maxWaiting: settings.maxWaiting, metrics: metrics)
+        let transfers = ServerExecutor(threads: settings.transferThreads, maxWaiting: settings.maxWaiting, name: "quiver-transfer")
         let caches = ServerCaches(url: registry.pool.url, maxBytes: settings.readCacheBytes, metrics: metrics, logger: logger)
         caches.start()
         let environment = ServerEnvironment(
-            registry: registry, executor: executor, settings: settings, metrics: metrics, redaction: redaction, tokenUses: TokenUseNotes(),
+            registry: registry, executor: executor, transfers: transfers, settings: settings, metrics: metrics, redaction: redaction, tokenUses: TokenUseNotes(),
             caches: caches, sessions: PageSessions())
         let app = Application(
             router: makeRouter(environment),
@@ -49,6 +50,7 @@ public enum QuiverServer {
         defer {
             caches.stop()
             executor.shutdown()
+            transfers.shutdown()
             registry.pool.close()
             logger.notice("stopped")
         }

@@ -7,6 +7,8 @@ import Registry
 struct ServerEnvironment: Sendable {
     let registry: Registry
     let executor: ServerExecutor
+    /// Blob transfers' own threads (``ServerSettings/transferThreads``).
+    let transfers: ServerExecutor
     let settings: ServerSettings
     let metrics: ServerMetrics
     let redaction: SecretRedaction

@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 import QuiverCore
 import QuiverTesting
 import Testing
@@ -155,31 +156,39 @@ struct ServerRefusalTests {
     }
 
     @Test func aSaturatedExecutorAnswers503WithRetryAfter() throws {
-        let server = try TestServer(arguments: ["--threads", "1", "--max-waiting", "0", "--workers", "0"])
+        let server = try TestServer(arguments: ["--threads", "1", "--max-waiting", "0", "--workers", "0", "--read-cache", "0"])
         defer { server.tearDown() }
         let admin = try ServerHTTPTests.adminToken(server)
-        // An upload whose body stalls holds the only executor thread (the store waits for bytes).
+        // An upload whose body stalls waits on its own thread (the transfers'): catalog requests still get theirs.
         let stalled = try RawConnection(port: server.port)
-        let digest = String(repeating: "c", count: 64)
-        try stalled.send("PUT /v1/blobs/\(digest) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(admin)\r\nContent-Length: 100000\r\n\r\n0123456789")
+        try stalled.send("PUT /v1/blobs/\(String(repeating: "c", count: 64)) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(admin)\r\nContent-Length: 100000\r\n\r\n0123456789")
+        defer { stalled.close() }
+        usleep(300_000)
+        let beside = try server.request("GET", "/v1/policy", token: admin)
+        #expect(beside.status == 200, "a stalled upload must not hold the catalog's only thread: \(beside)")
+        // A catalog read that waits on a lock holds the only catalog thread: the policy table is locked from outside.
+        let locker = try PostgresConnection(url: server.databaseURL)
+        try locker.executeScript("BEGIN; LOCK TABLE registry_policy IN ACCESS EXCLUSIVE MODE")
+        let blocked = Thread { _ = try? server.request("GET", "/v1/policy", token: admin) }
+        blocked.start()
         var busy: TestServer.Exchange?
         for _ in 0..<50 {
             usleep(100_000)
             let exchange = try server.request("GET", "/v1/policy", token: admin)
             if exchange.status == 503 { busy = exchange; break }
         }
+        try locker.executeScript("ROLLBACK")
         let refused = try #require(busy, "no 503 while the only thread was held")
         #expect(refused.headers["retry-after"] == "1")
         #expect(ServerHTTPTests.errorCode(refused) == "server.overloaded")
         // Health needs no executor: it still answers.
         #expect(try server.request("GET", "/healthz").status == 200)
-        stalled.close()
         var recovered = 0
         for _ in 0..<50 where recovered != 200 {
             usleep(100_000)
             recovered = try server.request("GET", "/v1/policy", token: admin).status
         }
-        #expect(recovered == 200, "the thread is free again once the client is gone")
+        #expect(recovered == 200, "the catalog thread is free again once the lock is gone, while the stalled upload still holds a transfer thread")
         let metrics = try server.request("GET", "/metrics").text
         #expect(metrics.range(of: #"quiver_executor_rejected_total [1-9]"#, options: .regularExpression) != nil, "\(metrics)")
     }

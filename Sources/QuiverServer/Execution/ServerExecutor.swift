@@ -19,10 +19,11 @@ public final class ServerExecutor: Sendable {
     /// Calls admitted and not finished: running (at most `threads`) plus waiting.
     private let admitted = Mutex(0)
 
-    public init(threads: Int, maxWaiting: Int, metrics: ServerMetrics? = nil) {
+    /// `metrics` are the catalog executor's (`quiver_executor_*`); the blob transfers' executor has none.
+    public init(threads: Int, maxWaiting: Int, metrics: ServerMetrics? = nil, name: String = "quiver-serve") {
         self.threads = max(1, threads)
         self.maxWaiting = max(0, maxWaiting)
-        self.executor = BlockingExecutor(maxThreads: self.threads, name: "quiver-serve")
+        self.executor = BlockingExecutor(maxThreads: self.threads, name: name)
         self.metrics = metrics
     }
 

@@ -86,7 +86,7 @@ extension Handlers {
             throw ServerError.rangeNotSatisfiable(call.header[.range] ?? "", size: info.size)
         }
         let length = range.map { $0.upperBound - $0.lowerBound } ?? info.size
-        let registry = call.server.registry, executor = call.server.executor
+        let registry = call.server.registry, executor = call.server.transfers
         let capacity = call.server.settings.transferBuffer
         let logger = call.logger
         return Response(status: status, headers: headers, body: ResponseBody(contentLength: Int(length)) { writer in
@@ -123,7 +123,7 @@ extension Handlers {
         guard size <= limit else { throw ServerError.tooLarge("a blob", size: size, limit: limit) }
 
         let source = RequestBodySource(capacity: call.server.settings.transferBuffer, idleTimeout: call.server.settings.bodyIdleTimeout)
-        let registry = call.server.registry, executor = call.server.executor
+        let registry = call.server.registry, executor = call.server.transfers
         let store = Task { () throws -> PutResult in
             defer { source.abandon() }
             return try await executor.run { try registry.blobs.streamPut(from: source, size: size, digest: digest) }
