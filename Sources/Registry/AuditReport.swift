@@ -4,11 +4,8 @@ import Foundation
 /// The answer to "what produced this adapter?": its lineage, the trained roots, every merge and the alias history.
 public struct AuditReport: Sendable, Codable {
     /// A trained adapter at a root of the lineage.
-    public struct Root: Sendable, Codable {
-        public let version: AdapterVersion
-        /// The `adapter_config.json` as registered.
-        public let config: String
-    }
+    /// A trained root with its `adapter_config.json` as registered (the catalog's record).
+    public typealias Root = AuditRecords.Root
 
     /// What the audit was asked about (a reference, a digest, or a file and its digest).
     public let query: String

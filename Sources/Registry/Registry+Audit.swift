@@ -31,7 +31,7 @@ extension Registry {
             let records = try session.lineage.audit(subjectID: subject.id)
             let graph = LineageGraph(start: subject.id, direction: .ancestors, nodes: records.nodes, edges: records.edges)
             let rootsByID = Dictionary(records.roots.map { ($0.version.id, $0) }, uniquingKeysWith: { a, _ in a })
-            let roots = graph.roots.compactMap { rootsByID[$0.versionID] }.map { AuditReport.Root(version: $0.version, config: $0.config) }
+            let roots = graph.roots.compactMap { rootsByID[$0.versionID] }
             return AuditReport(query: label, subject: subject, lineage: graph, roots: roots, merges: records.merges, aliasHistory: records.aliasHistory)
         }
     }

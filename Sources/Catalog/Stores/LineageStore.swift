@@ -42,14 +42,16 @@ public struct LineageStore: Sendable {
         ("e.merge_id", "merge_id"), ("m.method", "method"),
     ])
     static let edgeFrom = "edges e JOIN merges m ON m.id = e.merge_id"
+    /// The graph's two JSON columns, `nodes` and `edges`, over ``walk(start:direction:)``'s expressions.
+    static let graphColumns = """
+        (SELECT json_agg(\(nodeColumns.jsonRow)) FROM \(nodeFrom)) AS nodes,
+        (SELECT json_agg(\(edgeColumns.jsonRow)) FROM \(edgeFrom)) AS edges
+        """
 
     /// The lineage graph's statement: nodes and edges, each a JSON column.
     public static func graphQuery(start: Int64, direction: LineageDirection) -> SQLQuery {
         var query = walk(start: start, direction: direction)
-        query.append(SQLQuery(unsafeSQL: """
-            SELECT (SELECT json_agg(\(nodeColumns.jsonRow)) FROM \(nodeFrom)) AS nodes,
-                   (SELECT json_agg(\(edgeColumns.jsonRow)) FROM \(edgeFrom)) AS edges
-            """))
+        query.append(SQLQuery(unsafeSQL: "SELECT " + graphColumns))
         return query
     }
 
@@ -67,10 +69,8 @@ public struct LineageStore: Sendable {
         let root = ColumnList(VersionStore.columnList.fields.map { ($0.expression, $0.name) } + [("v.config::text", "config")])
         var query = walk(start: subjectID, direction: .ancestors)
         query.append(SQLQuery(unsafeSQL: """
-            SELECT (SELECT json_agg(\(nodeColumns.jsonRow)) FROM \(nodeFrom)) AS nodes,
-                   (SELECT json_agg(\(edgeColumns.jsonRow)) FROM \(edgeFrom)) AS edges,
-                   (SELECT json_agg(\(root.jsonRow)) FROM nodes n JOIN adapter_versions v ON v.id = n.id
-                        JOIN adapters a ON a.id = v.adapter_id JOIN base_models b ON b.id = v.base_model_id
+            SELECT \(graphColumns),
+                   (SELECT json_agg(\(root.jsonRow)) FROM \(VersionStore.from) JOIN nodes n ON n.id = v.id
                         WHERE NOT EXISTS (SELECT 1 FROM edges e WHERE e.child_version_id = n.id)) AS roots,
                    (SELECT json_agg(\(MergeLog.recordColumns.jsonRow) ORDER BY m.id) FROM \(MergeLog.recordFrom)
                         WHERE m.output_version_id = ANY((SELECT ids FROM node_ids)::bigint[])) AS merges,
@@ -121,7 +121,7 @@ public struct LineageStore: Sendable {
 
 /// Everything an audit reads about a version's lineage (``LineageStore/audit(subjectID:)``).
 public struct AuditRecords: Sendable {
-    public struct Root: Sendable {
+    public struct Root: Sendable, Codable {
         public let version: AdapterVersion
         /// `adapter_config.json` as registered.
         public let config: String

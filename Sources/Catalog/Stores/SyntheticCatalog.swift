@@ -51,13 +51,7 @@ public struct SyntheticCatalog: Sendable {
             CROSS JOIN generate_series(0, 99) p
             ORDER BY g, p
             """))
-        try connection.query(SQLQuery(unsafeSQL: """
-            INSERT INTO version_blobs (version_id, role, blob_sha256)
-            SELECT v.id, r.role, CASE WHEN r.role = 'config' THEN v.config_digest ELSE v.weights_digest END
-            FROM adapter_versions v JOIN adapters a ON a.id = v.adapter_id
-            CROSS JOIN (VALUES ('config'), ('weights')) r(role)
-            WHERE a.name IN (SELECT 'adapter-' || g FROM generate_series(\(first), \(last)) g)
-            """))
+        try referenceBlobs(of: SQLQuery(unsafeSQL: "a.name IN (SELECT 'adapter-' || g FROM generate_series(\(first), \(last)) g)"))
         // One merge per merged version, its two inputs and two lineage edges.
         try connection.query(SQLQuery(unsafeSQL: """
             WITH merged AS (
@@ -132,12 +126,7 @@ public struct SyntheticCatalog: Sendable {
                 encode(sha256(convert_to(\(name) || '-w' || k, 'UTF8')), 'hex'), 1000000, '{}'::jsonb, 'bench'
             FROM adapters a CROSS JOIN generate_series(1, \(descendants + 1)) k WHERE a.name = \(name) ORDER BY k
             """)
-        try connection.query("""
-            INSERT INTO version_blobs (version_id, role, blob_sha256)
-            SELECT v.id, r.role, CASE WHEN r.role = 'config' THEN v.config_digest ELSE v.weights_digest END
-            FROM adapter_versions v JOIN adapters a ON a.id = v.adapter_id CROSS JOIN (VALUES ('config'), ('weights')) r(role)
-            WHERE a.name = \(name)
-            """)
+        try referenceBlobs(of: "a.name = \(name)")
         try connection.query("""
             WITH merged AS (
                 SELECT v.id AS output_id, v.version, p.id AS parent_id, p.canonical_digest AS parent_digest
@@ -158,5 +147,18 @@ public struct SyntheticCatalog: Sendable {
             INSERT INTO lineage_edges (parent_version_id, child_version_id, weight, merge_id)
             SELECT m.parent_id, i.output_version_id, 1.0, i.id FROM inserted i JOIN merged m ON m.output_id = i.output_version_id
             """)
+    }
+
+    /// Records each version's two blob references (config and weights) for the versions of the adapters `a` that
+    /// `condition` selects.
+    private func referenceBlobs(of condition: SQLQuery) throws {
+        var query: SQLQuery = """
+            INSERT INTO version_blobs (version_id, role, blob_sha256)
+            SELECT v.id, r.role, CASE WHEN r.role = 'config' THEN v.config_digest ELSE v.weights_digest END
+            FROM adapter_versions v JOIN adapters a ON a.id = v.adapter_id CROSS JOIN (VALUES ('config'), ('weights')) r(role)
+            """
+        query.append(" WHERE ")
+        query.append(condition)
+        try connection.query(query)
     }
 }
