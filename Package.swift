@@ -38,9 +38,11 @@ let package = Package(
         .systemLibrary(name: "CLinearAlgebra", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         // SHA-256 block compression with the x86 SHA extensions, two streams interleaved (SHA256Pair).
         .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O3"])]),
+        // sync_file_range(2): start a file's writeback early (FileWriteback).
+        .target(name: "CFileSync"),
 
         // Pure Swift leaves: no network, no database.
-        .target(name: "QuiverCore", dependencies: ["CSHA256", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        .target(name: "QuiverCore", dependencies: ["CSHA256", "CFileSync", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .target(name: "SafeTensors", dependencies: ["QuiverCore"], swiftSettings: swiftSettings),
         .target(name: "LoRA", dependencies: ["SafeTensors", "QuiverCore"], swiftSettings: swiftSettings),
         .target(name: "Merge", dependencies: ["LoRA", "SafeTensors", "QuiverCore", "CLinearAlgebra"], swiftSettings: swiftSettings),

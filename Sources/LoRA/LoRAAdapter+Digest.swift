@@ -20,7 +20,14 @@ extension LoRAAdapter {
     public static let canonicalDigestDefinition = "quiver-lora-canonical-v1"
 
     func computeCanonicalDigest() -> SHA256Digest {
+        computeCanonicalDigest(checkingFinite: false).digest
+    }
+
+    /// The canonical digest; with `checkingFinite`, also whether a float tensor holds a NaN or an infinity, each
+    /// piece tested right after it is hashed, while it is still in the cache.
+    func computeCanonicalDigest(checkingFinite: Bool) -> (digest: SHA256Digest, nonFinite: Bool) {
         var hasher = SHA256Hasher()
+        var nonFinite = false
         hasher.update(Array("\(Self.canonicalDigestDefinition)\n".utf8))
         hasher.update(config.canonicalJSON())
         hasher.update(Array("\n".utf8))
@@ -28,9 +35,43 @@ extension LoRAAdapter {
         for tensor in sorted {
             let shape = tensor.shape.map(String.init).joined(separator: ",")
             hasher.update(Array("\(tensor.name)\n\(tensor.dtype.rawValue)\n\(shape)\n\(tensor.byteCount)\n".utf8))
-            weights.streamBytes(weights.fileRange(of: tensor)) { hasher.update($0) }
+            // Windows and pieces start at multiples of 256 KiB from the tensor's start: whole elements.
+            weights.streamBytes(weights.fileRange(of: tensor)) { window in
+                if !checkingFinite {
+                    hasher.update(window)
+                    return
+                }
+                var start = 0
+                while start < window.count {
+                    let piece = UnsafeRawBufferPointer(rebasing: window[start..<min(start + Self.digestChunk, window.count)])
+                    hasher.update(piece)
+                    if !nonFinite { nonFinite = SafeTensorsFile.containsNonFinite(piece, dtype: tensor.dtype) }
+                    start += piece.count
+                }
+            }
         }
-        return hasher.finalize()
+        return (hasher.finalize(), nonFinite)
+    }
+
+    /// What registering needs before any byte is stored: every float weight finite (else `lora.non_finite_weight`,
+    /// as ``requireFiniteWeights()`` names it) and both digests, on two threads: the file digest on one, the
+    /// canonical digest with the finite check on the other. About one file-hash of time instead of the three passes
+    /// of the check and ``digests()`` one after the other. The digests are kept, as ``digests()`` keeps them.
+    public func requireFiniteWeightsAndDigests() throws {
+        let known = digestCache.withLock { $0 }
+        if known.canonical != nil || known.weights != nil {
+            try requireFiniteWeights()
+            digests()
+            return
+        }
+        let (file, canonical) = try ParallelMap.both({
+            var hasher = SHA256Hasher()
+            self.weights.streamBytes(0..<self.weights.fileSize) { hasher.update($0) }
+            return hasher.finalize()
+        }, { self.computeCanonicalDigest(checkingFinite: true) })
+        // The fused check says whether; the full scan says where (and throws).
+        if canonical.nonFinite { try requireFiniteWeights() }
+        assumeDigests(canonical: canonical.digest, weights: file)
     }
 }
 

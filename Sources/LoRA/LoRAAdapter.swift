@@ -23,7 +23,7 @@ public final class LoRAAdapter: Sendable {
     /// sha256 of `adapter_config.json` as stored.
     public let configDigest: SHA256Digest
     private let moduleIndex: [String: Int]
-    private let digestCache = Mutex<(weights: SHA256Digest?, canonical: SHA256Digest?)>((nil, nil))
+    let digestCache = Mutex<(weights: SHA256Digest?, canonical: SHA256Digest?)>((nil, nil))
 
     init(
         directory: URL, config: AdapterConfig, configBytes: Data, weights: SafeTensorsFile, modules: [LoRAModuleInfo], savedModuleTensors: [String],

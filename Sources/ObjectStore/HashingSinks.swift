@@ -7,6 +7,8 @@ final class HashingFileSink: ResponseSink {
     private let fd: Int32
     private(set) var hasher = SHA256Hasher()
     private(set) var count: Int64 = 0
+    /// Where the disk write was last started (``FileWriteback``): every 8 MiB written starts the next.
+    private var writebackStart: Int64 = 0
 
     init(path: String) throws {
         self.path = path
@@ -22,6 +24,7 @@ final class HashingFileSink: ResponseSink {
         }
         hasher = SHA256Hasher()
         count = 0
+        writebackStart = 0
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
@@ -36,6 +39,10 @@ final class HashingFileSink: ResponseSink {
             done += n
         }
         count += Int64(bytes.count)
+        if count - writebackStart >= 8 << 20 {
+            FileWriteback.start(fd: fd, offset: writebackStart, length: count - writebackStart)
+            writebackStart = count
+        }
     }
 
     /// Flushes the file to disk (a verified download should survive a crash right after it).

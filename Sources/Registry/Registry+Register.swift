@@ -18,8 +18,9 @@ extension Registry {
     }
 
     /// Everything `register` checks before it stores anything: the name, the tags, the PEFT directory
-    /// (`LoRAAdapter.load`: config, tensors, pairing), the base model's name, and that every weight is finite.
-    /// Returns the loaded adapter. A remote client runs exactly this before it uploads a byte.
+    /// (`LoRAAdapter.load`: config, tensors, pairing), the base model's name, and that every weight is finite
+    /// (checked while the canonical digest is computed, beside the file digest on another thread). Returns the
+    /// loaded adapter, both digests known. A remote client runs exactly this before it uploads a byte.
     public static func validateForRegistration(directory: URL, name: String, tags: [String: String]) throws -> LoRAAdapter {
         try AdapterRef.validateName(name)
         try TagRules.validate(tags)
@@ -30,7 +31,7 @@ extension Registry {
                 reason: "base_model_name_or_path '\(TerminalText.escape(String(base.prefix(80))))' is longer than 512 characters or holds control characters",
                 hint: "set base_model_name_or_path to the base model's name (e.g. meta-llama/Llama-2-7b-hf)")
         }
-        try adapter.requireFiniteWeights()
+        try adapter.requireFiniteWeightsAndDigests()
         return adapter
     }
 

@@ -36,7 +36,8 @@ extension SafeTensorsFile {
     }
 
     /// Finds the first element whose exponent bits are all set (NaN or ±Inf), checking 4,096 elements at a time
-    /// without branches so the loop vectorizes.
+    /// (``containsNonFinite(_:dtype:)``'s branch-free test) and looking element by element only inside a block
+    /// that has one.
     private static func scan<Bits: FixedWidthInteger & UnsignedInteger>(
         _ file: SafeTensorsFile, _ tensor: TensorInfo, _: Bits.Type, exponent: Bits, mantissa: Bits
     ) -> (index: Int, value: String)? {
@@ -47,12 +48,7 @@ extension SafeTensorsFile {
             var start = 0
             while start < count {
                 let end = min(start + block, count)
-                var hits: Bits = 0
-                for i in start..<end {
-                    let bits = raw.loadUnaligned(fromByteOffset: i * stride, as: Bits.self)
-                    hits |= (bits & exponent) == exponent ? 1 : 0
-                }
-                if hits != 0 {
+                if anyExponentAllSet(UnsafeRawBufferPointer(rebasing: raw[(start * stride)..<(end * stride)]), Bits.self, exponent: exponent) {
                     for i in start..<end {
                         let bits = raw.loadUnaligned(fromByteOffset: i * stride, as: Bits.self)
                         guard bits & exponent == exponent else { continue }
@@ -64,5 +60,29 @@ extension SafeTensorsFile {
             }
             return nil
         }) ?? nil
+    }
+
+    /// Whether `raw`, whole elements of a `dtype` tensor, holds a NaN or an infinity (false for a dtype that is not
+    /// a float). A branch-free pass that vectorizes, for checking bytes already in the cache while they are hashed
+    /// (``firstNonFinite()`` then says where).
+    public static func containsNonFinite(_ raw: UnsafeRawBufferPointer, dtype: DType) -> Bool {
+        switch dtype {
+        case .F32: anyExponentAllSet(raw, UInt32.self, exponent: 0x7F80_0000)
+        case .BF16: anyExponentAllSet(raw, UInt16.self, exponent: 0x7F80)
+        case .F16: anyExponentAllSet(raw, UInt16.self, exponent: 0x7C00)
+        case .F64: anyExponentAllSet(raw, UInt64.self, exponent: 0x7FF0_0000_0000_0000)
+        default: false
+        }
+    }
+
+    private static func anyExponentAllSet<Bits: FixedWidthInteger & UnsignedInteger>(
+        _ raw: UnsafeRawBufferPointer, _: Bits.Type, exponent: Bits
+    ) -> Bool {
+        let stride = MemoryLayout<Bits>.size
+        var hits: Bits = 0
+        for i in 0..<(raw.count / stride) {
+            hits |= (raw.loadUnaligned(fromByteOffset: i * stride, as: Bits.self) & exponent) == exponent ? 1 : 0
+        }
+        return hits != 0
     }
 }

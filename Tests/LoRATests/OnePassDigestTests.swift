@@ -50,6 +50,45 @@ struct OnePassDigestTests {
         }
     }
 
+    @Test("the registration check gives the same digests on two threads", arguments: directories)
+    func registrationCheckDigests(directory: URL) throws {
+        let checked = try LoRAAdapter.load(directory: directory)
+        try checked.requireFiniteWeightsAndDigests()
+        let apart = try LoRAAdapter.load(directory: directory)
+        #expect(checked.digests().canonical == apart.canonicalDigest)
+        #expect(checked.digests().weights == apart.weightsDigest)
+    }
+
+    /// The check fused into the canonical hashing finds a NaN or an infinity wherever it is (first or last element,
+    /// a piece boundary of a tensor larger than one piece, every float dtype) and names it as the full scan does;
+    /// integer tensors and finite values pass.
+    @Test func registrationCheckFindsEveryNonFiniteValue() throws {
+        let out = try Fixtures.temporaryDirectory("fused-finite")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let config = AdapterConfig(baseModelNameOrPath: "tiny", r: 2, loraAlpha: 4, targetModules: .list(["q"]))
+        try config.jsonData().write(to: out.appendingPathComponent(LoRAAdapter.configFileName))
+        let count = 2 * 100_000  // 800 KB as F32: more than three 256 KiB pieces
+        for dtype in [DType.F32, .F16, .BF16, .F64] {
+            for (position, bad) in [(0, Float.nan), (count - 1, .infinity), (65_536, -.infinity), (count / 2, .nan), (-1, 0)] {
+                var values = (0..<count).map { Float($0 % 251) * 0.01 }
+                if position >= 0 { values[position] = bad }
+                try SafeTensorsWriter.write([
+                    TensorToWrite(name: "base_model.model.m.q.lora_A.weight", shape: [2, count / 2], values: values, dtype: dtype),
+                    TensorToWrite(name: "base_model.model.m.q.lora_B.weight", shape: [2, 2], values: [1, 2, 3, 4], dtype: dtype),
+                ], metadata: [:], to: out.appendingPathComponent(LoRAAdapter.weightsFileName))
+                if position < 0 {
+                    try LoRAAdapter.load(directory: out).requireFiniteWeightsAndDigests()
+                    continue
+                }
+                let full = #expect(throws: LoRAError.self) { try LoRAAdapter.load(directory: out).requireFiniteWeights() }
+                let fused = #expect(throws: LoRAError.self) { try LoRAAdapter.load(directory: out).requireFiniteWeightsAndDigests() }
+                #expect(fused?.kind == .nonFiniteWeight)
+                #expect(fused?.description == full?.description)
+                #expect(fused?.detail.contains("element \(position)") == true, "\(dtype): \(fused?.detail ?? "not refused")")
+            }
+        }
+    }
+
     @Test func assumedDigestsAreKept() throws {
         let directory = try #require(Self.directories.first)
         let adapter = try LoRAAdapter.load(directory: directory)

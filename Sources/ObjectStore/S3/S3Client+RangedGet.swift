@@ -49,6 +49,9 @@ extension S3Client {
                         // Another range or the hashing failed: start no more transfers.
                         if state.hasFailed { throw ObjectStoreError(.io, "download abandoned after another part failed") }
                         try getRange(key: key, range: range, total: size, fd: fd, path: path, state: state)
+                        // The disk write of this part starts now, beside the parts still arriving; the fsync
+                        // at the end waits only for what is left.
+                        FileWriteback.start(fd: fd, offset: range.lowerBound, length: Int64(range.count))
                         state.finish(index)
                     } catch {
                         let failure = (error as? ObjectStoreError).map {
