@@ -62,14 +62,47 @@ struct DenseDeltaBuilder {
         }
     }
 
+    /// Calls `body` with tiles of Δ_i that together hold every entry once, in no particular order: for passes that
+    /// only count (the magnitude threshold's). A tile is about 64K entries (a column panel of ≤ 2,048 columns, as
+    /// many rows as fit), so `body` reads it from the L2 cache the product just wrote it to; panels go outermost,
+    /// so A_i's panel stays cached across the row tiles. Each entry is the same product of a row of B_i and a
+    /// column of A_i as in ``deltaBlock(_:r0:count:into:)``.
+    func forEachTile(of input: ModuleInput, _ body: (UnsafeBufferPointer<Float>) -> Void) {
+        let tileCols = min(cols, 2048)
+        let tileRows = max(1, min(rows, (1 << 16) / max(tileCols, 1)))
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * tileCols)
+        defer { scratch.deallocate() }
+        input.b.withUnsafeBufferPointer { pb in
+            input.a.withUnsafeBufferPointer { pa in
+                guard let b0 = pb.baseAddress, let a0 = pa.baseAddress else { return }
+                var c0 = 0
+                while c0 < cols {
+                    let width = min(tileCols, cols - c0)
+                    var r0 = 0
+                    while r0 < rows {
+                        let height = min(tileRows, rows - r0)
+                        LinearAlgebra.gemm(
+                            m: height, n: width, k: input.rank, alpha: Float(input.scaling),
+                            a: b0 + r0 * input.rank, lda: input.rank, b: a0 + c0, ldb: cols, c: scratch, ldc: width)
+                        body(UnsafeBufferPointer(start: scratch, count: height * width))
+                        r0 += height
+                    }
+                    c0 += width
+                }
+            }
+        }
+    }
+
     func build() -> [Float] {
         let density = request.density ?? 1
         let numel = rows * cols
         var masks: [MagnitudeMask] = inputs.map { input in
             guard rule.prunesByMagnitude else { return MagnitudeMask(MagnitudeThreshold(mode: .keepAll)) }
             let k = MagnitudeThreshold.keepCount(density: density, numel: numel)
+            // Finding the threshold only counts, so it reads Δ_i in cache-sized tiles; the masks below see it in
+            // row-major order.
             return MagnitudeMask(MagnitudeThreshold.find(k: k, numel: numel, sample: sample(of: input)) {
-                forEachBlock(of: input, $0)
+                forEachTile(of: input, $0)
             })
         }
         let dares = inputs.map { input in

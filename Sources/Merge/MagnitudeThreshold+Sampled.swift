@@ -19,7 +19,8 @@ extension MagnitudeThreshold {
         }
         var above = 0
         var inside: [UInt32] = []
-        forEachBlock { block in above &+= scan(block, low: low, high: high, into: &inside) }
+        var scratch: [UInt32] = []
+        forEachBlock { block in above &+= scan(block, low: low, high: high, into: &inside, scratch: &scratch) }
         let needed = k - above
         guard needed > 0, needed <= inside.count else {
             return find(k: k, numel: numel, forEachBlock: forEachBlock)
@@ -29,32 +30,30 @@ extension MagnitudeThreshold {
     }
 
     /// Counts the entries of `block` whose |x| bits exceed `high` and appends those in [low, high] to `inside`.
-    /// Eight lanes at a time: the rare lanes inside the bracket are appended one by one.
-    static func scan(_ block: UnsafeBufferPointer<Float>, low: UInt32, high: UInt32, into inside: inout [UInt32]) -> Int {
-        guard let base = block.baseAddress else { return 0 }
-        let raw = UnsafeRawPointer(base)
+    /// Without branches: every entry is stored at the next free slot of a scratch array, and the slot advances only
+    /// past entries inside the bracket (a few percent of them, at random positions, where a branch would mispredict).
+    /// `scratch` is that array, kept by the caller across blocks (grown here when a block is larger).
+    static func scan(_ block: UnsafeBufferPointer<Float>, low: UInt32, high: UInt32, into inside: inout [UInt32],
+                     scratch: inout [UInt32]) -> Int {
+        guard let base = block.baseAddress, !block.isEmpty else { return 0 }
         let n = block.count
-        let magnitude = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
-        let highs = SIMD8<UInt32>(repeating: high), lows = SIMD8<UInt32>(repeating: low)
-        let width = SIMD8<UInt32>(repeating: high &- low)
-        var counts = SIMD8<UInt32>()
-        var j = 0
-        while j + 8 <= n {
-            let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<UInt32>.self) & magnitude
-            counts.replace(with: counts &+ 1, where: v .> highs)
-            // Unsigned wrap-around: one compare tests low <= v <= high.
-            let hit = (v &- lows) .<= width
-            if any(hit) {
-                for lane in 0..<8 where hit[lane] { inside.append(v[lane]) }
+        if scratch.count < n + 1 { scratch = [UInt32](repeating: 0, count: n + 1) }
+        let width = high &- low
+        var found = 0, above = 0
+        scratch.withUnsafeMutableBufferPointer { slots in
+            guard let slot = slots.baseAddress else { return }
+            base.withMemoryRebound(to: UInt32.self, capacity: n) { bits in
+                for j in 0..<n {
+                    let v = bits[j] & 0x7FFF_FFFF
+                    slot[found] = v
+                    // As arithmetic on 64-bit differences, since comparisons here become branches (and half the
+                    // entries are above the bracket): v − low wraps past `width` exactly when v is outside
+                    // [low, high], and high − v is negative exactly when v is above it.
+                    found &+= 1 &+ ((Int(width) &- Int(v &- low)) &>> 63)
+                    above &-= (Int(high) &- Int(v)) &>> 63
+                }
             }
-            j += 8
-        }
-        var above = Int(counts.wrappedSum())
-        while j < n {
-            let bits = base[j].bitPattern & 0x7FFF_FFFF
-            above += bits > high ? 1 : 0
-            if bits &- low <= high &- low { inside.append(bits) }
-            j += 1
+            inside.append(contentsOf: UnsafeBufferPointer(start: slot, count: found))
         }
         return above
     }

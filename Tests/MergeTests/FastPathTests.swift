@@ -49,6 +49,22 @@ struct FastPathTests {
         #expect(fast == exact)
     }
 
+    /// The threshold pass reads Δ_i in cache-sized tiles, the combining pass in row blocks: both must see exactly
+    /// the same entries, bit for bit (a shape wider than one 2,048-column panel, neither side a multiple of a tile).
+    @Test func tilesHoldTheEntriesOfTheRowBlocks() throws {
+        let shape: [(path: String, out: Int, in: Int)] = [("m.wide", 77, 4_500)]
+        let x = SyntheticAdapter.make(name: "w", seed: 9, rank: 5, modules: shape)
+        let f = try #require(x.factors["m.wide"])
+        let input = ModuleInput(index: 0, a: f.a, b: f.b, rank: 5, scaling: 1.7, weight: 1)
+        let builder = DenseDeltaBuilder(request: MergeRequest(method: .tiesSVD, density: 0.5), rule: .ties, path: "m.wide",
+                                        rows: 77, cols: 4_500, inputs: [input])
+        var blocks: [UInt32] = [], tiles: [UInt32] = []
+        builder.forEachBlock(of: input) { blocks += $0.map(\.bitPattern) }
+        builder.forEachTile(of: input) { tiles += $0.map(\.bitPattern) }
+        #expect(blocks.count == 77 * 4_500)
+        #expect(tiles.sorted() == blocks.sorted())
+    }
+
     /// A module big enough for the sampled threshold: the builder's D equals masks from the two-pass selection
     /// on the whole Δ_i, combined by TIES.
     @Test func denseDeltaWithSampledThresholdsEqualsTheReference() throws {
