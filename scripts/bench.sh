@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # One command for the performance figures of docs/benchmarks.md ("Whole-command merges against PEFT and the I/O
 # floor"): every merge method as a whole `quiver merge-files` process, the I/O floor of the same merge, and PEFT's
-# in-memory add_weighted_adapter call on the SAME files, side by side in one run; then the section between the
-# markers in docs/benchmarks.md is rewritten with the figures, the load average and the commands.
+# in-memory add_weighted_adapter call on the SAME files, side by side in one run; then the registry's figures:
+# catalog reads (audit, show, list, lineage) in a synthetic catalog of AUDIT_VERSIONS versions
+# (`QuiverBench audit-catalog`, the test PostgreSQL), and register/pull against the raw S3 rate of the same bytes
+# (bench/registry/transfer.sh: its own PostgreSQL and SeaweedFS). Then the section between the markers in
+# docs/benchmarks.md is rewritten with all the figures, the load averages and the commands.
 #
 #   scripts/bench.sh                 # everything (first run: builds, generates inputs, installs PEFT's venv)
 #
@@ -10,7 +13,9 @@
 #        SVD_METHODS (the dense-SVD methods timed against their compute floor, default below; "" skips them),
 #        SVD_RUNS (runs each, 2), BIN (a directory with release quiver and QuiverBench: no build),
 #        PEFT_THREADS (torch threads for PEFT, 2; under load 1 avoids OpenMP's spinning threads collapsing),
-#        PEFT=0 (skip PEFT), AUDIT=1 (also scripts/bench-registry-audit.sh; needs the test PostgreSQL),
+#        PEFT=0 (skip PEFT), REGISTRY=0 (skip the registry figures below), AUDIT_VERSIONS (catalog sizes for
+#        the catalog reads, "100000"; "100000 1000000" adds the million, ~3 min of seeding), AUDIT_RUNS (1000),
+#        TRANSFER_SIZES (register/pull sizes in MiB, "32 200 1024"), TRANSFER_ROUNDS (3),
 #        TRANSFER=FILES (also scripts/bench-objectstore.sh FILES; needs the test SeaweedFS), DOC=0 (print only),
 #        REPORT_ONLY=1 (no measuring: rewrite the section from the last run's files in bench-out/bench-sh).
 # Needs hyperfine. PEFT goes into <repo>/.venv-peft through bench/peft/setup.sh (its own venv, gitignored).
@@ -102,12 +107,34 @@ if [ "${PEFT:-1}" = 1 ]; then
 fi
 echo "load average at end: $(load)" | tee "$OUT/load-end.txt"
 
-[ "${AUDIT:-0}" = 1 ] && BUILD_FLAGS="-c release" bash scripts/bench-registry-audit.sh | tee "$OUT/audit.txt"
+if [ "${REGISTRY:-1}" = 1 ]; then
+    # Catalog reads: each size in a scratch database of the test PostgreSQL, seeded by the command itself.
+    bash scripts/services/postgres.sh start >/dev/null
+    # shellcheck disable=SC1091
+    source .services/postgres.env
+    for versions in ${AUDIT_VERSIONS:-100000}; do
+        db="bench_audit_$versions"
+        psql "$QUIVER_TEST_DATABASE_URL" -XqAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+        echo "== catalog reads at $versions versions (load $(load))"
+        "$BIN/QuiverBench" audit-catalog --database-url "${QUIVER_TEST_DATABASE_URL%/*}/$db" --versions "$versions" \
+            --runs "${AUDIT_RUNS:-1000}" | tee "$OUT/audit-$versions.txt"
+        echo "load average after: $(load)" >> "$OUT/audit-$versions.txt"
+        psql "$QUIVER_TEST_DATABASE_URL" -XqAt -c "DROP DATABASE $db WITH (FORCE)"
+    done
+    # Register and pull: the aws CLI and numpy come from PEFT's venv when the machine lacks them.
+    if [ -x .venv-peft/bin/python ]; then
+        command -v aws >/dev/null || .venv-peft/bin/python -m pip install --quiet awscli
+        export PATH="$ROOT/.venv-peft/bin:$PATH"
+    fi
+    echo "== register and pull against raw S3 (load $(load))"
+    QUIVER="$QUIVER" bench/registry/transfer.sh --sizes "${TRANSFER_SIZES:-32 200 1024}" --rounds "${TRANSFER_ROUNDS:-3}"
+    cp bench-out/registry-transfer.md "$OUT/registry-transfer.md"
+fi
 [ -n "${TRANSFER:-}" ] && bash scripts/bench-objectstore.sh $TRANSFER | tee "$OUT/transfer.md"
 fi
 read -r CAT_BYTES R16_BYTES < "$OUT/sizes.txt"
 
-python3 - "$OUT" "$LAYERS" "$RUNS" "$CAT_BYTES" "$R16_BYTES" "${DOC:-1}" <<'PY'
+AUDIT_RUNS="${AUDIT_RUNS:-1000}" TRANSFER_SIZES="${TRANSFER_SIZES:-32 200 1024}" TRANSFER_ROUNDS="${TRANSFER_ROUNDS:-3}" python3 - "$OUT" "$LAYERS" "$RUNS" "$CAT_BYTES" "$R16_BYTES" "${DOC:-1}" <<'PY'
 import json, os, sys, glob, datetime, subprocess
 out, layers, runs, cat_bytes, r16_bytes, doc = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1"
 def median(name):
@@ -168,6 +195,26 @@ measured in the same run; nothing else (no elementwise work, no I/O).
 | method | quiver merge-files wall s | CPU s | compute floor s | ÷ floor |
 |---|---:|---:|---:|---:|
 """ + "\n".join(svd_rows) + "\n"
+for path in sorted(glob.glob(f"{out}/audit-*.txt"), key=lambda p: int(p.rsplit("-", 1)[1][:-4])):
+    lines = open(path).read().splitlines()
+    versions = int(path.rsplit("-", 1)[1][:-4])
+    table = [l for l in lines if l.startswith("|")]
+    notes = [l for l in lines if l.startswith(("seeded", "reusing", "audit of", "list (", "load average after"))]
+    text += f"""
+Catalog reads at {versions:,} versions: `QuiverBench audit-catalog --versions {versions} --runs {os.environ.get('AUDIT_RUNS', '1000')}`
+(release build, in process, one pooled connection to the test PostgreSQL on loopback TCP, statements prepared;
+the synthetic catalog: 100-version adapters whose version 100 is 50 merges deep, tags, alias moves, and `fan@1`
+with 10,000 descendants). Times in ms.
+
+""" + "\n".join(table) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+if os.path.exists(f"{out}/registry-transfer.md"):
+    sizes = os.environ.get("TRANSFER_SIZES", "32 200 1024")
+    text += f"""
+Register and pull against the raw S3 rate of the same bytes, `bench/registry/transfer.sh --sizes "{sizes}" --rounds {os.environ.get('TRANSFER_ROUNDS', '3')}`:
+raw is the faster of a plain libcurl PUT/GET (`curl --aws-sigv4`) and `aws s3 cp`; register = validate, both
+digests, upload, record; pull = download, verify, write, flush. Each round alternates raw and Quiver.
+
+""" + open(f"{out}/registry-transfer.md").read()
 text += "<!-- bench.sh:end -->\n"
 print(text)
 if doc:
