@@ -23,7 +23,7 @@ public struct ServeCommand: ParsableCommand {
     var syncMergeLimit = "256MiB"
     @Option(help: "In-process job workers (0: leave jobs to 'quiver worker').") var workers = 1
     @Option(help: "Threads for catalog calls (and database connections).") var threads = 8
-    @Option(name: .customLong("transfer-threads"), help: "Threads for blob uploads and downloads, apart from the catalog's (a transfer waiting on S3 never holds a thread catalog requests need).") var transferThreads = 8
+    @Option(name: .customLong("transfer-threads"), help: "Threads for blob uploads and downloads and for merges run within their request, apart from the catalog's (a transfer waiting on S3 never holds a thread catalog requests need).") var transferThreads = 8
     @Option(name: .customLong("max-waiting"), help: "Requests that may wait for a thread before new ones get 503 + Retry-After.") var maxWaiting = 64
     @Option(help: "Lease per job claim (e.g. 60s).") var lease = "60s"
     @Option(name: .customLong("read-cache"), help: "Memory for answers to reads (versions, lineage, audits, aliases), emptied whenever the catalog announces a change; 0 turns caching off.")

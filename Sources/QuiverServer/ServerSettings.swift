@@ -21,8 +21,9 @@ public struct ServerSettings: Sendable {
     public var executorThreads = 8
     /// Requests that may wait for an executor thread before new ones get 503.
     public var maxWaiting = 64
-    /// Threads for blob transfers (`GET`/`PUT /v1/blobs/{sha256}`), apart from the catalog's: a transfer that waits on
-    /// S3 (a slow client, an S3 outage being retried) never holds a thread that catalog requests need.
+    /// Threads for blob transfers (`GET`/`PUT /v1/blobs/{sha256}`) and merges run within their request, apart from the
+    /// catalog's: a transfer that waits on S3 (a slow client, an S3 outage being retried) or a merge moving its inputs
+    /// and result never holds a thread that catalog requests need.
     public var transferThreads = 8
     /// Bytes buffered between a client and the blob store during a transfer.
     public var transferBuffer = 1 << 20

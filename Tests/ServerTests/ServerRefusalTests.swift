@@ -6,6 +6,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// What `quiver serve` refuses, and that a refusal leaves nothing behind: denials in the audit trail, blobs and
@@ -191,6 +192,38 @@ struct ServerRefusalTests {
         #expect(recovered == 200, "the catalog thread is free again once the lock is gone, while the stalled upload still holds a transfer thread")
         let metrics = try server.request("GET", "/metrics").text
         #expect(metrics.range(of: #"quiver_executor_rejected_total [1-9]"#, options: .regularExpression) != nil, "\(metrics)")
+    }
+
+    /// A merge run within its request moves blobs for as long as it takes: it runs on the transfers' threads, so
+    /// with one catalog thread, catalog requests are still served while it waits (held here by a lock on the
+    /// merges table, which its first catalog read needs).
+    @Test func aSynchronousMergeLeavesTheCatalogThreadFree() throws {
+        let server = try TestServer(arguments: ["--threads", "1", "--max-waiting", "0", "--workers", "0", "--read-cache", "0"])
+        defer { server.tearDown() }
+        let admin = try ServerHTTPTests.adminToken(server)
+        for (name, golden) in [("tone", "a1"), ("json", "a2")] {
+            let outcome = try server.cli(["register", ServerHTTPTests.golden.appendingPathComponent(golden).path, "--name", name])
+            #expect(outcome.status == 0, "\(outcome)")
+        }
+        let locker = try PostgresConnection(url: server.databaseURL)
+        try locker.executeScript("BEGIN; LOCK TABLE merges IN ACCESS EXCLUSIVE MODE")
+        let merged = Mutex<TestServer.Exchange?>(nil)
+        let merging = Thread {
+            let exchange = try? server.request("POST", "/v1/merges", body: .json(#"{"inputs": ["tone", "json"], "into": "blend", "method": "ties", "density": 0.5}"#), token: admin)
+            merged.withLock { $0 = exchange }
+        }
+        merging.start()
+        usleep(500_000)
+        #expect(merged.withLock { $0 } == nil, "the merge should be waiting on the lock")
+        let beside = try server.request("GET", "/v1/policy", token: admin)
+        #expect(beside.status == 200, "a merge in flight must not hold the catalog's only thread: \(beside)")
+        try locker.executeScript("ROLLBACK")
+        var status: Int?
+        for _ in 0..<100 where status == nil {
+            usleep(100_000)
+            status = merged.withLock { $0?.status }
+        }
+        #expect(status == 201, "the merge completes once the lock is gone")
     }
 
     @Test func aLargeBlobStreamsBothWays() throws {

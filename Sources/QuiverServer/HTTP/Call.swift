@@ -254,6 +254,13 @@ struct Call: Sendable {
         return try await server.executor.run { try work(acting) }
     }
 
+    /// The same on the transfers' threads: for work that moves blobs for seconds (a merge run within the request
+    /// downloads its inputs and uploads its result), so it never holds a thread catalog requests wait for.
+    func registryMovingBlobs<T: Sendable>(_ work: @escaping @Sendable (Registry) throws -> T) async throws -> T {
+        let acting = server.registry.acting(as: token?.name ?? "anonymous")
+        return try await server.transfers.run { try work(acting) }
+    }
+
     // MARK: - Responses
 
     /// `value` as JSON with the CLI's encoder (`--json`): sorted keys, ISO 8601 dates.

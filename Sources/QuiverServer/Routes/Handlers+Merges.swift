@@ -63,7 +63,7 @@ extension Handlers {
             return try call.json(job, status: .accepted, headers: [.location: "/v1/jobs/\(job.id)"])
         }
         let started = ContinuousClock.now
-        let outcome = try await call.registry { try $0.merge(inputs: refs, into: body.into, request: request) }
+        let outcome = try await call.registryMovingBlobs { try $0.merge(inputs: refs, into: body.into, request: request) }
         call.server.metrics.merge(mode: "sync", duration: ContinuousClock.now - started)
         call.logger.info("merged", metadata: ["version": "\(outcome.version.label)", "existed": "\(outcome.existed)"])
         return try call.json(outcome, status: outcome.existed ? .ok : .created, headers: [.location: location(outcome.version)])
