@@ -64,6 +64,10 @@ struct AuditCatalog: ParsableCommand {
         print("| operation | p50 | p99 | min | max |")
         print("|---|---:|---:|---:|---:|")
         try time("audit <weights sha256> (depth 50)") { _ = try registry.audit(digest) }
+        // The parts of an audit: the statement alone (sent, executed, its JSON text received; nothing decoded),
+        // and the reference's resolution.
+        try time("  of which: the audit statement, undecoded") { _ = try catalog.pool.query(LineageStore.auditQuery(subjectID: target.id)) }
+        try time("  of which: resolving the weights sha256") { _ = try registry.resolve(.digest(target.weightsDigest)) }
         try time("show NAME@VERSION") { _ = try registry.show(.version(name: target.name, number: 100)) }
         try time("list --base-model --rank --tag --kind --limit 50") { _ = try registry.list(filter, limit: 50) }
         try time("lineage NAME@VERSION (ancestors, depth 50)") { _ = try registry.lineage(of: .version(name: target.name, number: 100), direction: .ancestors) }

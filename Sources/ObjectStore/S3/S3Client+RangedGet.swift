@@ -7,9 +7,11 @@ extension S3Client {
     /// `settings.downloadConcurrency` workers, each written in place with `pwrite`, and verifies it against
     /// `expected`; returns the byte count.
     ///
-    /// Another worker hashes the file as the completed prefix grows (parts finish out of order; a part is hashed
-    /// only once complete, since a retried part is rewritten), reading back from the page cache while the network
-    /// is busy, so verification adds only the tail. Memory stays at curl's buffers plus one read buffer. Any failed
+    /// Another worker hashes the file as its written prefix grows, following the lowest part still arriving byte by
+    /// byte rather than waiting for whole parts (parts finish in batches, and the last batch would all be hashed
+    /// after the download), reading back from the page cache while the network is busy, so verification adds only
+    /// the tail. A retried part rewrites the same bytes of the same range, so what was hashed stays valid; anything
+    /// else fails the digest. Memory stays at curl's buffers plus one read buffer. Any failed
     /// part, a size that changes under us, or a digest mismatch (`.corruptBlob`) fails the whole read and removes
     /// the file.
     func getObjectRanged(key: String, size: Int64, to path: String, expected: SHA256Digest, location: String) throws
@@ -36,7 +38,7 @@ extension S3Client {
         do {
             let (digest, _) = try ParallelMap.both({
                 do {
-                    return try Self.hashCompletedPrefix(fd: fd, path: path, size: size, partSize: partSize, state: state)
+                    return try Self.hashWrittenPrefix(fd: fd, path: path, size: size, partSize: partSize, state: state)
                 } catch {
                     state.fail(error)
                     throw error
@@ -48,7 +50,7 @@ extension S3Client {
                     do {
                         // Another range or the hashing failed: start no more transfers.
                         if state.hasFailed { throw ObjectStoreError(.io, "download abandoned after another part failed") }
-                        try getRange(key: key, range: range, total: size, fd: fd, path: path, state: state)
+                        try getRange(key: key, part: index, range: range, total: size, fd: fd, path: path, state: state)
                         // The disk write of this part starts now, beside the parts still arriving; the fsync
                         // at the end waits only for what is left.
                         FileWriteback.start(fd: fd, offset: range.lowerBound, length: Int64(range.count))
@@ -74,10 +76,10 @@ extension S3Client {
 
     /// One range into its place in the file, retried as a whole by `send`; checks that the server answered with
     /// exactly that range of an object of the expected total size.
-    private func getRange(key: String, range: Range<Int64>, total: Int64, fd: Int32, path: String,
+    private func getRange(key: String, part: Int, range: Range<Int64>, total: Int64, fd: Int32, path: String,
                           state: RangeProgress) throws
     {
-        let sink = PositionalFileSink(fd: fd, path: path, range: range, state: state)
+        let sink = PositionalFileSink(fd: fd, path: path, part: part, range: range, state: state)
         let response = try getObject(key: key, range: range, sink: sink)
         let full = objectKey(key)
         let expected = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(total)"
@@ -97,7 +99,7 @@ extension S3Client {
     }
 
     /// Hashes parts from the file in order as they complete; nil when a worker failed (its error is the result).
-    private static func hashCompletedPrefix(fd: Int32, path: String, size: Int64, partSize: Int64,
+    private static func hashWrittenPrefix(fd: Int32, path: String, size: Int64, partSize: Int64,
                                             state: RangeProgress) throws -> SHA256Digest?
     {
         var hasher = SHA256Hasher()
@@ -106,8 +108,7 @@ extension S3Client {
         defer { buffer.deallocate() }
         var hashed: Int64 = 0
         while hashed < size {
-            guard let parts = state.waitForCompleted(after: Int(hashed / partSize)) else { return nil }
-            let end = min(Int64(parts) * partSize, size)
+            guard let end = state.waitForWritten(after: hashed, partSize: partSize, size: size) else { return nil }
             while hashed < end {
                 let n = pread(fd, buffer, Int(min(Int64(bufferSize), end - hashed)), off_t(hashed))
                 if n < 0, errno == EINTR { continue }
@@ -128,13 +129,15 @@ extension S3Client {
 private final class PositionalFileSink: ResponseSink {
     private let fd: Int32
     private let path: String
+    private let part: Int
     private let range: Range<Int64>
     private let state: RangeProgress
     private(set) var count: Int64 = 0
 
-    init(fd: Int32, path: String, range: Range<Int64>, state: RangeProgress) {
+    init(fd: Int32, path: String, part: Int, range: Range<Int64>, state: RangeProgress) {
         self.fd = fd
         self.path = path
+        self.part = part
         self.range = range
         self.state = state
     }
@@ -160,23 +163,23 @@ private final class PositionalFileSink: ResponseSink {
             done += n
         }
         count += Int64(bytes.count)
+        state.wrote(part, upTo: count)
     }
 }
 
-/// Which ranges are complete, and the first failure (which stops everyone). The hashing worker sleeps on `wake`,
-/// signalled on every completion and failure.
+/// How far each range is written, and the first failure (which stops everyone). The hashing worker sleeps on
+/// `wake`, signalled every MiB a range grows by, on every completion and on failure.
 private final class RangeProgress: Sendable {
     private struct State {
-        var done: [Bool]
-        /// Parts 0..<contiguous are all complete.
-        var contiguous = 0
+        /// Bytes of each part written from its start, the most any attempt wrote (a retry rewrites the same bytes).
+        var written: [Int64]
         var error: (any Error)?
     }
     private let state: Mutex<State>
     private let failed = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
 
-    init(count: Int) { state = Mutex(State(done: Array(repeating: false, count: count))) }
+    init(count: Int) { state = Mutex(State(written: Array(repeating: 0, count: count))) }
 
     var hasFailed: Bool { failed.load(ordering: .relaxed) }
 
@@ -184,11 +187,18 @@ private final class RangeProgress: Sendable {
     var firstError: (any Error)? { state.withLock { $0.error } }
 
     func finish(_ index: Int) {
-        state.withLock { s in
-            s.done[index] = true
-            while s.contiguous < s.done.count, s.done[s.contiguous] { s.contiguous += 1 }
-        }
         wake.signal()
+    }
+
+    /// Part `index` has its first `count` bytes written.
+    func wrote(_ index: Int, upTo count: Int64) {
+        let crossed = state.withLock { s -> Bool in
+            let before = s.written[index]
+            guard count > before else { return false }
+            s.written[index] = count
+            return before >> 20 != count >> 20
+        }
+        if crossed { wake.signal() }
     }
 
     func fail(_ error: any Error) {
@@ -197,12 +207,23 @@ private final class RangeProgress: Sendable {
         wake.signal()
     }
 
-    /// Blocks until more than `hashedParts` parts form a complete prefix; returns that count, or nil on failure.
-    func waitForCompleted(after hashedParts: Int) -> Int? {
+    /// Blocks until the file is written past `offset` (every byte before it is); returns where that written run
+    /// ends (parts of `partSize` bytes, the last one shorter, of a file of `size`), or nil on failure.
+    func waitForWritten(after offset: Int64, partSize: Int64, size: Int64) -> Int64? {
         while true {
-            let (contiguous, failed) = state.withLock { ($0.contiguous, $0.error != nil) }
+            let (end, failed) = state.withLock { s -> (Int64, Bool) in
+                var part = Int(offset / partSize)
+                var end = offset
+                while part < s.written.count {
+                    let start = Int64(part) * partSize
+                    end = max(end, start + s.written[part])
+                    guard s.written[part] == min(partSize, size - start) else { break }
+                    part += 1
+                }
+                return (end, s.error != nil)
+            }
             if failed { return nil }
-            if contiguous > hashedParts { return contiguous }
+            if end > offset { return end }
             wake.wait()
         }
     }
