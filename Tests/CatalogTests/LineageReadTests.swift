@@ -62,6 +62,28 @@ struct LineageReadTests {
         }
     }
 
+    /// The audit labels merges from the lineage's own nodes; in a catalog edited by hand (a lineage edge deleted),
+    /// a merge's input may lie outside them, and the merges are then read the long way, still row for row.
+    @Test func auditOfAHandEditedLineageFallsBackToTheStoresReads() throws {
+        let url = try TestPostgres.createScratchDatabase()
+        defer { try? TestPostgres.dropDatabase(url: url) }
+        let catalog = try Catalog.open(url: url, maxConnections: 1)
+        defer { catalog.pool.close() }
+        try catalog.transaction { try $0.synthetic.seed(groups: 1, through: 1) }
+        let subject = try #require(try catalog.read { try $0.versions.version(name: "adapter-1", number: 60) })
+        let trained = try #require(try catalog.read { try $0.versions.version(name: "adapter-1", number: 11) })
+        // Merged 60's parents are merged 59 and trained 11: drop the edge to 11, keep its merge input.
+        try catalog.pool.query("DELETE FROM lineage_edges WHERE child_version_id = \(subject.id) AND parent_version_id = \(trained.id)")
+        try catalog.read { session in
+            let records = try session.lineage.audit(subjectID: subject.id)
+            let ids = records.nodes.map(\.versionID)
+            #expect(!ids.contains(trained.id))
+            #expect(try encoded(records.merges) == encoded(try session.merges.records(producing: ids)))
+            #expect(records.merges.last?.inputs.contains("adapter-1@11") == true)
+            #expect(Set(records.edges) == Set(try session.lineage.graph(from: subject.id, direction: .ancestors).edges))
+        }
+    }
+
     @Test func descendantsComeWithTheirEdges() throws {
         let url = try TestPostgres.createScratchDatabase()
         defer { try? TestPostgres.dropDatabase(url: url) }

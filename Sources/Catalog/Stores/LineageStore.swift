@@ -63,17 +63,21 @@ public struct LineageStore: Sendable {
     }
 
     /// The audit's statement: the ancestors of `subjectID` with their edges, the trained roots (versions without a
-    /// parent) with their configs, the merges that produced any of them, and every alias move to or from one of
-    /// them or of the subject's adapter; each a JSON column.
+    /// parent) with their configs, the merges that produced any of them with their inputs, and every alias move to
+    /// or from one of them or of the subject's adapter; each a JSON column. Labels (`name@version`) and methods are
+    /// joined in Swift from the nodes and merges already read, not once per row here.
     public static func auditQuery(subjectID: Int64) -> SQLQuery {
         let root = ColumnList(VersionStore.columnList.fields.map { ($0.expression, $0.name) } + [("v.config::text", "config")])
+        let inLineage = "m.output_version_id = ANY((SELECT ids FROM node_ids)::bigint[])"
         var query = walk(start: subjectID, direction: .ancestors)
         query.append(SQLQuery(unsafeSQL: """
-            SELECT \(graphColumns),
+            SELECT (SELECT json_agg(\(nodeColumns.jsonRow)) FROM \(nodeFrom)) AS nodes,
+                   (SELECT json_agg(\(auditEdgeColumns.jsonRow)) FROM edges e) AS edges,
                    (SELECT json_agg(\(root.jsonRow)) FROM \(VersionStore.from) JOIN nodes n ON n.id = v.id
                         WHERE NOT EXISTS (SELECT 1 FROM edges e WHERE e.child_version_id = n.id)) AS roots,
-                   (SELECT json_agg(\(MergeLog.recordColumns.jsonRow) ORDER BY m.id) FROM \(MergeLog.recordFrom)
-                        WHERE m.output_version_id = ANY((SELECT ids FROM node_ids)::bigint[])) AS merges,
+                   (SELECT json_agg(\(MergeLog.auditColumns.jsonRow) ORDER BY m.id) FROM merges m WHERE \(inLineage)) AS merges,
+                   (SELECT json_agg(\(MergeLog.auditInputColumns.jsonRow) ORDER BY mi.merge_id, mi.position)
+                        FROM merges m JOIN merge_inputs mi ON mi.merge_id = m.id WHERE \(inLineage)) AS merge_inputs,
                    (SELECT json_agg(\(AliasStore.eventColumns.jsonRow) ORDER BY e.at, e.id) FROM \(AliasStore.eventFrom)
                         WHERE e.version_id = ANY((SELECT ids FROM node_ids)::bigint[]) OR e.previous_version_id = ANY((SELECT ids FROM node_ids)::bigint[])
                            OR e.adapter_id = (SELECT adapter_id FROM adapter_versions
@@ -82,16 +86,48 @@ public struct LineageStore: Sendable {
         return query
     }
 
-    /// What ``auditQuery(subjectID:)`` reads, in one round trip.
+    /// The audit's edges: ``edgeColumns`` without the merge's method (taken from the merges read beside them).
+    static let auditEdgeColumns = ColumnList([
+        ("e.parent_version_id", "parent_version_id"), ("e.child_version_id", "child_version_id"), ("e.weight", "weight"),
+        ("e.merge_id", "merge_id"),
+    ])
+
+    /// What ``auditQuery(subjectID:)`` reads, in one round trip. Should a merge's input or an edge's merge be missing
+    /// from what the statement returned (a catalog edited by hand), merges and edges are read again the long way.
     public func audit(subjectID: Int64) throws -> AuditRecords {
         let row = try connection.query(Self.auditQuery(subjectID: subjectID)).single()
         let rootColumns = VersionStore.columnList.names + ["config"]
         let roots = try PostgresRows(jsonRows: try row.decode(String?.self, column: "roots"), columns: rootColumns).map {
             AuditRecords.Root(version: try VersionStore.decode($0), config: try $0.decode(String.self, column: "config"))
         }
+        let nodes = try Self.nodes(row)
+        let labels = Dictionary(nodes.map { ($0.versionID, "\($0.name)@\($0.version)") }, uniquingKeysWith: { first, _ in first })
+        var inputs: [Int64: [(versionID: Int64, weight: Double)]] = [:]
+        for input in try PostgresRows(jsonRows: try row.decode(String?.self, column: "merge_inputs"), columns: MergeLog.auditInputColumns.names) {
+            inputs[try input.decode(Int64.self, at: 0), default: []].append((try input.decode(Int64.self, at: 1), try input.decode(Double.self, at: 2)))
+        }
+        var merges: [MergeRecord]? = []
+        for merge in try PostgresRows(jsonRows: try row.decode(String?.self, column: "merges"), columns: MergeLog.auditColumns.names) {
+            guard let record = try MergeLog.record(merge, inputs: inputs[try merge.decode(Int64.self, column: "id")] ?? [], labels: labels) else {
+                merges = nil
+                break
+            }
+            merges?.append(record)
+        }
+        let methods = Dictionary((merges ?? []).map { ($0.id, $0.method) }, uniquingKeysWith: { first, _ in first })
+        var edges: [LineageEdge]? = []
+        for edge in try PostgresRows(jsonRows: try row.decode(String?.self, column: "edges"), columns: Self.auditEdgeColumns.names) {
+            let mergeID = try edge.decode(Int64.self, at: 3)
+            guard let method = methods[mergeID] else {
+                edges = nil
+                break
+            }
+            edges?.append(LineageEdge(parentID: try edge.decode(Int64.self, at: 0), childID: try edge.decode(Int64.self, at: 1),
+                                      weight: try edge.decode(Double.self, at: 2), mergeID: mergeID, method: method))
+        }
         return AuditRecords(
-            nodes: try Self.nodes(row), edges: try Self.edges(row), roots: roots,
-            merges: try PostgresRows(jsonRows: try row.decode(String?.self, column: "merges"), columns: MergeLog.recordColumns.names).map(MergeLog.record),
+            nodes: nodes, edges: try edges ?? graph(from: subjectID, direction: .ancestors).edges, roots: roots,
+            merges: try merges ?? MergeLog(connection).records(producing: nodes.map(\.versionID)),
             aliasHistory: try PostgresRows(jsonRows: try row.decode(String?.self, column: "aliases"), columns: AliasStore.eventColumns.names).map(AliasStore.event))
     }
 

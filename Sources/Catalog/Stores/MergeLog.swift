@@ -85,6 +85,34 @@ public struct MergeLog: Sendable {
     ])
     static let recordFrom = "merges m JOIN adapter_versions v ON v.id = m.output_version_id JOIN adapters a ON a.id = v.adapter_id"
 
+    /// The merge columns an audit reads: ``recordColumns`` without the labels, which the audit already has (the
+    /// output and every input of a merge in a lineage are versions of that lineage), so no join per merge.
+    static let auditColumns = ColumnList([
+        ("m.id", "id"), ("m.output_version_id", "output_version_id"), ("m.method", "method"), ("m.params::text", "params"),
+        ("m.seed", "seed"), ("m.software_version", "software_version"), ("m.input_digests", "input_digests"),
+        ("m.requested_by", "requested_by"), ("m.created_at", "created_at"),
+    ])
+    /// Every input of the merges an audit reads, in merge then input order: (merge id, input version id, weight).
+    static let auditInputColumns = ColumnList([("mi.merge_id", "merge_id"), ("mi.input_version_id", "input_version_id"), ("mi.weight", "weight")])
+
+    /// A merge read through ``auditColumns``, its labels from `labels` (version id → `name@version`); nil when a
+    /// version is missing there.
+    static func record(_ row: PostgresRow, inputs: [(versionID: Int64, weight: Double)], labels: [Int64: String]) throws -> MergeRecord? {
+        guard let output = labels[try row.decode(Int64.self, column: "output_version_id")] else { return nil }
+        var inputLabels: [String] = []
+        for input in inputs {
+            guard let label = labels[input.versionID] else { return nil }
+            inputLabels.append(label)
+        }
+        return MergeRecord(
+            id: try row.decode(Int64.self, column: "id"), output: output,
+            method: try row.decode(String.self, column: "method"), params: try row.decode(String.self, column: "params"),
+            seed: try row.decode(Int64?.self, column: "seed"), softwareVersion: try row.decode(String.self, column: "software_version"),
+            inputs: inputLabels, inputDigests: try row.decode([String].self, column: "input_digests"),
+            weights: inputs.map(\.weight), requestedBy: try row.decode(String.self, column: "requested_by"),
+            at: try row.decode(Date.self, column: "created_at"))
+    }
+
     static func record(_ row: PostgresRow) throws -> MergeRecord {
         MergeRecord(
             id: try row.decode(Int64.self, column: "id"), output: try row.decode(String.self, column: "output"),
