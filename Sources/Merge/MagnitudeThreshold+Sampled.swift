@@ -62,14 +62,16 @@ extension MagnitudeThreshold {
     /// nil when the bracket would cover the whole range (nothing to gain over the two-pass selection).
     static func bracket(k: Int, numel: Int, sample: [Float]) -> (low: UInt32, high: UInt32)? {
         let n = sample.count
-        let sorted = sample.map { $0.bitPattern & 0x7FFF_FFFF }.sorted(by: >)
+        let magnitudes = sample.map { $0.bitPattern & 0x7FFF_FFFF }
         let p = Double(k) / Double(numel)
         let margin = Int((6 * (Double(n) * p * (1 - p)).squareRoot()).rounded(.up)) + 8
         let center = Int((p * Double(n)).rounded())
         let highIndex = center - margin, lowIndex = center + margin
         if highIndex < 0 && lowIndex >= n { return nil }
-        let high = highIndex < 0 ? UInt32.max : sorted[highIndex]
-        let low = lowIndex >= n ? 0 : sorted[lowIndex]
+        // Two order statistics by radix selection, not a sort of the whole sample (which took a per cent of a
+        // dense-SVD merge): the (i + 1)-th largest is what a descending sort holds at index i.
+        let high = highIndex < 0 ? UInt32.max : kthLargest(magnitudes, k: highIndex + 1).bits
+        let low = lowIndex >= n ? 0 : kthLargest(magnitudes, k: lowIndex + 1).bits
         return (low, high)
     }
 

@@ -49,6 +49,29 @@ struct FastPathTests {
         #expect(fast == exact)
     }
 
+    /// The bracket's two order statistics, selected by radix, are those of a descending sort of the sample, with
+    /// and without repeated values, for thresholds near either end and in the middle.
+    @Test func bracketSelectsTheSortedSamplesOrderStatistics() throws {
+        for quantized in [false, true] {
+            let sample = values(4096, seed: 77, quantized: quantized)
+            let sorted = sample.map { $0.bitPattern & 0x7FFF_FFFF }.sorted(by: >)
+            for (k, numel) in [(1, 100_000), (50_000, 100_000), (99_000, 100_000), (350, 1_000), (3, 7)] {
+                let p = Double(k) / Double(numel)
+                let margin = Int((6 * (Double(sample.count) * p * (1 - p)).squareRoot()).rounded(.up)) + 8
+                let center = Int((p * Double(sample.count)).rounded())
+                let (highIndex, lowIndex) = (center - margin, center + margin)
+                let found = MagnitudeThreshold.bracket(k: k, numel: numel, sample: sample)
+                if highIndex < 0 && lowIndex >= sample.count {
+                    #expect(found == nil)
+                    continue
+                }
+                let bracket = try #require(found)
+                #expect(bracket.high == (highIndex < 0 ? UInt32.max : sorted[highIndex]), "k \(k) of \(numel)")
+                #expect(bracket.low == (lowIndex >= sample.count ? 0 : sorted[lowIndex]), "k \(k) of \(numel)")
+            }
+        }
+    }
+
     /// The threshold pass reads Δ_i in cache-sized tiles, the combining pass in row blocks: both must see exactly
     /// the same entries, bit for bit (a shape wider than one 2,048-column panel, neither side a multiple of a tile).
     @Test func tilesHoldTheEntriesOfTheRowBlocks() throws {
