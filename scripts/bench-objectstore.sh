@@ -15,14 +15,9 @@ STORE="s3://$QUIVER_TEST_S3_BUCKET/bench"
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 
-# Runs a command under /usr/bin/time -v and prints "seconds rss_mib".
-measure() {
-    /usr/bin/time -v -o "$OUT/time" "$@" >"$OUT/stdout" 2>"$OUT/stderr" || { cat "$OUT/stderr" >&2; return 1; }
-    local wall rss
-    wall="$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$OUT/time" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')"
-    rss="$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$OUT/time")"
-    echo "$wall $rss"
-}
+# shellcheck source=../bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../bench/lib.sh"
+MEASURE_DIR="$OUT"
 
 row() {  # tool, operation, file, bytes, "seconds rss"
     local seconds rss; read -r seconds rss <<<"$5"

@@ -50,11 +50,9 @@ export QUIVER_ACTOR=bench
 BUCKET="$QUIVER_TEST_S3_BUCKET"
 EMPTY_SHA=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
-# Runs a command under /usr/bin/time; prints "seconds peak_rss_mib".
-measure() {
-    /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/out" "$WORK/err" >&2; return 1; }
-    awk '{ printf "%s %.0f\n", $1, $2 / 1024 }' "$WORK/time"
-}
+# shellcheck source=../lib.sh
+source bench/lib.sh   # measure: "seconds peak_rss_mib" of a command
+MEASURE_DIR="$WORK"
 # A plain libcurl PUT or GET, signed by curl itself (7.88 needs x-amz-content-sha256 given; SWIFT-NOTES §3.2).
 CURL_S3=(curl -sf --aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY")
 objects() { aws s3 ls --recursive "s3://$BUCKET/$1/" 2>/dev/null | wc -l; }

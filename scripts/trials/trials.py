@@ -25,6 +25,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lora_layout import write_adapter  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROXY = os.path.join(ROOT, "scripts", "trials", "tcp_proxy.py")
 HANG_SECONDS = 180  # a command still running after this is a hang (the bounded ones finish far sooner)
@@ -39,35 +42,11 @@ FINITE = bytes((b & 0x81) | 0x3C for b in range(256))  # sign + low exponent bit
 def make_adapter(directory, seed, layers=8, hidden=1024, rank=16):
     """A PEFT LoRA directory with `layers` x 4 projections of random finite F32 factors (same shape for every
     seed, so any two merge), about layers * 0.5 MiB at the defaults."""
-    os.makedirs(directory, exist_ok=True)
-    names = []
-    for layer in range(layers):
-        for proj in ("k_proj", "o_proj", "q_proj", "v_proj"):
-            path = f"base_model.model.model.layers.{layer}.self_attn.{proj}"
-            names.append((f"{path}.lora_A.weight", [rank, hidden]))
-            names.append((f"{path}.lora_B.weight", [hidden, rank]))
-    names.sort()
-    header, offset = {"__metadata__": {"format": "pt"}}, 0
-    for name, shape in names:
-        n = shape[0] * shape[1] * 4
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + n]}
-        offset += n
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * ((8 - len(raw) % 8) % 8)
-    rng = random.Random(seed)
-    body = bytearray(rng.randbytes(offset))
-    body[3::4] = bytes(body[3::4]).translate(FINITE)
-    with open(os.path.join(directory, "adapter_model.safetensors"), "wb") as f:
-        f.write(struct.pack("<Q", len(raw)) + raw)
-        f.write(body)
-    config = {
-        "base_model_name_or_path": "trials/llama-1024", "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank,
-        "lora_alpha": 2 * rank, "lora_dropout": 0.0, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
-        "use_rslora": False, "use_dora": False, "rank_pattern": {}, "alpha_pattern": {}, "fan_in_fan_out": False,
-        "bias": "none", "modules_to_save": None, "layers_to_transform": None, "inference_mode": True,
-    }
-    with open(os.path.join(directory, "adapter_config.json"), "w") as f:
-        json.dump(config, f)
+    def finite_random(_, total):
+        body = bytearray(random.Random(seed).randbytes(total))
+        body[3::4] = bytes(body[3::4]).translate(FINITE)
+        yield bytes(body)
+    write_adapter(directory, layers, hidden, rank, "trials/llama-1024", finite_random)
     return directory
 
 
