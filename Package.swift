@@ -40,12 +40,14 @@ let package = Package(
         .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O3"])]),
         // sync_file_range(2): start a file's writeback early (FileWriteback).
         .target(name: "CFileSync"),
+        // Merge kernels with AVX-512 forms chosen at run time (DARE's mask), exact against the scalar form.
+        .target(name: "CMergeKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Pure Swift leaves: no network, no database.
         .target(name: "QuiverCore", dependencies: ["CSHA256", "CFileSync", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .target(name: "SafeTensors", dependencies: ["QuiverCore"], swiftSettings: swiftSettings),
         .target(name: "LoRA", dependencies: ["SafeTensors", "QuiverCore"], swiftSettings: swiftSettings),
-        .target(name: "Merge", dependencies: ["LoRA", "SafeTensors", "QuiverCore", "CLinearAlgebra"], swiftSettings: swiftSettings),
+        .target(name: "Merge", dependencies: ["LoRA", "SafeTensors", "QuiverCore", "CLinearAlgebra", "CMergeKernels"], swiftSettings: swiftSettings),
         // Signed provenance: DSSE envelopes, in-toto statements, ECDSA P-256 keys, OpenSSF model-signing bundles.
         .target(name: "Provenance", dependencies: ["QuiverCore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
 

@@ -22,7 +22,7 @@ struct CounterRNG: Sendable {
     /// 64 random bits for element `index`.
     @inline(__always)
     func bits(_ index: Int) -> UInt64 {
-        Self.mix(key &+ (UInt64(truncatingIfNeeded: index) &+ 1) &* 0x9E37_79B9_7F4A_7C15)
+        Self.mix(key &+ (UInt64(truncatingIfNeeded: index) &+ 1) &* Self.golden)
     }
 
     /// A uniform Float32-exact value in [0, 1) for element `index` (24 random bits).
@@ -39,17 +39,8 @@ struct CounterRNG: Sendable {
         return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
 
-    /// 2^64 / φ, the SplitMix64 increment.
+    /// 2^64 / φ, the SplitMix64 increment (`quiver_dare_mask` in CMergeKernels uses the same).
     static let golden: UInt64 = 0x9E37_79B9_7F4A_7C15
-
-    /// ``mix(_:)`` on eight values at once (the same bits lane by lane).
-    @inline(__always)
-    static func mix(_ value: SIMD8<UInt64>) -> SIMD8<UInt64> {
-        var z = value
-        z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z &>> 31)
-    }
 
     @inline(__always)
     static func mix(_ value: UInt64) -> UInt64 {

@@ -1,3 +1,5 @@
+import CMergeKernels
+
 /// Combines same-length blocks of the (already trimmed or DARE-masked, unweighted) tensors T_i into one block:
 /// a weighted sum, or TIES' sign election and disjoint mean.
 struct ElementwiseCombiner: Sendable {
@@ -101,42 +103,19 @@ struct DAREMask: Sendable {
     let rng: CounterRNG
     let density: Float
 
-    /// Masks `block`, whose first entry is element `start` of the whole tensor (row-major).
-    func apply(_ block: UnsafeMutableBufferPointer<Float>, start: Int) {
+    /// Masks `block`, whose first entry is element `start` of the whole tensor (row-major). Element i is kept when
+    /// the top 24 bits of ``CounterRNG/bits(_:)`` at i, as a float, are below density · 2^24 (both exact), and is
+    /// then divided by the density (multiplied by its float reciprocal). The kernel is C (`quiver_dare_mask`):
+    /// with AVX-512 it mixes sixteen 64-bit counters at once, which Swift's baseline x86-64 code cannot;
+    /// `vectorized: false` takes its scalar form, the same bits.
+    func apply(_ block: UnsafeMutableBufferPointer<Float>, start: Int, vectorized: Bool = true) {
         if density >= 1 { return }
         if density <= 0 {
             block.update(repeating: 0)
             return
         }
-        let scale = 1 / density
-        // uniform(i) < density  ⟺  its 24 random bits < density · 2^24 (both exact in Float).
-        let limit = density * 0x1p24
-        let key = rng.key
         guard let base = block.baseAddress else { return }
-        let n = block.count
-        // Eight elements at a time: the counters of elements start+j … start+j+7 advance by 8 · golden ratio
-        // (mod 2^64, as the per-element products do), and the finalizer runs on all eight lanes at once. Same
-        // bits, same comparisons, same products as the scalar tail below.
-        let golden = CounterRNG.golden
-        let lanes = SIMD8<UInt64>(0, 1, 2, 3, 4, 5, 6, 7)
-        var counter = SIMD8<UInt64>(repeating: key)
-            &+ (SIMD8<UInt64>(repeating: UInt64(truncatingIfNeeded: start) &+ 1) &+ lanes) &* golden
-        let step = SIMD8<UInt64>(repeating: 8 &* golden)
-        let limits = SIMD8<Float>(repeating: limit), scales = SIMD8<Float>(repeating: scale)
-        let raw = UnsafeMutableRawPointer(base)
-        var j = 0
-        while j + 8 <= n {
-            let bits = SIMD8<Int32>(truncatingIfNeeded: CounterRNG.mix(counter) &>> 40)
-            let keep = SIMD8<Float>(bits) .< limits
-            let values = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-            raw.storeBytes(of: (values * scales).replacing(with: 0, where: .!keep), toByteOffset: j * 4, as: SIMD8<Float>.self)
-            counter &+= step
-            j += 8
-        }
-        while j < n {
-            let bits = CounterRNG.mix(key &+ (UInt64(truncatingIfNeeded: start + j) &+ 1) &* golden) &>> 40
-            base[j] = Float(bits) < limit ? base[j] * scale : 0
-            j += 1
-        }
+        quiver_dare_mask(base, block.count, rng.key, UInt64(truncatingIfNeeded: start), density * 0x1p24, 1 / density,
+                         vectorized ? 1 : 0)
     }
 }
