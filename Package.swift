@@ -40,8 +40,9 @@ let package = Package(
         .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O3"])]),
         // sync_file_range(2): start a file's writeback early (FileWriteback).
         .target(name: "CFileSync"),
-        // Merge kernels with AVX-512 forms chosen at run time (DARE's mask), exact against the scalar form.
-        .target(name: "CMergeKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // Merge kernels with AVX-512 forms chosen at run time (DARE's mask, the elementwise combination), exact against
+        // the scalar form (no fused multiply-add).
+        .target(name: "CMergeKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
 
         // Pure Swift leaves: no network, no database.
         .target(name: "QuiverCore", dependencies: ["CSHA256", "CFileSync", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),

@@ -7,17 +7,17 @@ struct ElementwiseCombiner: Sendable {
     let weights: [Float]
     let majoritySign: MajoritySignMethod
 
-    /// Entries combined at a time: the output chunk and the sign-election work arrays stay in the L1/L2 cache
-    /// while every input is added to them, and the work arrays are small enough to come from the heap, not from
-    /// fresh zero-filled pages.
+    /// Entries a caller masks and combines at a time (``ModuleMerger`` copies chunks of this size, so the copies,
+    /// the masks' passes and the combination stay in the L1/L2 cache).
     static let chunk = 4096
 
     /// Writes the combination of `inputs` (each `output.count` long) into `output`, which may be uninitialized.
     ///
-    /// Loops run input by input over contiguous memory (so they vectorize); the sums still add the inputs in
-    /// order 0..<n for every entry, as an entry-by-entry loop would, starting from +0 (so an all -0 sum is +0,
-    /// as it always was).
-    func combine(_ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>) {
+    /// Entry by entry, every operation rounded on its own, in input order (`quiver_combine` in CMergeKernels, which
+    /// spells out the formulas): a weighted sum `0 + w_0·x_0 + …` starting from +0 (so an all -0 sum is +0), or
+    /// TIES' sign election (by total or by frequency) and the disjoint mean of the agreeing inputs. With AVX-512 the
+    /// kernel takes sixteen entries at a time; `vectorized: false` takes its scalar form, the same bits.
+    func combine(_ inputs: [UnsafeBufferPointer<Float>], into output: UnsafeMutableBufferPointer<Float>, vectorized: Bool = true) {
         let length = output.count
         guard let out = output.baseAddress, length > 0 else { return }
         let bases = inputs.compactMap(\.baseAddress)
@@ -25,75 +25,15 @@ struct ElementwiseCombiner: Sendable {
             out.initialize(repeating: 0, count: length)
             return
         }
-        if !rule.electsSign {
-            var c0 = 0
-            while c0 < length {
-                let n = min(Self.chunk, length - c0)
-                let o = out + c0
-                for (i, base) in bases.enumerated() {
-                    let w = weights[i], x = base + c0
-                    if i == 0 {
-                        for j in 0..<n { o[j] = 0 + w * x[j] }
-                    } else {
-                        for j in 0..<n { o[j] += w * x[j] }
-                    }
-                }
-                c0 += n
-            }
-            return
+        let kernelRule: Int32 = switch (rule.electsSign, majoritySign) {
+        case (false, _): Int32(QUIVER_COMBINE_SUM)
+        case (true, .total): Int32(QUIVER_COMBINE_TIES_TOTAL)
+        case (true, .frequency): Int32(QUIVER_COMBINE_TIES_FREQUENCY)
         }
-        let work = min(Self.chunk, length)
-        let vote = UnsafeMutablePointer<Float>.allocate(capacity: work)
-        let count = UnsafeMutablePointer<Float>.allocate(capacity: work)
-        defer {
-            vote.deallocate()
-            count.deallocate()
-        }
-        let last = bases.count - 1
-        var c0 = 0
-        while c0 < length {
-            let n = min(Self.chunk, length - c0)
-            let o = out + c0
-            for (i, base) in bases.enumerated() {
-                let x = base + c0
-                switch (majoritySign, i == 0) {
-                case (.total, true): for j in 0..<n { vote[j] = 0 + x[j] }
-                case (.total, false): for j in 0..<n { vote[j] += x[j] }
-                case (.frequency, true):
-                    for j in 0..<n {
-                        let v = x[j]
-                        vote[j] = 0 + (v > 0 ? 1 : (v < 0 ? -1 : 0))
-                    }
-                case (.frequency, false):
-                    for j in 0..<n {
-                        let v = x[j]
-                        vote[j] += v > 0 ? 1 : (v < 0 ? -1 : 0)
-                    }
-                }
+        bases.map { Optional($0) }.withUnsafeBufferPointer { pointers in
+            weights.withUnsafeBufferPointer { w in
+                quiver_combine(pointers.baseAddress, w.baseAddress, bases.count, out, length, kernelRule, vectorized ? 1 : 0)
             }
-            for (i, base) in bases.enumerated() {
-                let w = weights[i], x = base + c0
-                if i == 0 {
-                    // 0 + a == a for a in {0, 1}; the sum starts from +0 as before.
-                    for j in 0..<n {
-                        let v = x[j]
-                        let agrees: Float = (vote[j] >= 0 ? v > 0 : v < 0) ? 1 : 0
-                        o[j] = 0 + agrees * (w * v)
-                        count[j] = agrees
-                    }
-                } else {
-                    for j in 0..<n {
-                        let v = x[j]
-                        let agrees: Float = (vote[j] >= 0 ? v > 0 : v < 0) ? 1 : 0
-                        o[j] += agrees * (w * v)
-                        count[j] += agrees
-                    }
-                }
-                if i == last {
-                    for j in 0..<n { o[j] /= max(count[j], 1) }
-                }
-            }
-            c0 += n
         }
     }
 }

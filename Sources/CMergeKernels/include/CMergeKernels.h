@@ -14,4 +14,20 @@ int quiver_merge_kernels_avx512(void);
 /// below `limit`, and is then multiplied by `scale`; otherwise it becomes +0. `vector` 0 forces the scalar form.
 void quiver_dare_mask(float *x, size_t n, uint64_t key, uint64_t start, float limit, float scale, int vector);
 
+/// What ``quiver_combine`` computes per entry.
+enum {
+    /// out = 0 + w_0·x_0 + w_1·x_1 + … (in input order).
+    QUIVER_COMBINE_SUM = 0,
+    /// TIES: the vote is 0 + x_0 + x_1 + …; input i agrees when (vote >= 0 ? x_i > 0 : x_i < 0); out = (0 + a_0·(w_0·x_0)
+    /// + a_1·(w_1·x_1) + …) / max(a_0 + a_1 + …, 1), a_i being 1 or 0.
+    QUIVER_COMBINE_TIES_TOTAL = 1,
+    /// TIES with the vote 0 + sgn(x_0) + sgn(x_1) + … (sgn: 1, -1, or 0 for zero and NaN).
+    QUIVER_COMBINE_TIES_FREQUENCY = 2,
+};
+
+/// Combines entry by entry `count` inputs of `n` floats each into `out` (which may be uninitialized), every
+/// operation rounded separately in the order written above (no fused multiply-add), so every form gives the same
+/// bits as the Swift definition. `vector` 0 forces the scalar form.
+void quiver_combine(const float *const *inputs, const float *weights, size_t count, float *out, size_t n, int rule, int vector);
+
 #endif
