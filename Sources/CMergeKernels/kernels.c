@@ -2,6 +2,8 @@
 // time. No contraction into fused multiply-adds: each product and sum is rounded on its own, as in Swift.
 #include "CMergeKernels.h"
 
+#include <string.h>
+
 #pragma STDC FP_CONTRACT OFF
 
 #define GOLDEN 0x9E3779B97F4A7C15ULL
@@ -41,6 +43,21 @@ static void combine_scalar(const float *const *inputs, const float *weights, siz
         }
         out[j] = o / (agreeing >= 1.0f ? agreeing : 1.0f);
     }
+}
+
+static size_t bracket_scan_scalar(const float *x, size_t n, uint32_t low, uint32_t high, uint32_t *inside, size_t *above) {
+    uint32_t width = high - low;
+    size_t found = 0, count = 0;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t v;
+        memcpy(&v, x + j, sizeof v);
+        v &= 0x7FFFFFFFu;
+        inside[found] = v;  // kept only when the slot advances
+        found += (uint32_t)(v - low) <= width;
+        count += v > high;
+    }
+    *above += count;
+    return found;
 }
 
 #if defined(__x86_64__)
@@ -136,6 +153,24 @@ AVX512 static void combine_avx512(const float *const *inputs, const float *weigh
     combine_scalar(rest, weights, count, out + j, n - j, rule);
 }
 
+AVX512 static size_t bracket_scan_avx512(const float *x, size_t n, uint32_t low, uint32_t high, uint32_t *inside,
+                                          size_t *above) {
+    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF), lows = _mm512_set1_epi32((int)low);
+    const __m512i highs = _mm512_set1_epi32((int)high), width = _mm512_set1_epi32((int)(high - low));
+    size_t found = 0, count = 0, j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512i v = _mm512_and_si512(_mm512_loadu_si512((const void *)(x + j)), magnitude);
+        count += (size_t)__builtin_popcount(_mm512_cmpgt_epu32_mask(v, highs));
+        __mmask16 hit = _mm512_cmple_epu32_mask(_mm512_sub_epi32(v, lows), width);
+        // Compressed in a register and stored whole (the slack after the kept ones is overwritten later): the
+        // compress-to-memory form is microcoded and slow on some CPUs (AMD Zen 4).
+        _mm512_storeu_si512((void *)(inside + found), _mm512_maskz_compress_epi32(hit, v));
+        found += (size_t)__builtin_popcount(hit);
+    }
+    *above += count;
+    return found + bracket_scan_scalar(x + j, n - j, low, high, inside + found, above);
+}
+
 static int avx512_state = -1;  // -1 unknown; a benign race: every thread computes the same answer
 
 void quiver_dare_mask(float *x, size_t n, uint64_t key, uint64_t start, float limit, float scale, int vector) {
@@ -168,9 +203,26 @@ void quiver_combine(const float *const *inputs, const float *weights, size_t cou
     combine_scalar(inputs, weights, count, out, n, rule);
 }
 
+size_t quiver_bracket_scan(const float *x, size_t n, uint32_t low, uint32_t high, uint32_t *inside, size_t *above, int vector) {
+    if (vector) {
+        int state = __atomic_load_n(&avx512_state, __ATOMIC_RELAXED);
+        if (state < 0) {
+            state = quiver_merge_kernels_avx512();
+            __atomic_store_n(&avx512_state, state, __ATOMIC_RELAXED);
+        }
+        if (state) return bracket_scan_avx512(x, n, low, high, inside, above);
+    }
+    return bracket_scan_scalar(x, n, low, high, inside, above);
+}
+
 #else
 
 int quiver_merge_kernels_avx512(void) { return 0; }
+
+size_t quiver_bracket_scan(const float *x, size_t n, uint32_t low, uint32_t high, uint32_t *inside, size_t *above, int vector) {
+    (void)vector;
+    return bracket_scan_scalar(x, n, low, high, inside, above);
+}
 
 void quiver_combine(const float *const *inputs, const float *weights, size_t count, float *out, size_t n, int rule, int vector) {
     (void)vector;

@@ -1,3 +1,5 @@
+import CMergeKernels
+
 extension MagnitudeThreshold {
     /// Samples below this size are too small to bracket the threshold usefully.
     static let minimumSample = 1024
@@ -29,30 +31,19 @@ extension MagnitudeThreshold {
         return MagnitudeThreshold(mode: .threshold(bits: bits, tiesToKeep: needed - greater), equalCount: equal)
     }
 
-    /// Counts the entries of `block` whose |x| bits exceed `high` and appends those in [low, high] to `inside`.
-    /// Without branches: every entry is stored at the next free slot of a scratch array, and the slot advances only
-    /// past entries inside the bracket (a few percent of them, at random positions, where a branch would mispredict).
-    /// `scratch` is that array, kept by the caller across blocks (grown here when a block is larger).
+    /// Counts the entries of `block` whose |x| bits exceed `high` and appends those in [low, high] to `inside`, by
+    /// `quiver_bracket_scan` (CMergeKernels): without branches, and with AVX-512 sixteen entries at a time, the kept
+    /// ones compressed into place. `scratch` holds them on the way, kept by the caller across blocks (grown here
+    /// when a block is larger). `vectorized: false` takes the scalar form.
     static func scan(_ block: UnsafeBufferPointer<Float>, low: UInt32, high: UInt32, into inside: inout [UInt32],
-                     scratch: inout [UInt32]) -> Int {
+                     scratch: inout [UInt32], vectorized: Bool = true) -> Int {
         guard let base = block.baseAddress, !block.isEmpty else { return 0 }
         let n = block.count
-        if scratch.count < n + 1 { scratch = [UInt32](repeating: 0, count: n + 1) }
-        let width = high &- low
-        var found = 0, above = 0
+        if scratch.count < n + 16 { scratch = [UInt32](repeating: 0, count: n + 16) }  // the kernel stores 16 at a time
+        var above = 0
         scratch.withUnsafeMutableBufferPointer { slots in
             guard let slot = slots.baseAddress else { return }
-            base.withMemoryRebound(to: UInt32.self, capacity: n) { bits in
-                for j in 0..<n {
-                    let v = bits[j] & 0x7FFF_FFFF
-                    slot[found] = v
-                    // As arithmetic on 64-bit differences, since comparisons here become branches (and half the
-                    // entries are above the bracket): v − low wraps past `width` exactly when v is outside
-                    // [low, high], and high − v is negative exactly when v is above it.
-                    found &+= 1 &+ ((Int(width) &- Int(v &- low)) &>> 63)
-                    above &-= (Int(high) &- Int(v)) &>> 63
-                }
-            }
+            let found = quiver_bracket_scan(base, n, low, high, slot, &above, vectorized ? 1 : 0)
             inside.append(contentsOf: UnsafeBufferPointer(start: slot, count: found))
         }
         return above

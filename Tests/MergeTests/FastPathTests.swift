@@ -49,6 +49,29 @@ struct FastPathTests {
         #expect(fast == exact)
     }
 
+    /// The bracket scan's two forms against the definition: the count above `high` and the entries in [low, high]
+    /// in order, for lengths around the 16-lane steps, entries exactly at either edge, negative zero, NaN and ±Inf.
+    @Test func bracketScanFormsAgreeWithTheDefinition() {
+        var data = values(5000, seed: 91, quantized: true)
+        data[0] = -0.0; data[1] = .nan; data[2] = .infinity; data[3] = -.infinity
+        let sorted = data.map { $0.bitPattern & 0x7FFF_FFFF }.sorted()
+        let low = sorted[1000], high = sorted[1300]
+        for n in [0, 1, 15, 16, 17, 33, 1000, 5000] {
+            let block = Array(data.prefix(n))
+            let bits = block.map { $0.bitPattern & 0x7FFF_FFFF }
+            let expectedAbove = bits.filter { $0 > high }.count
+            let expectedInside = bits.filter { $0 >= low && $0 <= high }
+            for vectorized in [true, false] {
+                var inside: [UInt32] = [], scratch: [UInt32] = []
+                let above = block.withUnsafeBufferPointer {
+                    MagnitudeThreshold.scan($0, low: low, high: high, into: &inside, scratch: &scratch, vectorized: vectorized)
+                }
+                #expect(above == expectedAbove, "n \(n) vectorized \(vectorized)")
+                #expect(inside == expectedInside, "n \(n) vectorized \(vectorized)")
+            }
+        }
+    }
+
     /// The bracket's two order statistics, selected by radix, are those of a descending sort of the sample, with
     /// and without repeated values, for thresholds near either end and in the middle.
     @Test func bracketSelectsTheSortedSamplesOrderStatistics() throws {

@@ -30,4 +30,9 @@ enum {
 /// bits as the Swift definition. `vector` 0 forces the scalar form.
 void quiver_combine(const float *const *inputs, const float *weights, size_t count, float *out, size_t n, int rule, int vector);
 
+/// Counts the entries of `x` whose |x| bits (the sign bit cleared) exceed `high` into `*above`, and stores those
+/// whose |x| bits lie in [low, high] at `inside` (room for `n` + 16: the vector form stores 16 at a time), in
+/// order; returns how many it stored. `vector` 0 forces the scalar form.
+size_t quiver_bracket_scan(const float *x, size_t n, uint32_t low, uint32_t high, uint32_t *inside, size_t *above, int vector);
+
 #endif
