@@ -1,5 +1,6 @@
-// DARE's mask and the elementwise combination of merges, each in a scalar form and an AVX-512 form chosen at run
-// time. No contraction into fused multiply-adds: each product and sum is rounded on its own, as in Swift.
+// DARE's mask, the elementwise combination of merges and the magnitude threshold's bracket scan, each in a scalar
+// form and an AVX-512 form chosen at run time. No contraction into fused multiply-adds: each product and sum is
+// rounded on its own, as in Swift.
 #include "CMergeKernels.h"
 
 #include <string.h>
@@ -173,46 +174,37 @@ AVX512 static size_t bracket_scan_avx512(const float *x, size_t n, uint32_t low,
 
 static int avx512_state = -1;  // -1 unknown; a benign race: every thread computes the same answer
 
-void quiver_dare_mask(float *x, size_t n, uint64_t key, uint64_t start, float limit, float scale, int vector) {
-    if (vector) {
-        int state = __atomic_load_n(&avx512_state, __ATOMIC_RELAXED);
-        if (state < 0) {
-            state = quiver_merge_kernels_avx512();
-            __atomic_store_n(&avx512_state, state, __ATOMIC_RELAXED);
-        }
-        if (state) {
-            dare_avx512(x, n, key, start, limit, scale);
-            return;
-        }
+/// Whether to take the AVX-512 form: asked for (`vector`) and supported, the CPU asked once.
+static int use_avx512(int vector) {
+    if (!vector) return 0;
+    int state = __atomic_load_n(&avx512_state, __ATOMIC_RELAXED);
+    if (state < 0) {
+        state = quiver_merge_kernels_avx512();
+        __atomic_store_n(&avx512_state, state, __ATOMIC_RELAXED);
     }
-    dare_scalar(x, n, key, start, limit, scale);
+    return state;
+}
+
+void quiver_dare_mask(float *x, size_t n, uint64_t key, uint64_t start, float limit, float scale, int vector) {
+    if (use_avx512(vector)) {
+        dare_avx512(x, n, key, start, limit, scale);
+    } else {
+        dare_scalar(x, n, key, start, limit, scale);
+    }
 }
 
 void quiver_combine(const float *const *inputs, const float *weights, size_t count, float *out, size_t n, int rule, int vector) {
-    if (vector && count <= 64) {
-        int state = __atomic_load_n(&avx512_state, __ATOMIC_RELAXED);
-        if (state < 0) {
-            state = quiver_merge_kernels_avx512();
-            __atomic_store_n(&avx512_state, state, __ATOMIC_RELAXED);
-        }
-        if (state) {
-            combine_avx512(inputs, weights, count, out, n, rule);
-            return;
-        }
+    // The vector form keeps its tail's input pointers in a 64-entry array: a merge takes at most 64 inputs.
+    if (count <= 64 && use_avx512(vector)) {
+        combine_avx512(inputs, weights, count, out, n, rule);
+    } else {
+        combine_scalar(inputs, weights, count, out, n, rule);
     }
-    combine_scalar(inputs, weights, count, out, n, rule);
 }
 
 size_t quiver_bracket_scan(const float *x, size_t n, uint32_t low, uint32_t high, uint32_t *inside, size_t *above, int vector) {
-    if (vector) {
-        int state = __atomic_load_n(&avx512_state, __ATOMIC_RELAXED);
-        if (state < 0) {
-            state = quiver_merge_kernels_avx512();
-            __atomic_store_n(&avx512_state, state, __ATOMIC_RELAXED);
-        }
-        if (state) return bracket_scan_avx512(x, n, low, high, inside, above);
-    }
-    return bracket_scan_scalar(x, n, low, high, inside, above);
+    return use_avx512(vector) ? bracket_scan_avx512(x, n, low, high, inside, above)
+                              : bracket_scan_scalar(x, n, low, high, inside, above);
 }
 
 #else

@@ -19,6 +19,13 @@ extension LoRAAdapter {
     ///    comma-separated decimals, `\n`, the byte count in decimal, `\n`, then the raw little-endian bytes.
     public static let canonicalDigestDefinition = "quiver-lora-canonical-v1"
 
+    /// sha256 of the weights file as stored, one streaming pass.
+    func computeWeightsDigest() -> SHA256Digest {
+        var hasher = SHA256Hasher()
+        weights.streamBytes(0..<weights.fileSize) { hasher.update($0) }
+        return hasher.finalize()
+    }
+
     func computeCanonicalDigest() -> SHA256Digest {
         computeCanonicalDigest(checkingFinite: false).digest
     }
@@ -64,11 +71,8 @@ extension LoRAAdapter {
             digests()
             return
         }
-        let (file, canonical) = try ParallelMap.both({
-            var hasher = SHA256Hasher()
-            self.weights.streamBytes(0..<self.weights.fileSize) { hasher.update($0) }
-            return hasher.finalize()
-        }, { self.computeCanonicalDigest(checkingFinite: true) })
+        let (file, canonical) = try ParallelMap.both(
+            { self.computeWeightsDigest() }, { self.computeCanonicalDigest(checkingFinite: true) })
         // The fused check says whether; the full scan says where (and throws).
         if canonical.nonFinite { try requireFiniteWeights() }
         assumeDigests(canonical: canonical.digest, weights: file)

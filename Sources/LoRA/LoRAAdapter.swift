@@ -72,9 +72,7 @@ public final class LoRAAdapter: Sendable {
     public var weightsDigest: SHA256Digest {
         digestCache.withLock { cache in
             if let digest = cache.weights { return digest }
-            var hasher = SHA256Hasher()
-            weights.streamBytes(0..<weights.fileSize) { hasher.update($0) }
-            let digest = hasher.finalize()
+            let digest = computeWeightsDigest()
             cache.weights = digest
             return digest
         }

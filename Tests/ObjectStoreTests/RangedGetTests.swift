@@ -10,12 +10,16 @@ import Testing
 struct RangedGetTests {
     static let size = (22 << 20) + 4321
 
-    static func store(_ server: TestS3, concurrency: Int) throws -> S3BlobStore {
+    static func settings(_ server: TestS3, concurrency: Int) throws -> S3Settings {
         var settings = try Stores.s3Settings(server)
         settings.multipartThreshold = 5 << 20
         settings.partSize = 5 << 20
         settings.downloadConcurrency = concurrency
-        return S3BlobStore(settings: settings)
+        return settings
+    }
+
+    static func store(_ server: TestS3, concurrency: Int) throws -> S3BlobStore {
+        S3BlobStore(settings: try settings(server, concurrency: concurrency))
     }
 
     @Test("a blob above the threshold round-trips byte-identical", arguments: [1, 3])
@@ -62,10 +66,7 @@ struct RangedGetTests {
     @Test("ranges cut half-way are retried and the download still verifies")
     func cutRangesAreRetried() async throws {
         let server = try TestS3.require()
-        var settings = try Stores.s3Settings(server)
-        settings.multipartThreshold = 5 << 20
-        settings.partSize = 5 << 20
-        settings.downloadConcurrency = 3
+        var settings = try Self.settings(server, concurrency: 3)
         let direct = S3BlobStore(settings: settings)
         let proxy = try CuttingProxy(endpoint: server.endpoint, cuts: 2, after: (3 << 20) + 777)
         defer { proxy.close() }

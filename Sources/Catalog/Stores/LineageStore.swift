@@ -87,10 +87,7 @@ public struct LineageStore: Sendable {
     }
 
     /// The audit's edges: ``edgeColumns`` without the merge's method (taken from the merges read beside them).
-    static let auditEdgeColumns = ColumnList([
-        ("e.parent_version_id", "parent_version_id"), ("e.child_version_id", "child_version_id"), ("e.weight", "weight"),
-        ("e.merge_id", "merge_id"),
-    ])
+    static let auditEdgeColumns = ColumnList(edgeColumns.fields.filter { $0.name != "method" }.map { ($0.expression, $0.name) })
 
     /// What ``auditQuery(subjectID:)`` reads, in one round trip. Should a merge's input or an edge's merge be missing
     /// from what the statement returned (a catalog edited by hand), merges and edges are read again the long way.

@@ -54,7 +54,7 @@ extension S3Client {
                         // The disk write of this part starts now, beside the parts still arriving; the fsync
                         // at the end waits only for what is left.
                         FileWriteback.start(fd: fd, offset: range.lowerBound, length: Int64(range.count))
-                        state.finish(index)
+                        state.partFinished()
                     } catch {
                         let failure = (error as? ObjectStoreError).map {
                             ObjectStoreError(
@@ -186,7 +186,8 @@ private final class RangeProgress: Sendable {
     /// The first failure recorded, if any.
     var firstError: (any Error)? { state.withLock { $0.error } }
 
-    func finish(_ index: Int) {
+    /// A part is complete (its last bytes may not have crossed a MiB since the last signal).
+    func partFinished() {
         wake.signal()
     }
 
