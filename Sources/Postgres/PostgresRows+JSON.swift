@@ -8,7 +8,7 @@ extension PostgresRows {
         var cells: [[String?]] = []
         if var text {
             let parsed = text.withUTF8 { bytes in
-                var parser = JSONTextReader(bytes: bytes)
+                var parser = JSONTextReader(bytes: bytes, expectedWidth: columns.count)
                 return Result { () throws(PostgresError) in try parser.rows() }
             }
             cells = try parsed.get()
@@ -27,9 +27,12 @@ extension PostgresRows {
 struct JSONTextReader {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
+    /// How many values a nested row is expected to hold (room is made for them at once).
+    let expectedWidth: Int
 
-    init(bytes: UnsafeBufferPointer<UInt8>) {
+    init(bytes: UnsafeBufferPointer<UInt8>, expectedWidth: Int = 0) {
         self.bytes = bytes
+        self.expectedWidth = expectedWidth
     }
 
     mutating func rows() throws(PostgresError) -> [[String?]] {
@@ -77,6 +80,7 @@ struct JSONTextReader {
 
     private mutating func row() throws(PostgresError) -> [String?] {
         var values: [String?] = []
+        values.reserveCapacity(expectedWidth)
         try expect(UInt8(ascii: "["))
         skipSpace()
         if peek() == UInt8(ascii: "]") {
@@ -195,7 +199,12 @@ struct JSONTextReader {
     }
 
     private mutating func skipSpace() {
-        while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return
+            }
+        }
     }
 
     private func failure(_ what: String) -> PostgresError {

@@ -41,7 +41,7 @@ public struct SQLQuery: Sendable, Hashable, ExpressibleByStringInterpolation, Cu
     /// Appends another query, renumbering its parameters after this one's.
     public mutating func append(_ other: SQLQuery) {
         var text = other.sql
-        if !other.binds.isEmpty {
+        if !other.binds.isEmpty, !binds.isEmpty {
             // Renumber from the highest index down so `$1` never clobbers the start of `$12`.
             for index in stride(from: other.binds.count, through: 1, by: -1) {
                 text = text.replacingOccurrences(of: "$\(index)", with: "$\(index + binds.count)")

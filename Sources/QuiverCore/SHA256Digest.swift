@@ -8,10 +8,22 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible, Codable
 
     /// Wraps a hex string; returns nil unless it is exactly 64 hex characters (upper case is folded).
     public init?(hex: String) {
-        let lower = hex.lowercased()
-        guard lower.utf8.count == 64, lower.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
-            return nil
+        func isLowerHex(_ text: String) -> Bool {
+            var text = text
+            return text.withUTF8 { bytes in
+                guard bytes.count == 64 else { return false }
+                var valid = true
+                for byte in bytes { valid = valid && ((byte >= 48 && byte <= 57) || (byte >= 97 && byte <= 102)) }
+                return valid
+            }
         }
+        // Digests are nearly always read in lower case already: then the text is kept as it is, without a copy.
+        if isLowerHex(hex) {
+            self.hex = hex
+            return
+        }
+        let lower = hex.lowercased()
+        guard isLowerHex(lower) else { return nil }
         self.hex = lower
     }
 

@@ -75,3 +75,15 @@ public enum AdapterRef: Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension AdapterRef {
+    /// The catalog's form of the reference.
+    var key: VersionKey {
+        switch self {
+        case .latest(let name): .latest(name: name)
+        case .version(let name, let number): .version(name: name, number: number)
+        case .alias(let name, let alias): .alias(name: name, alias: alias)
+        case .digest(let digest): .digest(digest)
+        }
+    }
+}

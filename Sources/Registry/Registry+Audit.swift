@@ -26,9 +26,10 @@ extension Registry {
     /// report says it was asked about.
     public func audit(_ ref: AdapterRef, label: String) throws -> AuditReport {
         try catalog.read { session in
-            // Two statements, each prepared once per connection: the reference, then everything along its lineage.
-            let subject = try Self.resolve(session, ref)
-            let records = try session.lineage.audit(subjectID: subject.id)
+            // One statement, prepared once per connection: the reference resolved, and everything along its lineage.
+            let (candidates, found) = try session.lineage.audit(ref.key)
+            let subject = try Self.pick(candidates, for: ref)
+            guard let records = found else { throw RegistryError.notFound("no adapter version matches \(ref)") }
             let graph = LineageGraph(start: subject.id, direction: .ancestors, nodes: records.nodes, edges: records.edges)
             let rootsByID = Dictionary(records.roots.map { ($0.version.id, $0) }, uniquingKeysWith: { a, _ in a })
             let roots = graph.roots.compactMap { rootsByID[$0.versionID] }

@@ -13,27 +13,20 @@ extension Registry {
     }
 
     static func resolve(_ session: CatalogSession, _ ref: AdapterRef) throws -> AdapterVersion {
-        let found: AdapterVersion?
-        switch ref {
-        case .latest(let name):
-            found = try session.versions.latest(name: name)
-        case .version(let name, let number):
-            found = try session.versions.version(name: name, number: number)
-        case .alias(let name, let alias):
-            found = try session.versions.aliased(name: name, alias: alias)
-        case .digest(let digest):
-            // The canonical digest is unique and a weights file nearly so (the first version wins); a config file is
-            // often shared by many versions, so a config digest must name exactly one.
-            let candidates = try session.versions.matching(digest: digest)
-            if candidates.count > 1, candidates[0].canonicalDigest != digest, candidates[0].weightsDigest != digest {
-                throw RegistryError(
-                    .invalidInput, code: "registry.ambiguous_reference",
-                    reason: "sha256:\(digest.hex) is the config file of several versions (\(candidates.map(\.label).joined(separator: ", "))\(candidates.count > 2 ? ", …" : ""))",
-                    hint: "use the weights file, its digest, or NAME@VERSION")
-            }
-            found = candidates.first
+        try pick(session.versions.matching(ref.key), for: ref)
+    }
+
+    /// The version `ref` names among the candidates the catalog found for it, best first
+    /// (``VersionStore/matching(_:)``). The canonical digest is unique and a weights file nearly so (the first
+    /// version wins); a config file is often shared by many versions, so a config digest must name exactly one.
+    static func pick(_ candidates: [AdapterVersion], for ref: AdapterRef) throws -> AdapterVersion {
+        if case .digest(let digest) = ref, candidates.count > 1, candidates[0].canonicalDigest != digest, candidates[0].weightsDigest != digest {
+            throw RegistryError(
+                .invalidInput, code: "registry.ambiguous_reference",
+                reason: "sha256:\(digest.hex) is the config file of several versions (\(candidates.map(\.label).joined(separator: ", "))\(candidates.count > 2 ? ", …" : ""))",
+                hint: "use the weights file, its digest, or NAME@VERSION")
         }
-        guard let found else { throw RegistryError.notFound("no adapter version matches \(ref)") }
+        guard let found = candidates.first else { throw RegistryError.notFound("no adapter version matches \(ref)") }
         return found
     }
 

@@ -67,12 +67,12 @@ struct CatalogSchemaTests {
             let expected: Set<String> = [
                 "base_models", "adapters", "adapter_versions", "version_modules", "blobs", "version_blobs", "merges",
                 "merge_inputs", "lineage_edges", "aliases", "alias_events", "evaluations", "registry_policy",
-                "merge_refusals", "merge_jobs", "audit_events", "schema_migrations",
+                "merge_refusals", "merge_jobs", "audit_events", "schema_migrations", "lineage_parts",
             ]
             #expect(expected.isSubset(of: tables), "missing: \(expected.subtracting(tables))")
             let indexes = Set(try conn.query("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'").map { try $0.decode(String.self, at: 0) })
             for index in [
-                "adapter_versions_canonical_digest_key", "adapter_versions_config_digest_idx",
+                "adapter_versions_canonical_digest_key", "adapter_versions_config_digest_idx", "lineage_parts_pkey",
                 "adapter_versions_weights_digest_idx", "adapter_versions_tags_idx", "adapter_versions_base_model_idx",
                 "adapter_versions_target_modules_idx", "lineage_edges_parent_idx", "lineage_edges_pkey", "merge_jobs_queued_idx",
             ] {

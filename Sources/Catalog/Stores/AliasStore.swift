@@ -53,11 +53,17 @@ public struct AliasStore: Sendable {
         ("a.name", "adapter"), ("e.alias", "alias"), ("pa.name || '@' || pv.version", "previous"),
         ("va.name || '@' || v.version", "version"), ("e.forced", "forced"), ("e.set_by", "set_by"), ("e.at", "at"),
     ])
-    static let eventFrom = """
-        alias_events e JOIN adapters a ON a.id = e.adapter_id
+    static let eventFrom = eventFrom(events: "alias_events")
+
+    /// ``eventFrom`` over `events`, a relation with `alias_events`' columns (such as a common table expression of
+    /// the few moves a statement selected first).
+    static func eventFrom(events: String) -> String {
+        """
+        \(events) e JOIN adapters a ON a.id = e.adapter_id
         JOIN adapter_versions v ON v.id = e.version_id JOIN adapters va ON va.id = v.adapter_id
         LEFT JOIN adapter_versions pv ON pv.id = e.previous_version_id LEFT JOIN adapters pa ON pa.id = pv.adapter_id
         """
+    }
 
     static func event(_ row: PostgresRow) throws -> AliasEvent {
         AliasEvent(

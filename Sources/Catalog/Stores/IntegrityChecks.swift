@@ -3,8 +3,8 @@ import Postgres
 
 /// One broken invariant found in the catalog itself.
 public struct CatalogFinding: Sendable, Codable, Equatable {
-    /// Which invariant (`version_files`, `merge_lineage`, `lineage_cycle`, `job_state`, `dead_lease`, `alias_history`,
-    /// `merge_output`).
+    /// Which invariant (`version_files`, `merge_lineage`, `lineage_cycle`, `lineage_part`, `job_state`, `dead_lease`,
+    /// `alias_history`, `merge_output`).
     public let check: String
     /// What is broken (`tone@2`, `merge #7`, `job 3`, `tone@production`).
     public let subject: String
@@ -54,7 +54,7 @@ public struct IntegrityChecks: Sendable {
 
     /// Every finding of the catalog-only checks, as of `now` (for leases).
     public func findings(now: Date) throws -> [CatalogFinding] {
-        try versionFiles() + mergeOutputs() + mergeLineage() + lineageCycles() + jobStates(now: now) + aliasHistory() + auditChain()
+        try versionFiles() + mergeOutputs() + mergeLineage() + lineageCycles() + lineageParts() + jobStates(now: now) + aliasHistory() + auditChain()
     }
 
     /// A version's two blob rows must name exactly its config and weights digests.
@@ -112,6 +112,28 @@ public struct IntegrityChecks: Sendable {
             CatalogFinding(check: "merge_lineage", subject: "merge #\(try $0.decode(Int64.self, at: 0))",
                            detail: "its lineage edges do not match its recorded inputs and weights",
                            versionIDs: [try $0.decode(Int64?.self, at: 1)].compactMap { $0 })
+        }
+    }
+
+    /// Every committed version has its stored lineage part (migration 0008), and each part is what the catalog's
+    /// rows make it: its node, root record, edges, merges and inputs, and its ancestors, which are its parents and
+    /// their stored ancestors (so, checked version by version, the stored ancestries are right all the way up). A
+    /// part that disagrees means lineage rows were changed behind the registry's back; audits would read the part.
+    func lineageParts() throws -> [CatalogFinding] {
+        try connection.query("""
+            WITH rendered AS (SELECT * FROM quiver_lineage_parts(ARRAY(SELECT id FROM adapter_versions)))
+            SELECT v.id, a.name || '@' || v.version, p.version_id IS NULL
+            FROM rendered r JOIN adapter_versions v ON v.id = r.version_id JOIN adapters a ON a.id = v.adapter_id
+            LEFT JOIN lineage_parts p ON p.version_id = r.version_id
+            WHERE p.version_id IS NULL OR (p.adapter_id, p.ancestors, p.node, p.root, p.edges, p.merges, p.inputs)
+                IS DISTINCT FROM (r.adapter_id, r.ancestors, r.node, r.root, r.edges, r.merges, r.inputs)
+            ORDER BY v.id
+            """).map {
+            let missing = try $0.decode(Bool.self, at: 2)
+            return CatalogFinding(check: "lineage_part", subject: try $0.decode(String.self, at: 1),
+                                  detail: missing ? "the version has no stored lineage part; audits read its lineage the long way"
+                                      : "its stored lineage part differs from what the catalog's lineage rows make it",
+                                  versionIDs: [try $0.decode(Int64.self, at: 0)])
         }
     }
 

@@ -128,6 +128,136 @@ public struct LineageStore: Sendable {
             aliasHistory: try PostgresRows(jsonRows: try row.decode(String?.self, column: "aliases"), columns: AliasStore.eventColumns.names).map(AliasStore.event))
     }
 
+    /// The audit of the version `key` names, in one statement (two for a config digest): the reference resolved
+    /// (its candidates, best first, as ``VersionStore/matching(_:)`` orders them), and everything along the first candidate's lineage read from
+    /// the stored lineage parts (migration 0008): one index probe per version, no recursive walk; the alias history
+    /// live (the moves of the lineage's adapters' aliases that touch it: an alias points at a version of its own
+    /// adapter). The records are nil when nothing matches. Should the parts be incomplete (a version whose part its
+    /// transaction has not yet committed, or a catalog edited by hand), the lineage is read the long way instead
+    /// (``audit(subjectID:)``).
+    public func audit(_ key: VersionKey) throws -> (candidates: [AdapterVersion], records: AuditRecords?) {
+        var row = try connection.query(Self.auditQuery(key)).single()
+        var candidates = try PostgresRows(jsonRows: try row.decode(String?.self, at: 0), columns: VersionStore.columnList.names)
+            .map(VersionStore.decode)
+        if candidates.isEmpty, case .digest(let digest) = key {
+            // Not a canonical or weights digest: a config digest, resolved on its own (see VersionStore.candidates).
+            candidates = try VersionStore(connection).matching(digest: digest)
+            guard let first = candidates.first else { return ([], nil) }
+            row = try connection.query(Self.auditQuery(.id(first.id))).single()
+        }
+        guard let subject = candidates.first else { return (candidates, nil) }
+        guard try row.decode(Int?.self, at: 1) == (try row.decode(Int.self, at: 2)),
+              let records = try Self.auditRecords(subjectID: subject.id, row) else {
+            return (candidates, try audit(subjectID: subject.id))
+        }
+        return (candidates, records)
+    }
+
+    /// ``audit(_:)``'s statement. Its columns by position: the candidates; the versions the subject's lineage
+    /// should have and the parts found for them; nodes, roots, edges, merges and merge inputs, each the stored
+    /// parts' rows joined; the alias history.
+    public static func auditQuery(_ key: VersionKey) -> SQLQuery {
+        var query = SQLQuery(unsafeSQL: auditHead)
+        query.append(VersionStore.candidates(key))
+        query.append(SQLQuery(unsafeSQL: auditTail))
+        return query
+    }
+
+    /// ``auditQuery(_:)``'s text before and after the candidates' statement (made once).
+    private static let auditHead = """
+        WITH candidates AS MATERIALIZED (
+            SELECT c.n, v.id, v.adapter_id, \(VersionStore.columnList.jsonRow) AS row FROM \(VersionStore.from) JOIN (
+
+        """
+    private static let auditTail: String = {
+        let ids = "ANY((SELECT ids FROM ids)::bigint[])"
+        return """
+                ) c ON c.id = v.id
+            ),
+            subject AS MATERIALIZED (
+                SELECT c.id, c.adapter_id, p.ancestors FROM candidates c LEFT JOIN lineage_parts p ON p.version_id = c.id WHERE c.n = 1
+            ),
+            ids AS MATERIALIZED (SELECT s.id || s.ancestors AS ids FROM subject s),
+            parts AS MATERIALIZED (SELECT p.* FROM lineage_parts p WHERE p.version_id = \(ids)),
+            events AS MATERIALIZED (
+                SELECT e.* FROM alias_events e WHERE e.adapter_id = ANY(ARRAY(SELECT DISTINCT adapter_id FROM parts))
+                    AND (e.version_id = \(ids) OR e.previous_version_id = \(ids) OR e.adapter_id = (SELECT adapter_id FROM subject))
+            )
+            SELECT (SELECT json_agg(row ORDER BY n) FROM candidates),
+                   (SELECT cardinality(ids) FROM ids),
+                   (SELECT count(*) FROM parts),
+                   (SELECT '[' || string_agg(node, ',') || ']' FROM parts),
+                   (SELECT '[' || string_agg(root, ',') || ']' FROM parts),
+                   (SELECT '[' || string_agg(edges, ',') || ']' FROM parts),
+                   (SELECT '[' || string_agg(merges, ',') || ']' FROM parts),
+                   (SELECT '[' || string_agg(inputs, ',') || ']' FROM parts),
+                   (SELECT json_agg(\(AliasStore.eventColumns.jsonRow) ORDER BY e.at, e.id) FROM \(AliasStore.eventFrom(events: "events")))
+            """
+    }()
+
+    /// A stored part's node: ``nodeColumns`` without the depth, which depends on where a walk starts.
+    static let partNodeColumns = nodeColumns.names.filter { $0 != "depth" }
+
+    /// The records of ``auditQuery(_:)``'s row; nil when an edge's merge, or a version a merge names, is not among
+    /// them. Depths are the shortest distances from the subject along the edges, as the recursive walk finds them.
+    private static func auditRecords(subjectID: Int64, _ row: PostgresRow) throws -> AuditRecords? {
+        var parents: [Int64: [Int64]] = [:]
+        var edgeRows: [(parent: Int64, child: Int64, weight: Double, mergeID: Int64)] = []
+        for edge in try PostgresRows(jsonRows: try row.decode(String?.self, at: 5), columns: auditEdgeColumns.names) {
+            let parsed = (parent: try edge.decode(Int64.self, at: 0), child: try edge.decode(Int64.self, at: 1),
+                          weight: try edge.decode(Double.self, at: 2), mergeID: try edge.decode(Int64.self, at: 3))
+            edgeRows.append(parsed)
+            parents[parsed.child, default: []].append(parsed.parent)
+        }
+        var depths: [Int64: Int] = [subjectID: 0]
+        var frontier = [subjectID]
+        var depth = 0
+        while !frontier.isEmpty {
+            depth += 1
+            var next: [Int64] = []
+            for id in frontier {
+                for parent in parents[id] ?? [] where depths[parent] == nil {
+                    depths[parent] = depth
+                    next.append(parent)
+                }
+            }
+            frontier = next
+        }
+        var nodes: [LineageNode] = []
+        var labels: [Int64: String] = [:]
+        for node in try PostgresRows(jsonRows: try row.decode(String?.self, at: 3), columns: partNodeColumns) {
+            let id = try node.decode(Int64.self, at: 0)
+            guard let depth = depths[id] else { return nil }
+            let parsed = LineageNode(versionID: id, name: try node.decode(String.self, at: 1), version: try node.decode(Int.self, at: 2),
+                                     kind: try node.decode(VersionKind.self, at: 3), depth: depth, rank: try node.decode(Int.self, at: 4),
+                                     canonicalDigest: try node.decode(String.self, at: 5))
+            nodes.append(parsed)
+            labels[id] = parsed.label
+        }
+        var inputs: [Int64: [(versionID: Int64, weight: Double)]] = [:]
+        for input in try PostgresRows(jsonRows: try row.decode(String?.self, at: 7), columns: MergeLog.auditInputColumns.names) {
+            inputs[try input.decode(Int64.self, at: 0), default: []].append((try input.decode(Int64.self, at: 1), try input.decode(Double.self, at: 2)))
+        }
+        var merges: [MergeRecord] = []
+        for merge in try PostgresRows(jsonRows: try row.decode(String?.self, at: 6), columns: MergeLog.auditColumns.names) {
+            guard let record = try MergeLog.record(merge, inputs: inputs[try merge.decode(Int64.self, at: 0)] ?? [], labels: labels) else { return nil }
+            merges.append(record)
+        }
+        merges.sort { $0.id < $1.id }
+        let methods = Dictionary(merges.map { ($0.id, $0.method) }, uniquingKeysWith: { first, _ in first })
+        var edges: [LineageEdge] = []
+        for edge in edgeRows {
+            guard let method = methods[edge.mergeID] else { return nil }
+            edges.append(LineageEdge(parentID: edge.parent, childID: edge.child, weight: edge.weight, mergeID: edge.mergeID, method: method))
+        }
+        let roots = try PostgresRows(jsonRows: try row.decode(String?.self, at: 4), columns: VersionStore.columnList.names + ["config"]).map {
+            AuditRecords.Root(version: try VersionStore.decode($0), config: try $0.decode(String.self, at: VersionStore.columnList.fields.count))
+        }
+        return AuditRecords(
+            nodes: nodes, edges: edges, roots: roots, merges: merges,
+            aliasHistory: try PostgresRows(jsonRows: try row.decode(String?.self, at: 8), columns: AliasStore.eventColumns.names).map(AliasStore.event))
+    }
+
     private static func nodes(_ row: PostgresRow) throws -> [LineageNode] {
         try PostgresRows(jsonRows: try row.decode(String?.self, column: "nodes"), columns: nodeColumns.names).map {
             LineageNode(versionID: try $0.decode(Int64.self, at: 0), name: try $0.decode(String.self, at: 1),

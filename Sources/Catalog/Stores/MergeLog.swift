@@ -98,19 +98,33 @@ public struct MergeLog: Sendable {
     /// A merge read through ``auditColumns``, its labels from `labels` (version id → `name@version`); nil when a
     /// version is missing there.
     static func record(_ row: PostgresRow, inputs: [(versionID: Int64, weight: Double)], labels: [Int64: String]) throws -> MergeRecord? {
-        guard let output = labels[try row.decode(Int64.self, column: "output_version_id")] else { return nil }
+        let c = AuditPosition.shared
+        guard let output = labels[try row.decode(Int64.self, at: c.output)] else { return nil }
         var inputLabels: [String] = []
         for input in inputs {
             guard let label = labels[input.versionID] else { return nil }
             inputLabels.append(label)
         }
         return MergeRecord(
-            id: try row.decode(Int64.self, column: "id"), output: output,
-            method: try row.decode(String.self, column: "method"), params: try row.decode(String.self, column: "params"),
-            seed: try row.decode(Int64?.self, column: "seed"), softwareVersion: try row.decode(String.self, column: "software_version"),
-            inputs: inputLabels, inputDigests: try row.decode([String].self, column: "input_digests"),
-            weights: inputs.map(\.weight), requestedBy: try row.decode(String.self, column: "requested_by"),
-            at: try row.decode(Date.self, column: "created_at"))
+            id: try row.decode(Int64.self, at: c.id), output: output,
+            method: try row.decode(String.self, at: c.method), params: try row.decode(String.self, at: c.params),
+            seed: try row.decode(Int64?.self, at: c.seed), softwareVersion: try row.decode(String.self, at: c.softwareVersion),
+            inputs: inputLabels, inputDigests: try row.decode([String].self, at: c.inputDigests),
+            weights: inputs.map(\.weight), requestedBy: try row.decode(String.self, at: c.requestedBy),
+            at: try row.decode(Date.self, at: c.createdAt))
+    }
+
+    /// Where each of ``auditColumns``' columns is (looked up once).
+    private struct AuditPosition {
+        static let shared = AuditPosition()
+        let id = at("id"), output = at("output_version_id"), method = at("method"), params = at("params"), seed = at("seed")
+        let softwareVersion = at("software_version"), inputDigests = at("input_digests"), requestedBy = at("requested_by")
+        let createdAt = at("created_at")
+
+        private static func at(_ name: String) -> Int {
+            guard let index = auditColumns.names.firstIndex(of: name) else { preconditionFailure("MergeLog.auditColumns has no column \(name)") }
+            return index
+        }
     }
 
     static func record(_ row: PostgresRow) throws -> MergeRecord {

@@ -101,6 +101,7 @@ public struct SyntheticCatalog: Sendable {
             INSERT INTO aliases (adapter_id, alias, version_id, updated_by)
             SELECT adapter_id, alias, version_id, 'bench' FROM moves WHERE (alias, step) IN (('production', 5), ('staging', 2))
             """))
+        try renderLineageParts(of: SQLQuery(unsafeSQL: "a.name IN (SELECT 'adapter-' || g FROM generate_series(\(first), \(last)) g)"))
     }
 
     /// Adds adapter `name` with one trained version and `descendants` merged ones in a binary tree: merged version
@@ -147,6 +148,23 @@ public struct SyntheticCatalog: Sendable {
             INSERT INTO lineage_edges (parent_version_id, child_version_id, weight, merge_id)
             SELECT m.parent_id, i.output_version_id, 1.0, i.id FROM inserted i JOIN merged m ON m.output_id = i.output_version_id
             """)
+        try renderLineageParts(of: "a.name = \(name)")
+    }
+
+    /// Renders the lineage parts (migration 0008) of the versions of the adapters `a` that `condition` selects, in
+    /// one statement, after refreshing the planner's statistics on the rows just added (without them it plans for
+    /// the tables as they were, nearly empty, and nests loops over thousands of rows); the commit-time trigger then
+    /// finds each version's part made instead of rendering them one by one.
+    private func renderLineageParts(of condition: SQLQuery) throws {
+        try connection.query("ANALYZE adapter_versions, adapters, lineage_edges, merges, merge_inputs, lineage_parts")
+        var query: SQLQuery = """
+            SELECT quiver_render_lineage_parts(ARRAY(
+                SELECT v.id FROM adapter_versions v JOIN adapters a ON a.id = v.adapter_id WHERE
+            """
+        query.append(" ")
+        query.append(condition)
+        query.append("))")
+        try connection.query(query)
     }
 
     /// Records each version's two blob references (config and weights) for the versions of the adapters `a` that

@@ -21,27 +21,43 @@ public struct VersionStore: Sendable {
     static let columns = columnList.selectList
     static let from = "adapter_versions v JOIN adapters a ON a.id = v.adapter_id JOIN base_models b ON b.id = v.base_model_id"
 
+    /// Reads a row whose first columns are ``columnList``'s, in its order (by position: the names are looked up once).
     static func decode(_ row: PostgresRow) throws -> AdapterVersion {
-        func digest(_ column: String) throws -> SHA256Digest {
-            let text = try row.decode(String.self, column: column)
+        func digest(_ index: Int) throws -> SHA256Digest {
+            let text = try row.decode(String.self, at: index)
             guard let value = SHA256Digest(hex: text) else {
-                throw PostgresError(.decoding, message: "column \(column) holds '\(text)', not a sha256 digest")
+                throw PostgresError(.decoding, message: "column \(columnList.names[index]) holds '\(text.prefix(80))', not a sha256 digest")
             }
             return value
         }
-        let tags = try row.decode(PostgresJSON.self, column: "tags").stringDictionary()
+        let c = Position.shared
         return AdapterVersion(
-            id: try row.decode(Int64.self, column: "id"), name: try row.decode(String.self, column: "name"),
-            version: try row.decode(Int.self, column: "version"), kind: try row.decode(VersionKind.self, column: "kind"),
-            baseModel: try row.decode(String.self, column: "base_model"),
-            baseRevision: try row.decode(String.self, column: "base_revision"),
-            rank: try row.decode(Int.self, column: "r"), loraAlpha: try row.decode(Double.self, column: "lora_alpha"),
-            useRslora: try row.decode(Bool.self, column: "use_rslora"), useDora: try row.decode(Bool.self, column: "use_dora"),
-            targetModules: try row.decode([String].self, column: "target_modules"),
-            canonicalDigest: try digest("canonical_digest"), configDigest: try digest("config_digest"),
-            configSize: try row.decode(Int64.self, column: "config_size"), weightsDigest: try digest("weights_digest"),
-            weightsSize: try row.decode(Int64.self, column: "weights_size"), tags: tags,
-            createdBy: try row.decode(String.self, column: "created_by"), createdAt: try row.decode(Date.self, column: "created_at"))
+            id: try row.decode(Int64.self, at: c.id), name: try row.decode(String.self, at: c.name),
+            version: try row.decode(Int.self, at: c.version), kind: try row.decode(VersionKind.self, at: c.kind),
+            baseModel: try row.decode(String.self, at: c.baseModel), baseRevision: try row.decode(String.self, at: c.baseRevision),
+            rank: try row.decode(Int.self, at: c.rank), loraAlpha: try row.decode(Double.self, at: c.loraAlpha),
+            useRslora: try row.decode(Bool.self, at: c.useRslora), useDora: try row.decode(Bool.self, at: c.useDora),
+            targetModules: try row.decode([String].self, at: c.targetModules),
+            canonicalDigest: try digest(c.canonicalDigest), configDigest: try digest(c.configDigest),
+            configSize: try row.decode(Int64.self, at: c.configSize), weightsDigest: try digest(c.weightsDigest),
+            weightsSize: try row.decode(Int64.self, at: c.weightsSize),
+            tags: try row.decode(PostgresJSON.self, at: c.tags).stringDictionary(),
+            createdBy: try row.decode(String.self, at: c.createdBy), createdAt: try row.decode(Date.self, at: c.createdAt))
+    }
+
+    /// Where each of ``columnList``'s columns is.
+    private struct Position {
+        static let shared = Position()
+        let id = at("id"), name = at("name"), version = at("version"), kind = at("kind"), baseModel = at("base_model")
+        let baseRevision = at("base_revision"), rank = at("r"), loraAlpha = at("lora_alpha"), useRslora = at("use_rslora")
+        let useDora = at("use_dora"), targetModules = at("target_modules"), canonicalDigest = at("canonical_digest")
+        let configDigest = at("config_digest"), configSize = at("config_size"), weightsDigest = at("weights_digest")
+        let weightsSize = at("weights_size"), tags = at("tags"), createdBy = at("created_by"), createdAt = at("created_at")
+
+        private static func at(_ name: String) -> Int {
+            guard let index = columnList.names.firstIndex(of: name) else { preconditionFailure("VersionStore.columnList has no column \(name)") }
+            return index
+        }
     }
 
     private func select(where condition: SQLQuery, suffix: SQLQuery = "") throws -> [AdapterVersion] {
@@ -53,28 +69,69 @@ public struct VersionStore: Sendable {
 
     /// The highest-numbered version of `name`.
     public func latest(name: String) throws -> AdapterVersion? {
-        try select(where: "a.name = \(name)", suffix: " ORDER BY v.version DESC LIMIT 1").first
+        try matching(.latest(name: name)).first
     }
 
     /// Version `number` of `name`.
     public func version(name: String, number: Int) throws -> AdapterVersion? {
-        try select(where: "a.name = \(name) AND v.version = \(number)").first
+        try matching(.version(name: name, number: number)).first
     }
 
     /// The version `name@alias` points at.
     public func aliased(name: String, alias: String) throws -> AdapterVersion? {
-        try connection.query("""
-            SELECT \(unsafeRaw: Self.columns) FROM \(unsafeRaw: Self.from) JOIN aliases al ON al.version_id = v.id AND al.adapter_id = a.id
-            WHERE a.name = \(name) AND al.alias = \(alias)
-            """).first.map(Self.decode)
+        try matching(.alias(name: name, alias: alias)).first
     }
 
     /// Up to three versions having `digest` as canonical, weights or config digest: canonical matches first, then
-    /// weights, then by id (a config file is often shared by many versions).
+    /// weights, then by id (a config file is often shared by many versions). One statement with the digest in three
+    /// places, planned for each value: a plan made once for every value would have to assume that a config digest
+    /// matches every version (many versions share one config) and could walk the whole table.
     public func matching(digest: SHA256Digest) throws -> [AdapterVersion] {
         try select(
             where: "v.canonical_digest = \(digest.hex) OR v.weights_digest = \(digest.hex) OR v.config_digest = \(digest.hex)",
             suffix: " ORDER BY (v.canonical_digest = \(digest.hex)) DESC, (v.weights_digest = \(digest.hex)) DESC, v.id LIMIT 3")
+    }
+
+    /// The versions `key` names, best first.
+    public func matching(_ key: VersionKey) throws -> [AdapterVersion] {
+        if case .digest(let digest) = key { return try matching(digest: digest) }
+        var query: SQLQuery = "SELECT \(unsafeRaw: Self.columns) FROM \(unsafeRaw: Self.from) JOIN ("
+        query.append(Self.candidates(key))
+        query.append(") c ON c.id = v.id ORDER BY c.n")
+        return try connection.query(query).map(Self.decode)
+    }
+
+    /// The ids of the versions `key` names, best first, as rows `(id, n)` numbered from 1: at most one for a name,
+    /// a version, an alias or an id. A digest here is a canonical or weights digest only (canonical first, then
+    /// weights by id; up to three): each an index probe whatever the value, so one plan serves every digest. A
+    /// config digest is looked up by ``matching(digest:)``.
+    static func candidates(_ key: VersionKey) -> SQLQuery {
+        switch key {
+        case .latest(let name):
+            return """
+                SELECT v.id, 1 AS n FROM adapter_versions v JOIN adapters a ON a.id = v.adapter_id
+                WHERE a.name = \(name) ORDER BY v.version DESC LIMIT 1
+                """
+        case .version(let name, let number):
+            return """
+                SELECT v.id, 1 AS n FROM adapter_versions v JOIN adapters a ON a.id = v.adapter_id
+                WHERE a.name = \(name) AND v.version = \(number)
+                """
+        case .alias(let name, let alias):
+            return """
+                SELECT al.version_id AS id, 1 AS n FROM aliases al JOIN adapters a ON a.id = al.adapter_id
+                WHERE a.name = \(name) AND al.alias = \(alias)
+                """
+        case .id(let id):
+            return "SELECT id, 1 AS n FROM adapter_versions WHERE id = \(id)"
+        case .digest(let digest):
+            return """
+                SELECT id, row_number() OVER (ORDER BY min(rank), id) AS n FROM (
+                    (SELECT id, 0 AS rank FROM adapter_versions WHERE canonical_digest = \(digest.hex) LIMIT 1)
+                    UNION ALL (SELECT id, 1 FROM adapter_versions WHERE weights_digest = \(digest.hex) ORDER BY id LIMIT 3)
+                ) m GROUP BY id ORDER BY n LIMIT 3
+                """
+        }
     }
 
     /// The version with this canonical digest, if registered.

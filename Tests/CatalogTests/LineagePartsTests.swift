@@ -1,0 +1,142 @@
+import Foundation
+import Postgres
+import QuiverCore
+import QuiverTesting
+import Testing
+@testable import Catalog
+
+/// The audit read from the stored lineage parts (migration 0008) says exactly what the recursive walk over the
+/// catalog's rows says, for every way of naming a version; parts are made at commit for versions written row by row,
+/// and an audit whose parts are incomplete reads the long way.
+@Suite("Lineage parts")
+struct LineagePartsTests {
+    private func encoded(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .secondsSince1970
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// The parts-based records and the walked ones agree field by field (order aside where the reads promise none).
+    private func expectSame(_ parts: AuditRecords, _ walked: AuditRecords, _ what: String) throws {
+        #expect(Set(parts.nodes) == Set(walked.nodes), "nodes of \(what)")
+        #expect(parts.nodes.count == walked.nodes.count, "node count of \(what)")
+        #expect(Set(parts.edges) == Set(walked.edges), "edges of \(what)")
+        #expect(parts.edges.count == walked.edges.count, "edge count of \(what)")
+        let partRoots = try parts.roots.map(encoded).sorted()
+        let walkedRoots = try walked.roots.map(encoded).sorted()
+        #expect(partRoots == walkedRoots, "roots of \(what)")
+        #expect(try encoded(parts.merges) == encoded(walked.merges), "merges of \(what)")
+        #expect(try encoded(parts.aliasHistory) == encoded(walked.aliasHistory), "alias history of \(what)")
+    }
+
+    private func withCatalog(_ body: (Catalog) throws -> Void) throws {
+        let url = try TestPostgres.createScratchDatabase()
+        defer { try? TestPostgres.dropDatabase(url: url) }
+        let catalog = try Catalog.open(url: url, maxConnections: 1)
+        defer { catalog.pool.close() }
+        try body(catalog)
+    }
+
+    @Test func everyWayOfNamingAVersionAuditsAsTheWalkDoes() throws {
+        try withCatalog { catalog in
+            try catalog.transaction { try $0.synthetic.seed(groups: 1, through: 2) }
+            try catalog.transaction { try $0.synthetic.seedFan(name: "fan", descendants: 40) }
+            try catalog.read { session in
+                #expect(try session.integrity.lineageParts().isEmpty)
+                var subjects: [AdapterVersion] = []
+                for (name, number) in [("adapter-2", 100), ("adapter-2", 51), ("adapter-2", 3), ("adapter-1", 77), ("fan", 1), ("fan", 41), ("fan", 20)] {
+                    subjects.append(try #require(try session.versions.version(name: name, number: number)))
+                }
+                for subject in subjects {
+                    let walked = try session.lineage.audit(subjectID: subject.id)
+                    let keys: [VersionKey] = [.id(subject.id), .version(name: subject.name, number: subject.version),
+                                              .digest(subject.weightsDigest), .digest(subject.canonicalDigest)]
+                    for key in keys {
+                        let (candidates, records) = try session.lineage.audit(key)
+                        #expect(candidates.first == subject, "\(key)")
+                        try expectSame(try #require(records), walked, "\(subject.label) as \(key)")
+                    }
+                }
+                // The latest version, and an alias (the seeder moved production to 100 and staging to 95 then 100).
+                let latest = try session.lineage.audit(.latest(name: "adapter-1"))
+                #expect(latest.candidates.map(\.version) == [100])
+                let aliased = try session.lineage.audit(.alias(name: "adapter-2", alias: "production"))
+                #expect(aliased.candidates.map(\.version) == [100])
+                try expectSame(try #require(aliased.records), try session.lineage.audit(subjectID: aliased.candidates[0].id), "adapter-2@production")
+                #expect(try #require(aliased.records).aliasHistory.count == 7)
+                // A config digest (every synthetic version shares one) names up to three versions, by id, as resolving does.
+                let config = try #require(subjects.first).configDigest
+                let byConfig = try session.lineage.audit(.digest(config))
+                #expect(byConfig.candidates == (try session.versions.matching(digest: config)))
+                #expect(byConfig.candidates.count == 3)
+                try expectSame(try #require(byConfig.records), try session.lineage.audit(subjectID: byConfig.candidates[0].id), "by config")
+                // Nothing by that name: no candidates, no records.
+                let missing = try session.lineage.audit(.version(name: "adapter-2", number: 101))
+                #expect(missing.candidates.isEmpty && missing.records == nil)
+                #expect(try session.lineage.audit(.digest(SHA256Digest.of(Array("nothing".utf8)))).records == nil)
+            }
+        }
+    }
+
+    @Test func versionsWrittenRowByRowGetTheirPartsAtCommit() throws {
+        try withCatalog { catalog in
+            let config = SHA256Digest.of(Array("config".utf8))
+            func newVersion(_ name: String, _ key: String, kind: VersionKind) -> NewVersion {
+                NewVersion(
+                    name: name, kind: kind, peftType: "LORA", baseModel: "base/model", baseRevision: "r1", rank: 8, loraAlpha: 16.5,
+                    useRslora: kind == .merged, useDora: false, targetModules: ["q_proj", "v proj \"quoted\""],
+                    config: #"{"r": 8, "lora_alpha": 16.5, "note": "tab\there, é, \"q\""}"#,
+                    canonicalDigest: SHA256Digest.of(Array("c\(key)".utf8)), configDigest: config, configSize: 70,
+                    weightsDigest: SHA256Digest.of(Array("w\(key)".utf8)), weightsSize: 1_000, tags: ["team": "a,b", "ü": "{}"],
+                    modules: [], createdBy: "tester")
+            }
+            func register(_ tx: CatalogSession, _ version: NewVersion) throws -> AdapterVersion {
+                try tx.blobs.record(version.configDigest, size: version.configSize)
+                try tx.blobs.record(version.weightsDigest, size: version.weightsSize)
+                return try tx.versions.insert(version)
+            }
+            let (tone, json) = try catalog.transaction { tx in
+                (try register(tx, newVersion("tone", "t", kind: .trained)), try register(tx, newVersion("json", "j", kind: .trained)))
+            }
+            // A merge and its output in one transaction, the output a merge of tone (twice) and json.
+            let blend = try catalog.transaction { tx in
+                let output = try register(tx, newVersion("blend", "b", kind: .merged))
+                _ = try tx.merges.record(NewMerge(
+                    method: "ties", params: #"{"method": "ties", "density": 0.25}"#, seed: 7, softwareVersion: "test",
+                    inputs: [(tone.id, tone.canonicalDigest, 0.5), (json.id, json.canonicalDigest, 0.25), (tone.id, tone.canonicalDigest, 0.125)],
+                    outputVersionID: output.id, requestDigest: SHA256Digest.of(Array("r".utf8)), requestedBy: "tester"))
+                // Inside its own transaction the part is not made yet: the audit reads the long way, and agrees.
+                let inside = try tx.lineage.audit(.id(output.id))
+                try expectSame(try #require(inside.records), try tx.lineage.audit(subjectID: output.id), "blend before commit")
+                return output
+            }
+            try catalog.read { session in
+                #expect(try session.integrity.lineageParts().isEmpty)
+                let ancestors = try session.connection.query("SELECT ancestors FROM lineage_parts WHERE version_id = \(blend.id)").single().decode([Int64].self, at: 0)
+                #expect(ancestors == [tone.id, json.id].sorted())
+                let records = try #require(try session.lineage.audit(.version(name: "blend", number: 1)).records)
+                try expectSame(records, try session.lineage.audit(subjectID: blend.id), "blend")
+                #expect(records.roots.map(\.version.name).sorted() == ["json", "tone"])
+                #expect(records.merges.first?.inputs == ["tone@1", "json@1", "tone@1"])
+            }
+        }
+    }
+
+    @Test func anAuditWhosePartsAreIncompleteReadsTheLongWay() throws {
+        try withCatalog { catalog in
+            try catalog.transaction { try $0.synthetic.seed(groups: 1, through: 1) }
+            let subject = try #require(try catalog.read { try $0.versions.version(name: "adapter-1", number: 70) })
+            let ancestor = try #require(try catalog.read { try $0.versions.version(name: "adapter-1", number: 55) })
+            try catalog.pool.query("DELETE FROM lineage_parts WHERE version_id = \(ancestor.id)")
+            try catalog.read { session in
+                let records = try #require(try session.lineage.audit(.id(subject.id)).records)
+                try expectSame(records, try session.lineage.audit(subjectID: subject.id), "adapter-1@70 without 55's part")
+                #expect(records.nodes.count == 41, "70 is merged position 69: trained 1…21 and merged 51…69 above it")
+                let findings = try session.integrity.lineageParts()
+                #expect(findings.map(\.versionIDs) == [[ancestor.id]])
+                #expect(findings.first?.subject == "adapter-1@55")
+            }
+        }
+    }
+}
