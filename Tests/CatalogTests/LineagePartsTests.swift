@@ -53,7 +53,7 @@ struct LineagePartsTests {
                     let keys: [VersionKey] = [.id(subject.id), .version(name: subject.name, number: subject.version),
                                               .digest(subject.weightsDigest), .digest(subject.canonicalDigest)]
                     for key in keys {
-                        let (candidates, records) = try session.lineage.audit(key)
+                        let (candidates, records) = try session.lineage.storedAudit(key)
                         #expect(candidates.first == subject, "\(key)")
                         try expectSame(try #require(records), walked, "\(subject.label) as \(key)")
                     }
@@ -61,13 +61,13 @@ struct LineagePartsTests {
                 // The latest version, and an alias (the seeder moved production to 100 and staging to 95 then 100).
                 let latest = try session.lineage.audit(.latest(name: "adapter-1"))
                 #expect(latest.candidates.map(\.version) == [100])
-                let aliased = try session.lineage.audit(.alias(name: "adapter-2", alias: "production"))
+                let aliased = try session.lineage.storedAudit(.alias(name: "adapter-2", alias: "production"))
                 #expect(aliased.candidates.map(\.version) == [100])
                 try expectSame(try #require(aliased.records), try session.lineage.audit(subjectID: aliased.candidates[0].id), "adapter-2@production")
                 #expect(try #require(aliased.records).aliasHistory.count == 7)
                 // A config digest (every synthetic version shares one) names up to three versions, by id, as resolving does.
                 let config = try #require(subjects.first).configDigest
-                let byConfig = try session.lineage.audit(.digest(config))
+                let byConfig = try session.lineage.storedAudit(.digest(config))
                 #expect(byConfig.candidates == (try session.versions.matching(digest: config)))
                 #expect(byConfig.candidates.count == 3)
                 try expectSame(try #require(byConfig.records), try session.lineage.audit(subjectID: byConfig.candidates[0].id), "by config")
@@ -107,6 +107,7 @@ struct LineagePartsTests {
                     inputs: [(tone.id, tone.canonicalDigest, 0.5), (json.id, json.canonicalDigest, 0.25), (tone.id, tone.canonicalDigest, 0.125)],
                     outputVersionID: output.id, requestDigest: SHA256Digest.of(Array("r".utf8)), requestedBy: "tester"))
                 // Inside its own transaction the part is not made yet: the audit reads the long way, and agrees.
+                #expect(try tx.lineage.storedAudit(.id(output.id)).records == nil)
                 let inside = try tx.lineage.audit(.id(output.id))
                 try expectSame(try #require(inside.records), try tx.lineage.audit(subjectID: output.id), "blend before commit")
                 return output
@@ -115,7 +116,7 @@ struct LineagePartsTests {
                 #expect(try session.integrity.lineageParts().isEmpty)
                 let ancestors = try session.connection.query("SELECT ancestors FROM lineage_parts WHERE version_id = \(blend.id)").single().decode([Int64].self, at: 0)
                 #expect(ancestors == [tone.id, json.id].sorted())
-                let records = try #require(try session.lineage.audit(.version(name: "blend", number: 1)).records)
+                let records = try #require(try session.lineage.storedAudit(.version(name: "blend", number: 1)).records)
                 try expectSame(records, try session.lineage.audit(subjectID: blend.id), "blend")
                 #expect(records.roots.map(\.version.name).sorted() == ["json", "tone"])
                 #expect(records.merges.first?.inputs == ["tone@1", "json@1", "tone@1"])
@@ -130,6 +131,8 @@ struct LineagePartsTests {
             let ancestor = try #require(try catalog.read { try $0.versions.version(name: "adapter-1", number: 55) })
             try catalog.pool.query("DELETE FROM lineage_parts WHERE version_id = \(ancestor.id)")
             try catalog.read { session in
+                #expect(try session.lineage.storedAudit(.id(subject.id)).records == nil)
+                #expect(try session.lineage.storedAudit(.id(ancestor.id)).records == nil)
                 let records = try #require(try session.lineage.audit(.id(subject.id)).records)
                 try expectSame(records, try session.lineage.audit(subjectID: subject.id), "adapter-1@70 without 55's part")
                 #expect(records.nodes.count == 41, "70 is merged position 69: trained 1…21 and merged 51…69 above it")

@@ -136,6 +136,14 @@ public struct LineageStore: Sendable {
     /// transaction has not yet committed, or a catalog edited by hand), the lineage is read the long way instead
     /// (``audit(subjectID:)``).
     public func audit(_ key: VersionKey) throws -> (candidates: [AdapterVersion], records: AuditRecords?) {
+        let (candidates, stored) = try storedAudit(key)
+        guard let subject = candidates.first else { return (candidates, nil) }
+        return (candidates, try stored ?? audit(subjectID: subject.id))
+    }
+
+    /// ``audit(_:)`` without the long way: the records are nil when nothing matches or when the stored parts of
+    /// the lineage are incomplete.
+    func storedAudit(_ key: VersionKey) throws -> (candidates: [AdapterVersion], records: AuditRecords?) {
         var row = try connection.query(Self.auditQuery(key)).single()
         var candidates = try PostgresRows(jsonRows: try row.decode(String?.self, at: 0), columns: VersionStore.columnList.names)
             .map(VersionStore.decode)
@@ -145,12 +153,10 @@ public struct LineageStore: Sendable {
             guard let first = candidates.first else { return ([], nil) }
             row = try connection.query(Self.auditQuery(.id(first.id))).single()
         }
-        guard let subject = candidates.first else { return (candidates, nil) }
-        guard try row.decode(Int?.self, at: 1) == (try row.decode(Int.self, at: 2)),
-              let records = try Self.auditRecords(subjectID: subject.id, row) else {
-            return (candidates, try audit(subjectID: subject.id))
+        guard let subject = candidates.first, try row.decode(Int?.self, at: 1) == (try row.decode(Int.self, at: 2)) else {
+            return (candidates, nil)
         }
-        return (candidates, records)
+        return (candidates, try Self.auditRecords(subjectID: subject.id, row))
     }
 
     /// ``audit(_:)``'s statement. Its columns by position: the candidates; the versions the subject's lineage
