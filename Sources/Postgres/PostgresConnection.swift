@@ -344,27 +344,26 @@ public final class PostgresConnection: Sendable {
             columns.append(PQfname(result, Int32(c)).map { String(cString: $0) } ?? "?column?")
             types.append(UInt32(PQftype(result, Int32(c))))
         }
-        var cells: [[String?]] = []
-        cells.reserveCapacity(rowCount)
+        var cells: [String?] = []
+        cells.reserveCapacity(rowCount * columnCount)
         for r in 0..<rowCount {
-            var row: [String?] = []
-            row.reserveCapacity(columnCount)
             for c in 0..<columnCount {
                 if PQgetisnull(result, Int32(r), Int32(c)) == 1 {
-                    row.append(nil)
+                    cells.append(nil)
                 } else {
                     let length = Int(PQgetlength(result, Int32(r), Int32(c)))
                     let pointer = PQgetvalue(result, Int32(r), Int32(c))
                     let text = pointer.map { p in
                         String(decoding: UnsafeRawBufferPointer(start: p, count: length), as: UTF8.self)
                     } ?? ""
-                    row.append(text)
+                    cells.append(text)
                 }
             }
-            cells.append(row)
         }
         let tuples = PQcmdTuples(result).map { String(cString: $0) } ?? ""
-        return PostgresRows(columns: columns, columnTypes: types, affectedRows: Int(tuples) ?? rowCount, cells: cells)
+        // A result without columns keeps no rows (`SELECT FROM t` has nothing to read in any of them).
+        return PostgresRows(columns: columns, columnTypes: types, affectedRows: Int(tuples) ?? rowCount, cells: cells,
+                            rowCount: columnCount == 0 ? 0 : rowCount)
     }
 }
 

@@ -5,18 +5,16 @@ extension PostgresRows {
     /// in an ordinary result, under the connection's fixed `DateStyle` and `extra_float_digits`), so the usual
     /// decoders read it; `columns` names the values in order. A NULL column (`json_agg` of no rows) is no rows.
     public init(jsonRows text: String?, columns: [String]) throws(PostgresError) {
-        var cells: [[String?]] = []
+        var cells: [String?] = []
         if var text {
             let parsed = text.withUTF8 { bytes in
-                var parser = JSONTextReader(bytes: bytes, expectedWidth: columns.count)
-                return Result { () throws(PostgresError) in try parser.rows() }
+                var parser = JSONTextReader(bytes: bytes)
+                return Result { () throws(PostgresError) in try parser.rows(width: columns.count) }
             }
             cells = try parsed.get()
         }
-        if let bad = cells.first(where: { $0.count != columns.count }) {
-            throw PostgresError(.decoding, message: "a nested row has \(bad.count) values for \(columns.count) columns (\(columns.joined(separator: ", ")))")
-        }
-        self.init(columns: columns, columnTypes: Array(repeating: 0, count: columns.count), affectedRows: cells.count, cells: cells)
+        let count = columns.isEmpty ? 0 : cells.count / columns.count
+        self.init(columns: columns, columnTypes: Array(repeating: 0, count: columns.count), affectedRows: count, cells: cells, rowCount: count)
     }
 }
 
@@ -27,29 +25,32 @@ extension PostgresRows {
 struct JSONTextReader {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
-    /// How many values a nested row is expected to hold (room is made for them at once).
-    let expectedWidth: Int
 
-    init(bytes: UnsafeBufferPointer<UInt8>, expectedWidth: Int = 0) {
+    init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
-        self.expectedWidth = expectedWidth
     }
 
-    mutating func rows() throws(PostgresError) -> [[String?]] {
-        var rows: [[String?]] = []
+    /// The rows' values one after another, each row exactly `width` values (else a decoding error).
+    mutating func rows(width: Int) throws(PostgresError) -> [String?] {
+        var cells: [String?] = []
         try expect(UInt8(ascii: "["))
         skipSpace()
         if peek() == UInt8(ascii: "]") {
             index += 1
         } else {
             while true {
-                rows.append(try row())
+                let before = cells.count
+                try row(into: &cells)
+                let found = cells.count - before
+                guard found == width else {
+                    throw PostgresError(.decoding, message: "a nested row has \(found) values for \(width) columns")
+                }
                 if try separatorOrEnd() { break }
             }
         }
         skipSpace()
         guard index == bytes.count else { throw failure("text after the outer array") }
-        return rows
+        return cells
     }
 
     /// `{"key": "value", …}`
@@ -78,19 +79,18 @@ struct JSONTextReader {
         return object
     }
 
-    private mutating func row() throws(PostgresError) -> [String?] {
-        var values: [String?] = []
-        values.reserveCapacity(expectedWidth)
+    /// One nested row's values, appended to `values`.
+    private mutating func row(into values: inout [String?]) throws(PostgresError) {
         try expect(UInt8(ascii: "["))
         skipSpace()
         if peek() == UInt8(ascii: "]") {
             index += 1
-            return values
+            return
         }
         while true {
             skipSpace()
             values.append(try value())
-            if try separatorOrEnd() { return values }
+            if try separatorOrEnd() { return }
         }
     }
 

@@ -6,20 +6,25 @@ public struct PostgresRows: Sendable, RandomAccessCollection {
     public let columnTypes: [UInt32]
     /// Rows affected by INSERT/UPDATE/DELETE (or returned by SELECT), as the server's command tag says.
     public let affectedRows: Int
-    let cells: [[String?]]
+    /// Every row's values, row after row (`columns.count` each): one array for the whole result.
+    let cells: [String?]
+    let rowCount: Int
 
-    init(columns: [String], columnTypes: [UInt32], affectedRows: Int, cells: [[String?]]) {
+    init(columns: [String], columnTypes: [UInt32], affectedRows: Int, cells: [String?], rowCount: Int) {
+        precondition(cells.count == rowCount * columns.count, "a result's cells must fill its rows")
         self.columns = columns
         self.columnTypes = columnTypes
         self.affectedRows = affectedRows
         self.cells = cells
+        self.rowCount = rowCount
     }
 
     public var startIndex: Int { 0 }
-    public var endIndex: Int { cells.count }
+    public var endIndex: Int { rowCount }
 
     public subscript(position: Int) -> PostgresRow {
-        PostgresRow(columns: columns, columnTypes: columnTypes, values: cells[position])
+        let width = columns.count
+        return PostgresRow(columns: columns, columnTypes: columnTypes, values: cells[position * width ..< (position + 1) * width])
     }
 
     /// The only row; an error when there is none or more than one.
@@ -40,14 +45,14 @@ public struct PostgresRows: Sendable, RandomAccessCollection {
 public struct PostgresRow: Sendable {
     public let columns: [String]
     let columnTypes: [UInt32]
-    let values: [String?]
+    let values: ArraySlice<String?>
 
     /// The cell at a column index.
     public func cell(at index: Int) throws(PostgresError) -> PostgresCell {
-        guard values.indices.contains(index) else {
+        guard index >= 0, index < values.count else {
             throw PostgresError(.decoding, message: "column index \(index) out of range (row has \(values.count))")
         }
-        return PostgresCell(text: values[index], typeOID: columnTypes[index], column: columns[index])
+        return PostgresCell(text: values[values.startIndex + index], typeOID: columnTypes[index], column: columns[index])
     }
 
     /// The cell of the first column with this name.
