@@ -445,10 +445,11 @@ CREATE INDEX alias_events_previous_version_idx ON alias_events (previous_version
             sql: ##"""
 -- 0008: each version's part of every lineage read, rendered once. A version's lineage never changes (versions,
 -- merges, their inputs and lineage edges are only ever inserted), so what an audit reads about a version is fixed
--- the day it is registered: its node, its own record and config when it has no parent (a root), the edges into it,
--- the merge that made it with its inputs, and the ids of all its ancestors (and its adapter's, which bounds the
+-- the day it is registered: its node, its own record and config when it has no parent (a root), the edges into it
+-- (with the method of the merge that made each), the merge that made it with its inputs, and the ids of all its ancestors (and its adapter's, which bounds the
 -- alias moves an audit reads to the lineage's adapters). With that row, an audit is one index
--- probe per version in the lineage and no recursive walk; only the alias history is read live.
+-- probe per version in the lineage and no recursive walk (the same for `lineage`, the ancestors' graph); only the
+-- alias history is read live.
 --
 -- The text columns hold rows in the nested-rows form the reads decode (`PostgresRows(jsonRows:)`): `node` and
 -- `root` one JSON array each, `edges`, `merges` and `inputs` zero or more arrays joined by commas without the outer
@@ -500,8 +501,8 @@ SELECT v.id, v.adapter_id,
         v.config_size::text, v.weights_digest, v.weights_size::text, v.tags::text, v.created_by, v.created_at::text,
         v.config::text)::text END,
     (SELECT string_agg(json_build_array(e.parent_version_id::text, e.child_version_id::text, e.weight::text,
-                                        e.merge_id::text)::text, ',' ORDER BY e.merge_id, e.parent_version_id)
-       FROM lineage_edges e WHERE e.child_version_id = v.id),
+                                        e.merge_id::text, m.method)::text, ',' ORDER BY e.merge_id, e.parent_version_id)
+       FROM lineage_edges e JOIN merges m ON m.id = e.merge_id WHERE e.child_version_id = v.id),
     (SELECT string_agg(json_build_array(m.id::text, m.output_version_id::text, m.method, m.params::text, m.seed::text,
                                         m.software_version, m.input_digests::text, m.requested_by,
                                         m.created_at::text)::text, ',' ORDER BY m.id)

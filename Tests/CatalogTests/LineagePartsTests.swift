@@ -50,6 +50,10 @@ struct LineagePartsTests {
                 }
                 for subject in subjects {
                     let walked = try session.lineage.audit(subjectID: subject.id)
+                    let stored = try #require(try session.lineage.storedAncestors(of: subject.id))
+                    let walkedGraph = try session.lineage.walkedGraph(from: subject.id, direction: .ancestors)
+                    #expect(Set(stored.nodes) == Set(walkedGraph.nodes) && stored.nodes.count == walkedGraph.nodes.count, "\(subject.label)")
+                    #expect(Set(stored.edges) == Set(walkedGraph.edges) && stored.edges.count == walkedGraph.edges.count, "\(subject.label)")
                     let keys: [VersionKey] = [.id(subject.id), .version(name: subject.name, number: subject.version),
                                               .digest(subject.weightsDigest), .digest(subject.canonicalDigest)]
                     for key in keys {
@@ -133,6 +137,9 @@ struct LineagePartsTests {
             try catalog.read { session in
                 #expect(try session.lineage.storedAudit(.id(subject.id)).records == nil)
                 #expect(try session.lineage.storedAudit(.id(ancestor.id)).records == nil)
+                #expect(try session.lineage.storedAncestors(of: subject.id) == nil)
+                let graph = try session.lineage.graph(from: subject.id, direction: .ancestors)
+                #expect(Set(graph.nodes) == Set(try session.lineage.walkedGraph(from: subject.id, direction: .ancestors).nodes))
                 let records = try #require(try session.lineage.audit(.id(subject.id)).records)
                 try expectSame(records, try session.lineage.audit(subjectID: subject.id), "adapter-1@70 without 55's part")
                 #expect(records.nodes.count == 41, "70 is merged position 69: trained 1…21 and merged 51…69 above it")

@@ -57,7 +57,14 @@ public struct LineageStore: Sendable {
 
     /// Every version reached from `start` (itself at depth 0), each once at its smallest depth, and the edges
     /// among them with the method of the merge that made each: one statement.
+    /// The ancestors come from the stored lineage parts when they are complete (no walk).
     public func graph(from start: Int64, direction: LineageDirection) throws -> (nodes: [LineageNode], edges: [LineageEdge]) {
+        if direction == .ancestors, let stored = try storedAncestors(of: start) { return stored }
+        return try walkedGraph(from: start, direction: direction)
+    }
+
+    /// ``graph(from:direction:)`` by the recursive walk over the lineage edges.
+    func walkedGraph(from start: Int64, direction: LineageDirection) throws -> (nodes: [LineageNode], edges: [LineageEdge]) {
         let row = try connection.query(Self.graphQuery(start: start, direction: direction)).single()
         return (try Self.nodes(row), try Self.edges(row))
     }
@@ -207,16 +214,36 @@ public struct LineageStore: Sendable {
     /// The records of ``auditQuery(_:)``'s row; nil when an edge's merge, or a version a merge names, is not among
     /// them. Depths are the shortest distances from the subject along the edges, as the recursive walk finds them.
     private static func auditRecords(subjectID: Int64, _ row: PostgresRow) throws -> AuditRecords? {
-        var parents: [Int64: [Int64]] = [:]
-        var edgeRows: [(parent: Int64, child: Int64, weight: Double, mergeID: Int64)] = []
-        for edge in try PostgresRows(jsonRows: try row.decode(String?.self, at: 5), columns: auditEdgeColumns.names) {
-            let parsed = (parent: try edge.decode(Int64.self, at: 0), child: try edge.decode(Int64.self, at: 1),
-                          weight: try edge.decode(Double.self, at: 2), mergeID: try edge.decode(Int64.self, at: 3))
-            edgeRows.append(parsed)
-            parents[parsed.child, default: []].append(parsed.parent)
+        guard let (nodes, edges) = try partsGraph(start: subjectID, nodes: try row.decode(String?.self, at: 3),
+                                                  edges: try row.decode(String?.self, at: 5)) else { return nil }
+        let labels = Dictionary(nodes.map { ($0.versionID, $0.label) }, uniquingKeysWith: { first, _ in first })
+        var inputs: [Int64: [(versionID: Int64, weight: Double)]] = [:]
+        for input in try PostgresRows(jsonRows: try row.decode(String?.self, at: 7), columns: MergeLog.auditInputColumns.names) {
+            inputs[try input.decode(Int64.self, at: 0), default: []].append((try input.decode(Int64.self, at: 1), try input.decode(Double.self, at: 2)))
         }
-        var depths: [Int64: Int] = [subjectID: 0]
-        var frontier = [subjectID]
+        var merges: [MergeRecord] = []
+        for merge in try PostgresRows(jsonRows: try row.decode(String?.self, at: 6), columns: MergeLog.auditColumns.names) {
+            guard let record = try MergeLog.record(merge, inputs: inputs[try merge.decode(Int64.self, at: 0)] ?? [], labels: labels) else { return nil }
+            merges.append(record)
+        }
+        merges.sort { $0.id < $1.id }
+        let roots = try PostgresRows(jsonRows: try row.decode(String?.self, at: 4), columns: VersionStore.columnList.names + ["config"]).map {
+            AuditRecords.Root(version: try VersionStore.decode($0), config: try $0.decode(String.self, at: VersionStore.columnList.fields.count))
+        }
+        return AuditRecords(
+            nodes: nodes, edges: edges, roots: roots, merges: merges,
+            aliasHistory: try PostgresRows(jsonRows: try row.decode(String?.self, at: 8), columns: AliasStore.eventColumns.names).map(AliasStore.event))
+    }
+
+    /// The ancestors' graph of `start` from its stored parts' joined `nodes` and `edges` rows: each node at its
+    /// shortest distance from `start` along the edges, as the recursive walk finds it; nil when a node is not
+    /// reached that way (parts that disagree with each other: read the long way).
+    private static func partsGraph(start: Int64, nodes nodeRows: String?, edges edgeRows: String?) throws -> (nodes: [LineageNode], edges: [LineageEdge])? {
+        var parents: [Int64: [Int64]] = [:]
+        let edges = try PostgresRows(jsonRows: edgeRows, columns: edgeColumns.names).map(Self.edge)
+        for edge in edges { parents[edge.childID, default: []].append(edge.parentID) }
+        var depths: [Int64: Int] = [start: 0]
+        var frontier = [start]
         var depth = 0
         while !frontier.isEmpty {
             depth += 1
@@ -230,38 +257,33 @@ public struct LineageStore: Sendable {
             frontier = next
         }
         var nodes: [LineageNode] = []
-        var labels: [Int64: String] = [:]
-        for node in try PostgresRows(jsonRows: try row.decode(String?.self, at: 3), columns: partNodeColumns) {
+        for node in try PostgresRows(jsonRows: nodeRows, columns: partNodeColumns) {
             let id = try node.decode(Int64.self, at: 0)
             guard let depth = depths[id] else { return nil }
-            let parsed = LineageNode(versionID: id, name: try node.decode(String.self, at: 1), version: try node.decode(Int.self, at: 2),
+            nodes.append(LineageNode(versionID: id, name: try node.decode(String.self, at: 1), version: try node.decode(Int.self, at: 2),
                                      kind: try node.decode(VersionKind.self, at: 3), depth: depth, rank: try node.decode(Int.self, at: 4),
-                                     canonicalDigest: try node.decode(String.self, at: 5))
-            nodes.append(parsed)
-            labels[id] = parsed.label
+                                     canonicalDigest: try node.decode(String.self, at: 5)))
         }
-        var inputs: [Int64: [(versionID: Int64, weight: Double)]] = [:]
-        for input in try PostgresRows(jsonRows: try row.decode(String?.self, at: 7), columns: MergeLog.auditInputColumns.names) {
-            inputs[try input.decode(Int64.self, at: 0), default: []].append((try input.decode(Int64.self, at: 1), try input.decode(Double.self, at: 2)))
-        }
-        var merges: [MergeRecord] = []
-        for merge in try PostgresRows(jsonRows: try row.decode(String?.self, at: 6), columns: MergeLog.auditColumns.names) {
-            guard let record = try MergeLog.record(merge, inputs: inputs[try merge.decode(Int64.self, at: 0)] ?? [], labels: labels) else { return nil }
-            merges.append(record)
-        }
-        merges.sort { $0.id < $1.id }
-        let methods = Dictionary(merges.map { ($0.id, $0.method) }, uniquingKeysWith: { first, _ in first })
-        var edges: [LineageEdge] = []
-        for edge in edgeRows {
-            guard let method = methods[edge.mergeID] else { return nil }
-            edges.append(LineageEdge(parentID: edge.parent, childID: edge.child, weight: edge.weight, mergeID: edge.mergeID, method: method))
-        }
-        let roots = try PostgresRows(jsonRows: try row.decode(String?.self, at: 4), columns: VersionStore.columnList.names + ["config"]).map {
-            AuditRecords.Root(version: try VersionStore.decode($0), config: try $0.decode(String.self, at: VersionStore.columnList.fields.count))
-        }
-        return AuditRecords(
-            nodes: nodes, edges: edges, roots: roots, merges: merges,
-            aliasHistory: try PostgresRows(jsonRows: try row.decode(String?.self, at: 8), columns: AliasStore.eventColumns.names).map(AliasStore.event))
+        return (nodes, edges)
+    }
+
+    /// The ancestors' statement over the stored parts: the versions the lineage should have, the parts found, and
+    /// their nodes and edges joined.
+    static func partsGraphQuery(start: Int64) -> SQLQuery {
+        """
+        WITH ids AS MATERIALIZED (SELECT \(start)::bigint || (SELECT ancestors FROM lineage_parts WHERE version_id = \(start)) AS ids),
+        parts AS MATERIALIZED (SELECT p.node, p.edges FROM lineage_parts p WHERE p.version_id = ANY((SELECT ids FROM ids)::bigint[]))
+        SELECT (SELECT cardinality(ids) FROM ids), (SELECT count(*) FROM parts),
+               (SELECT '[' || string_agg(node, ',') || ']' FROM parts), (SELECT '[' || string_agg(edges, ',') || ']' FROM parts)
+        """
+    }
+
+    /// ``graph(from:direction:)`` for the ancestors, from the stored parts; nil when they are incomplete.
+    func storedAncestors(of start: Int64) throws -> (nodes: [LineageNode], edges: [LineageEdge])? {
+        let row = try connection.query(Self.partsGraphQuery(start: start)).single()
+        // Without the start's part, ids is the start alone and no part is found.
+        guard try row.decode(Int.self, at: 0) == (try row.decode(Int.self, at: 1)) else { return nil }
+        return try Self.partsGraph(start: start, nodes: try row.decode(String?.self, at: 2), edges: try row.decode(String?.self, at: 3))
     }
 
     private static func nodes(_ row: PostgresRow) throws -> [LineageNode] {
@@ -274,11 +296,14 @@ public struct LineageStore: Sendable {
     }
 
     private static func edges(_ row: PostgresRow) throws -> [LineageEdge] {
-        try PostgresRows(jsonRows: try row.decode(String?.self, column: "edges"), columns: edgeColumns.names).map {
-            LineageEdge(parentID: try $0.decode(Int64.self, at: 0), childID: try $0.decode(Int64.self, at: 1),
-                        weight: try $0.decode(Double.self, at: 2), mergeID: try $0.decode(Int64.self, at: 3),
-                        method: try $0.decode(String.self, at: 4))
-        }
+        try PostgresRows(jsonRows: try row.decode(String?.self, column: "edges"), columns: edgeColumns.names).map(edge)
+    }
+
+    /// One row of ``edgeColumns``.
+    private static func edge(_ row: PostgresRow) throws -> LineageEdge {
+        LineageEdge(parentID: try row.decode(Int64.self, at: 0), childID: try row.decode(Int64.self, at: 1),
+                    weight: try row.decode(Double.self, at: 2), mergeID: try row.decode(Int64.self, at: 3),
+                    method: try row.decode(String.self, at: 4))
     }
 
     /// The distinct direct parents of a version.
