@@ -4,9 +4,9 @@ import Postgres
 ///
 /// The owner (the role that runs `quiver db migrate`) owns every table, so it can disable the audit trail's
 /// append-only trigger; the server and workers connect as an application role that owns nothing and is granted
-/// only what the use cases need: reading and writing the registry's tables, but on `audit_events` only SELECT and
-/// INSERT (no UPDATE, DELETE or TRUNCATE; ALTER needs ownership), and on `schema_migrations` only SELECT (it can
-/// see that the schema is current, not change it).
+/// only what the use cases need: reading and writing the registry's tables, but on `audit_events` and
+/// `lineage_parts` (what audits read) only SELECT and INSERT (no UPDATE, DELETE or TRUNCATE; ALTER needs ownership),
+/// and on `schema_migrations` only SELECT (it can see that the schema is current, not change it).
 public enum AppRole {
     /// Checks that `role` is a plain identifier (lower-case letters, digits, `_`, at most 63 bytes), so it can be
     /// written into GRANT statements, which take no bind parameters.
@@ -43,6 +43,7 @@ public enum AppRole {
                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \(role);
                 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \(role);
                 REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_events FROM \(role);
+                REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON lineage_parts FROM \(role);
                 REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON schema_migrations FROM \(role);
                 """))
         }
