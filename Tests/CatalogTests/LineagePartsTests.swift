@@ -54,6 +54,10 @@ struct LineagePartsTests {
                     let walkedGraph = try session.lineage.walkedGraph(from: subject.id, direction: .ancestors)
                     #expect(Set(stored.nodes) == Set(walkedGraph.nodes) && stored.nodes.count == walkedGraph.nodes.count, "\(subject.label)")
                     #expect(Set(stored.edges) == Set(walkedGraph.edges) && stored.edges.count == walkedGraph.edges.count, "\(subject.label)")
+                    let down = try #require(try session.lineage.storedDescendants(of: subject.id))
+                    let walkedDown = try session.lineage.walkedGraph(from: subject.id, direction: .descendants)
+                    #expect(Set(down.nodes) == Set(walkedDown.nodes) && down.nodes.count == walkedDown.nodes.count, "below \(subject.label)")
+                    #expect(Set(down.edges) == Set(walkedDown.edges) && down.edges.count == walkedDown.edges.count, "below \(subject.label)")
                     let keys: [VersionKey] = [.id(subject.id), .version(name: subject.name, number: subject.version),
                                               .digest(subject.weightsDigest), .digest(subject.canonicalDigest)]
                     for key in keys {
@@ -138,6 +142,9 @@ struct LineagePartsTests {
                 #expect(try session.lineage.storedAudit(.id(subject.id)).records == nil)
                 #expect(try session.lineage.storedAudit(.id(ancestor.id)).records == nil)
                 #expect(try session.lineage.storedAncestors(of: subject.id) == nil)
+                #expect(try session.lineage.storedDescendants(of: ancestor.id) == nil)
+                let below = try session.lineage.graph(from: ancestor.id, direction: .descendants)
+                #expect(Set(below.nodes) == Set(try session.lineage.walkedGraph(from: ancestor.id, direction: .descendants).nodes))
                 let graph = try session.lineage.graph(from: subject.id, direction: .ancestors)
                 #expect(Set(graph.nodes) == Set(try session.lineage.walkedGraph(from: subject.id, direction: .ancestors).nodes))
                 let records = try #require(try session.lineage.audit(.id(subject.id)).records)

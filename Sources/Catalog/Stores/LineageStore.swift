@@ -57,10 +57,11 @@ public struct LineageStore: Sendable {
 
     /// Every version reached from `start` (itself at depth 0), each once at its smallest depth, and the edges
     /// among them with the method of the merge that made each: one statement.
-    /// The ancestors come from the stored lineage parts when they are complete (no walk).
+    /// The nodes and edges come from the stored lineage parts when they are complete (the ancestors without a walk,
+    /// the descendants after one).
     public func graph(from start: Int64, direction: LineageDirection) throws -> (nodes: [LineageNode], edges: [LineageEdge]) {
-        if direction == .ancestors, let stored = try storedAncestors(of: start) { return stored }
-        return try walkedGraph(from: start, direction: direction)
+        let stored = direction == .ancestors ? try storedAncestors(of: start) : try storedDescendants(of: start)
+        return try stored ?? walkedGraph(from: start, direction: direction)
     }
 
     /// ``graph(from:direction:)`` by the recursive walk over the lineage edges.
@@ -235,29 +236,41 @@ public struct LineageStore: Sendable {
             aliasHistory: try PostgresRows(jsonRows: try row.decode(String?.self, at: 8), columns: AliasStore.eventColumns.names).map(AliasStore.event))
     }
 
-    /// The ancestors' graph of `start` from its stored parts' joined `nodes` and `edges` rows: each node at its
-    /// shortest distance from `start` along the edges, as the recursive walk finds it; nil when a node is not
-    /// reached that way (parts that disagree with each other: read the long way).
-    private static func partsGraph(start: Int64, nodes nodeRows: String?, edges edgeRows: String?) throws -> (nodes: [LineageNode], edges: [LineageEdge])? {
-        var parents: [Int64: [Int64]] = [:]
-        let edges = try PostgresRows(jsonRows: edgeRows, columns: edgeColumns.names).map(Self.edge)
-        for edge in edges { parents[edge.childID, default: []].append(edge.parentID) }
+    /// The graph from `start` in `direction` out of its versions' stored parts (joined `nodes` and `edges` rows):
+    /// the edges among those versions (a descendant's part also holds edges from parents outside the graph, which
+    /// are left out), each node at its shortest distance from `start` along them, as the recursive walk finds it;
+    /// nil when a node is not reached that way (parts that disagree with each other: read the long way).
+    private static func partsGraph(start: Int64, direction: LineageDirection = .ancestors, nodes nodeRows: String?,
+                                   edges edgeRows: String?) throws -> (nodes: [LineageNode], edges: [LineageEdge])? {
+        let rows = try PostgresRows(jsonRows: nodeRows, columns: partNodeColumns)
+        var ids = Set<Int64>(minimumCapacity: rows.count)
+        for row in rows { ids.insert(try row.decode(Int64.self, at: 0)) }
+        let edges = try PostgresRows(jsonRows: edgeRows, columns: edgeColumns.names).map(Self.edge).filter { ids.contains($0.parentID) }
+        var next: [Int64: [Int64]] = [:]
+        for edge in edges {
+            if direction == .ancestors {
+                next[edge.childID, default: []].append(edge.parentID)
+            } else {
+                next[edge.parentID, default: []].append(edge.childID)
+            }
+        }
         var depths: [Int64: Int] = [start: 0]
         var frontier = [start]
         var depth = 0
         while !frontier.isEmpty {
             depth += 1
-            var next: [Int64] = []
+            var reached: [Int64] = []
             for id in frontier {
-                for parent in parents[id] ?? [] where depths[parent] == nil {
-                    depths[parent] = depth
-                    next.append(parent)
+                for neighbour in next[id] ?? [] where depths[neighbour] == nil {
+                    depths[neighbour] = depth
+                    reached.append(neighbour)
                 }
             }
-            frontier = next
+            frontier = reached
         }
         var nodes: [LineageNode] = []
-        for node in try PostgresRows(jsonRows: nodeRows, columns: partNodeColumns) {
+        nodes.reserveCapacity(rows.count)
+        for node in rows {
             let id = try node.decode(Int64.self, at: 0)
             guard let depth = depths[id] else { return nil }
             nodes.append(LineageNode(versionID: id, name: try node.decode(String.self, at: 1), version: try node.decode(Int.self, at: 2),
@@ -265,6 +278,26 @@ public struct LineageStore: Sendable {
                                      canonicalDigest: try node.decode(String.self, at: 5)))
         }
         return (nodes, edges)
+    }
+
+    /// The descendants' statement: the recursive walk for the versions (parts hold ancestors, not descendants), then
+    /// their stored parts for everything else: the versions walked, the parts found, their nodes and edges joined.
+    public static func partsDescendantsQuery(start: Int64) -> SQLQuery {
+        var query = walk(start: start, direction: .descendants)
+        query.append(SQLQuery(unsafeSQL: """
+            , parts AS MATERIALIZED (SELECT p.node, p.edges FROM lineage_parts p JOIN nodes n ON n.id = p.version_id)
+            SELECT (SELECT count(*) FROM nodes), (SELECT count(*) FROM parts),
+                   (SELECT '[' || string_agg(node, ',') || ']' FROM parts), (SELECT '[' || string_agg(edges, ',') || ']' FROM parts)
+            """))
+        return query
+    }
+
+    /// ``graph(from:direction:)`` for the descendants, from the walk and the stored parts; nil when parts are missing.
+    func storedDescendants(of start: Int64) throws -> (nodes: [LineageNode], edges: [LineageEdge])? {
+        let row = try connection.query(Self.partsDescendantsQuery(start: start)).single()
+        guard try row.decode(Int.self, at: 0) == (try row.decode(Int.self, at: 1)) else { return nil }
+        return try Self.partsGraph(start: start, direction: .descendants, nodes: try row.decode(String?.self, at: 2),
+                                   edges: try row.decode(String?.self, at: 3))
     }
 
     /// The ancestors' statement over the stored parts: the versions the lineage should have, the parts found, and
