@@ -87,39 +87,48 @@ struct LineagePartsTests {
         }
     }
 
+    /// A version as a registry writes it, with values that need escaping in every text column.
+    private func newVersion(_ name: String, _ key: String, kind: VersionKind) -> NewVersion {
+        NewVersion(
+            name: name, kind: kind, peftType: "LORA", baseModel: "base/model", baseRevision: "r1", rank: 8, loraAlpha: 16.5,
+            useRslora: kind == .merged, useDora: false, targetModules: ["q_proj", "v proj \"quoted\""],
+            config: #"{"r": 8, "lora_alpha": 16.5, "note": "tab\there, é, \"q\""}"#,
+            canonicalDigest: SHA256Digest.of(Array("c\(key)".utf8)), configDigest: SHA256Digest.of(Array("config".utf8)), configSize: 70,
+            weightsDigest: SHA256Digest.of(Array("w\(key)".utf8)), weightsSize: 1_000, tags: ["team": "a,b", "ü": "{}"],
+            modules: [], createdBy: "tester")
+    }
+
+    private func register(_ tx: CatalogSession, _ version: NewVersion) throws -> AdapterVersion {
+        try tx.blobs.record(version.configDigest, size: version.configSize)
+        try tx.blobs.record(version.weightsDigest, size: version.weightsSize)
+        return try tx.versions.insert(version)
+    }
+
+    /// tone and json trained, then blend merged from tone (twice) and json, each in its own transaction.
+    private func story(_ transaction: ((CatalogSession) throws -> AdapterVersion) throws -> AdapterVersion,
+                       inside: @escaping (CatalogSession, AdapterVersion) throws -> Void = { _, _ in }) throws -> (tone: AdapterVersion, json: AdapterVersion, blend: AdapterVersion) {
+        let tone = try transaction { try register($0, newVersion("tone", "t", kind: .trained)) }
+        let json = try transaction { try register($0, newVersion("json", "j", kind: .trained)) }
+        let blend = try transaction { tx in
+            let output = try register(tx, newVersion("blend", "b", kind: .merged))
+            _ = try tx.merges.record(NewMerge(
+                method: "ties", params: #"{"method": "ties", "density": 0.25}"#, seed: 7, softwareVersion: "test",
+                inputs: [(tone.id, tone.canonicalDigest, 0.5), (json.id, json.canonicalDigest, 0.25), (tone.id, tone.canonicalDigest, 0.125)],
+                outputVersionID: output.id, requestDigest: SHA256Digest.of(Array("r".utf8)), requestedBy: "tester"))
+            try inside(tx, output)
+            return output
+        }
+        return (tone, json, blend)
+    }
+
     @Test func versionsWrittenRowByRowGetTheirPartsAtCommit() throws {
         try withCatalog { catalog in
-            let config = SHA256Digest.of(Array("config".utf8))
-            func newVersion(_ name: String, _ key: String, kind: VersionKind) -> NewVersion {
-                NewVersion(
-                    name: name, kind: kind, peftType: "LORA", baseModel: "base/model", baseRevision: "r1", rank: 8, loraAlpha: 16.5,
-                    useRslora: kind == .merged, useDora: false, targetModules: ["q_proj", "v proj \"quoted\""],
-                    config: #"{"r": 8, "lora_alpha": 16.5, "note": "tab\there, é, \"q\""}"#,
-                    canonicalDigest: SHA256Digest.of(Array("c\(key)".utf8)), configDigest: config, configSize: 70,
-                    weightsDigest: SHA256Digest.of(Array("w\(key)".utf8)), weightsSize: 1_000, tags: ["team": "a,b", "ü": "{}"],
-                    modules: [], createdBy: "tester")
-            }
-            func register(_ tx: CatalogSession, _ version: NewVersion) throws -> AdapterVersion {
-                try tx.blobs.record(version.configDigest, size: version.configSize)
-                try tx.blobs.record(version.weightsDigest, size: version.weightsSize)
-                return try tx.versions.insert(version)
-            }
-            let (tone, json) = try catalog.transaction { tx in
-                (try register(tx, newVersion("tone", "t", kind: .trained)), try register(tx, newVersion("json", "j", kind: .trained)))
-            }
-            // A merge and its output in one transaction, the output a merge of tone (twice) and json.
-            let blend = try catalog.transaction { tx in
-                let output = try register(tx, newVersion("blend", "b", kind: .merged))
-                _ = try tx.merges.record(NewMerge(
-                    method: "ties", params: #"{"method": "ties", "density": 0.25}"#, seed: 7, softwareVersion: "test",
-                    inputs: [(tone.id, tone.canonicalDigest, 0.5), (json.id, json.canonicalDigest, 0.25), (tone.id, tone.canonicalDigest, 0.125)],
-                    outputVersionID: output.id, requestDigest: SHA256Digest.of(Array("r".utf8)), requestedBy: "tester"))
+            let (tone, json, blend) = try story({ body in try catalog.transaction { try body($0) } }, inside: { tx, output in
                 // Inside its own transaction the part is not made yet: the audit reads the long way, and agrees.
                 #expect(try tx.lineage.storedAudit(.id(output.id)).records == nil)
                 let inside = try tx.lineage.audit(.id(output.id))
                 try expectSame(try #require(inside.records), try tx.lineage.audit(subjectID: output.id), "blend before commit")
-                return output
-            }
+            })
             try catalog.read { session in
                 #expect(try session.integrity.lineageParts().isEmpty)
                 let ancestors = try session.connection.query("SELECT ancestors FROM lineage_parts WHERE version_id = \(blend.id)").single().decode([Int64].self, at: 0)
@@ -130,6 +139,30 @@ struct LineagePartsTests {
                 #expect(records.merges.first?.inputs == ["tone@1", "json@1", "tone@1"])
             }
         }
+    }
+
+    /// A catalog written before migration 0008 gets every part from the migration's backfill, as the trigger
+    /// would have made them.
+    @Test func upgradingACatalogBackfillsEveryPart() throws {
+        let url = try TestPostgres.createScratchDatabase()
+        defer { try? TestPostgres.dropDatabase(url: url) }
+        let connection = try PostgresConnection(url: url)
+        defer { connection.close() }
+        let before = Array(Migration.embedded.prefix { $0.name != "lineage_parts" })
+        #expect(before.count == 7)
+        try Migrator(migrations: before).migrate(on: connection)
+        let (tone, json, blend) = try story({ body in try connection.transaction { try body(CatalogSession($0)) } })
+        #expect(try connection.query("SELECT to_regclass('lineage_parts') IS NULL").single().decode(Bool.self, at: 0))
+        let applied = try Migrator().migrate(on: connection)
+        #expect(applied.map(\.version) == Array(8...Migration.embedded.count))
+        let session = CatalogSession(connection)
+        #expect(try session.integrity.lineageParts().isEmpty)
+        for version in [tone, json, blend] {
+            let records = try #require(try session.lineage.storedAudit(.id(version.id)).records)
+            try expectSame(records, try session.lineage.audit(subjectID: version.id), "\(version.label) after the upgrade")
+        }
+        let ancestors = try connection.query("SELECT ancestors FROM lineage_parts WHERE version_id = \(blend.id)").single().decode([Int64].self, at: 0)
+        #expect(ancestors == [tone.id, json.id].sorted())
     }
 
     @Test func anAuditWhosePartsAreIncompleteReadsTheLongWay() throws {
