@@ -7,11 +7,7 @@ import Testing
 @Suite("Catalog schema integration")
 struct CatalogSchemaTests {
     private func withCatalog(_ body: (PostgresConnection) throws -> Void) throws {
-        let url = try TestPostgres.createScratchDatabase()
-        defer { try? TestPostgres.dropDatabase(url: url) }
-        let catalog = try Catalog.open(url: url, maxConnections: 1)
-        defer { catalog.pool.close() }
-        try catalog.pool.withConnection(body)
+        try withScratchCatalog { try $0.pool.withConnection(body) }
     }
 
     @Test func auditEventsRefuseUpdateDeleteAndTruncate() throws {

@@ -30,16 +30,8 @@ struct LineagePartsTests {
         #expect(try encoded(parts.aliasHistory) == encoded(walked.aliasHistory), "alias history of \(what)")
     }
 
-    private func withCatalog(_ body: (Catalog) throws -> Void) throws {
-        let url = try TestPostgres.createScratchDatabase()
-        defer { try? TestPostgres.dropDatabase(url: url) }
-        let catalog = try Catalog.open(url: url, maxConnections: 1)
-        defer { catalog.pool.close() }
-        try body(catalog)
-    }
-
     @Test func everyWayOfNamingAVersionAuditsAsTheWalkDoes() throws {
-        try withCatalog { catalog in
+        try withScratchCatalog { catalog in
             try catalog.transaction { try $0.synthetic.seed(groups: 1, through: 2) }
             try catalog.transaction { try $0.synthetic.seedFan(name: "fan", descendants: 40) }
             try catalog.read { session in
@@ -122,7 +114,7 @@ struct LineagePartsTests {
     }
 
     @Test func versionsWrittenRowByRowGetTheirPartsAtCommit() throws {
-        try withCatalog { catalog in
+        try withScratchCatalog { catalog in
             let (tone, json, blend) = try story({ body in try catalog.transaction { try body($0) } }, inside: { tx, output in
                 // Inside its own transaction the part is not made yet: the audit reads the long way, and agrees.
                 #expect(try tx.lineage.storedAudit(.id(output.id)).records == nil)
@@ -166,7 +158,7 @@ struct LineagePartsTests {
     }
 
     @Test func anAuditWhosePartsAreIncompleteReadsTheLongWay() throws {
-        try withCatalog { catalog in
+        try withScratchCatalog { catalog in
             try catalog.transaction { try $0.synthetic.seed(groups: 1, through: 1) }
             let subject = try #require(try catalog.read { try $0.versions.version(name: "adapter-1", number: 70) })
             let ancestor = try #require(try catalog.read { try $0.versions.version(name: "adapter-1", number: 55) })
