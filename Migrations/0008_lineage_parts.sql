@@ -101,5 +101,51 @@ $$;
 CREATE CONSTRAINT TRIGGER adapter_versions_lineage_part AFTER INSERT ON adapter_versions
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION quiver_lineage_part_on_commit();
 
+-- Parents added to a version committed earlier (a merge whose result was already registered, linked to it: its
+-- merge, inputs and edges are inserted later) change its part and the ancestors of every version below it: those
+-- parts are dropped and rendered again.
+CREATE FUNCTION quiver_lineage_parts_refresh(target bigint) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    affected bigint[];
+BEGIN
+    WITH RECURSIVE below(id) AS (
+        SELECT target
+        UNION
+        SELECT e.child_version_id FROM lineage_edges e JOIN below b ON e.parent_version_id = b.id
+    )
+    SELECT array_agg(id) INTO affected FROM below;
+    DELETE FROM lineage_parts WHERE version_id = ANY(affected);
+    PERFORM quiver_render_lineage_parts(affected);
+END
+$$;
+
+-- At commit, for each new merge or lineage edge: nothing when its version was inserted by this same transaction
+-- (that version's own trigger, queued first, renders its part with everything in place); otherwise the refresh.
+CREATE FUNCTION quiver_lineage_part_on_new_lineage() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    target bigint;
+BEGIN
+    IF TG_TABLE_NAME = 'lineage_edges' THEN
+        target := NEW.child_version_id;
+    ELSE
+        target := NEW.output_version_id;
+    END IF;
+    IF target IS NULL OR EXISTS (SELECT 1 FROM adapter_versions v WHERE v.id = target AND v.xmin = pg_current_xact_id()::xid) THEN
+        RETURN NULL;
+    END IF;
+    PERFORM quiver_lineage_parts_refresh(target);
+    RETURN NULL;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER merges_lineage_part AFTER INSERT ON merges
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION quiver_lineage_part_on_new_lineage();
+CREATE CONSTRAINT TRIGGER lineage_edges_lineage_part AFTER INSERT ON lineage_edges
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION quiver_lineage_part_on_new_lineage();
+
 SELECT quiver_render_lineage_parts(ARRAY(SELECT id FROM adapter_versions ORDER BY id));
 

@@ -133,6 +133,41 @@ struct LineagePartsTests {
         }
     }
 
+    /// A merge linked later to a version already committed (its result had been registered before) gives that
+    /// version parents: its part, and the ancestors of every version below it, are rendered again at commit.
+    @Test func parentsAddedToACommittedVersionRenderItsPartsAgain() throws {
+        try withScratchCatalog { catalog in
+            let (tone, json, blend) = try story({ body in try catalog.transaction { try body($0) } })
+            // A trained version, then a merge of it (committed), then a merge recorded for the trained one.
+            let late = try catalog.transaction { try register($0, newVersion("late", "l", kind: .trained)) }
+            let below = try catalog.transaction { tx in
+                let output = try register(tx, newVersion("below", "x", kind: .merged))
+                _ = try tx.merges.record(NewMerge(
+                    method: "linear", params: #"{"method": "linear"}"#, seed: 0, softwareVersion: "test",
+                    inputs: [(late.id, late.canonicalDigest, 1.0), (blend.id, blend.canonicalDigest, 1.0)],
+                    outputVersionID: output.id, requestDigest: SHA256Digest.of(Array("rx".utf8)), requestedBy: "tester"))
+                return output
+            }
+            try catalog.transaction { tx in
+                _ = try tx.merges.record(NewMerge(
+                    method: "ties", params: #"{"method": "ties"}"#, seed: 1, softwareVersion: "test",
+                    inputs: [(tone.id, tone.canonicalDigest, 0.5), (json.id, json.canonicalDigest, 0.5)],
+                    outputVersionID: late.id, requestDigest: SHA256Digest.of(Array("rl".utf8)), requestedBy: "tester"))
+            }
+            try catalog.read { session in
+                #expect(try session.integrity.lineageParts().isEmpty)
+                for version in [late, below] {
+                    let records = try #require(try session.lineage.storedAudit(.id(version.id)).records)
+                    try expectSame(records, try session.lineage.audit(subjectID: version.id), "\(version.label) after late got parents")
+                }
+                let ancestors = try session.connection.query("SELECT ancestors FROM lineage_parts WHERE version_id = \(below.id)")
+                    .single().decode([Int64].self, at: 0)
+                #expect(ancestors == [tone.id, json.id, blend.id, late.id].sorted())
+                #expect(try #require(try session.lineage.storedAudit(.id(late.id)).records).roots.map(\.version.name).sorted() == ["json", "tone"])
+            }
+        }
+    }
+
     /// A catalog written before migration 0008 gets every part from the migration's backfill, as the trigger
     /// would have made them.
     @Test func upgradingACatalogBackfillsEveryPart() throws {
