@@ -85,7 +85,7 @@ struct AuditCatalog: ParsableCommand {
         }
 
         for (title, query) in [("audit", LineageStore.auditQuery(.digest(target.weightsDigest))),
-                               ("lineage --down", LineageStore.partsDescendantsQuery(start: fan.start))] {
+                               ("lineage --down", LineageStore.partsGraphQuery(start: fan.start, direction: .descendants))] {
             var explain: SQLQuery = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "
             explain.append(query)
             print("\nEXPLAIN ANALYZE of the \(title) statement:")

@@ -10,13 +10,6 @@ import Testing
 /// and an audit whose parts are incomplete reads the long way.
 @Suite("Lineage parts")
 struct LineagePartsTests {
-    private func encoded(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .secondsSince1970
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
     /// The parts-based records and the walked ones agree field by field (order aside where the reads promise none).
     private func expectSame(_ parts: AuditRecords, _ walked: AuditRecords, _ what: String) throws {
         #expect(Set(parts.nodes) == Set(walked.nodes), "nodes of \(what)")
@@ -42,11 +35,11 @@ struct LineagePartsTests {
                 }
                 for subject in subjects {
                     let walked = try session.lineage.audit(subjectID: subject.id)
-                    let stored = try #require(try session.lineage.storedAncestors(of: subject.id))
+                    let stored = try #require(try session.lineage.storedGraph(from: subject.id, direction: .ancestors))
                     let walkedGraph = try session.lineage.walkedGraph(from: subject.id, direction: .ancestors)
                     #expect(Set(stored.nodes) == Set(walkedGraph.nodes) && stored.nodes.count == walkedGraph.nodes.count, "\(subject.label)")
                     #expect(Set(stored.edges) == Set(walkedGraph.edges) && stored.edges.count == walkedGraph.edges.count, "\(subject.label)")
-                    let down = try #require(try session.lineage.storedDescendants(of: subject.id))
+                    let down = try #require(try session.lineage.storedGraph(from: subject.id, direction: .descendants))
                     let walkedDown = try session.lineage.walkedGraph(from: subject.id, direction: .descendants)
                     #expect(Set(down.nodes) == Set(walkedDown.nodes) && down.nodes.count == walkedDown.nodes.count, "below \(subject.label)")
                     #expect(Set(down.edges) == Set(walkedDown.edges) && down.edges.count == walkedDown.edges.count, "below \(subject.label)")
@@ -201,8 +194,8 @@ struct LineagePartsTests {
             try catalog.read { session in
                 #expect(try session.lineage.storedAudit(.id(subject.id)).records == nil)
                 #expect(try session.lineage.storedAudit(.id(ancestor.id)).records == nil)
-                #expect(try session.lineage.storedAncestors(of: subject.id) == nil)
-                #expect(try session.lineage.storedDescendants(of: ancestor.id) == nil)
+                #expect(try session.lineage.storedGraph(from: subject.id, direction: .ancestors) == nil)
+                #expect(try session.lineage.storedGraph(from: ancestor.id, direction: .descendants) == nil)
                 let below = try session.lineage.graph(from: ancestor.id, direction: .descendants)
                 #expect(Set(below.nodes) == Set(try session.lineage.walkedGraph(from: ancestor.id, direction: .descendants).nodes))
                 let graph = try session.lineage.graph(from: subject.id, direction: .ancestors)

@@ -8,13 +8,6 @@ import Testing
 /// The one-statement lineage reads return what the stores' own statements return, row for row.
 @Suite("Lineage reads in one statement")
 struct LineageReadTests {
-    private func encoded(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .secondsSince1970
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
     @Test func auditMatchesTheStoresReadsOneByOne() throws {
         try withScratchCatalog { catalog in
             try catalog.transaction { try $0.synthetic.seed(groups: 1, through: 2) }

@@ -1,3 +1,4 @@
+import Foundation
 import QuiverTesting
 @testable import Catalog
 
@@ -9,4 +10,12 @@ func withScratchCatalog<T>(_ body: (Catalog) throws -> T) throws -> T {
     let catalog = try Catalog.open(url: url, maxConnections: 1)
     defer { catalog.pool.close() }
     return try body(catalog)
+}
+
+/// `value` as JSON with sorted keys and dates in seconds: equal text means equal records, field by field.
+func encoded(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.dateEncodingStrategy = .secondsSince1970
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
 }

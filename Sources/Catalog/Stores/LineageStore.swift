@@ -60,8 +60,7 @@ public struct LineageStore: Sendable {
     /// The nodes and edges come from the stored lineage parts when they are complete (the ancestors without a walk,
     /// the descendants after one).
     public func graph(from start: Int64, direction: LineageDirection) throws -> (nodes: [LineageNode], edges: [LineageEdge]) {
-        let stored = direction == .ancestors ? try storedAncestors(of: start) : try storedDescendants(of: start)
-        return try stored ?? walkedGraph(from: start, direction: direction)
+        try storedGraph(from: start, direction: direction) ?? walkedGraph(from: start, direction: direction)
     }
 
     /// ``graph(from:direction:)`` by the recursive walk over the lineage edges.
@@ -215,7 +214,7 @@ public struct LineageStore: Sendable {
     /// The records of ``auditQuery(_:)``'s row; nil when an edge's merge, or a version a merge names, is not among
     /// them. Depths are the shortest distances from the subject along the edges, as the recursive walk finds them.
     private static func auditRecords(subjectID: Int64, _ row: PostgresRow) throws -> AuditRecords? {
-        guard let (nodes, edges) = try partsGraph(start: subjectID, nodes: try row.decode(String?.self, at: 3),
+        guard let (nodes, edges) = try partsGraph(start: subjectID, direction: .ancestors, nodes: try row.decode(String?.self, at: 3),
                                                   edges: try row.decode(String?.self, at: 5)) else { return nil }
         let labels = Dictionary(nodes.map { ($0.versionID, $0.label) }, uniquingKeysWith: { first, _ in first })
         var inputs: [Int64: [(versionID: Int64, weight: Double)]] = [:]
@@ -240,7 +239,7 @@ public struct LineageStore: Sendable {
     /// the edges among those versions (a descendant's part also holds edges from parents outside the graph, which
     /// are left out), each node at its shortest distance from `start` along them, as the recursive walk finds it;
     /// nil when a node is not reached that way (parts that disagree with each other: read the long way).
-    private static func partsGraph(start: Int64, direction: LineageDirection = .ancestors, nodes nodeRows: String?,
+    private static func partsGraph(start: Int64, direction: LineageDirection, nodes nodeRows: String?,
                                    edges edgeRows: String?) throws -> (nodes: [LineageNode], edges: [LineageEdge])? {
         let rows = try PostgresRows(jsonRows: nodeRows, columns: partNodeColumns)
         var ids = Set<Int64>(minimumCapacity: rows.count)
@@ -280,43 +279,36 @@ public struct LineageStore: Sendable {
         return (nodes, edges)
     }
 
-    /// The descendants' statement: the recursive walk for the versions (parts hold ancestors, not descendants), then
-    /// their stored parts for everything else: the versions walked, the parts found, their nodes and edges joined.
-    public static func partsDescendantsQuery(start: Int64) -> SQLQuery {
-        var query = walk(start: start, direction: .descendants)
+    /// The graph's statement over the stored parts, in either direction; its columns: the versions the graph
+    /// should have, the parts found for them, and their nodes and edges joined. The ancestors are the start's part's
+    /// list (without the start's part, that is the start alone, and no part is found); the descendants come from
+    /// the recursive walk (parts hold ancestors, not descendants).
+    public static func partsGraphQuery(start: Int64, direction: LineageDirection) -> SQLQuery {
+        var query: SQLQuery
+        if direction == .ancestors {
+            query = """
+                WITH ids AS MATERIALIZED (SELECT \(start)::bigint || (SELECT ancestors FROM lineage_parts WHERE version_id = \(start)) AS ids),
+                nodes AS MATERIALIZED (SELECT unnest(ids) AS id FROM ids),
+                parts AS MATERIALIZED (SELECT p.node, p.edges FROM lineage_parts p WHERE p.version_id = ANY((SELECT ids FROM ids)::bigint[]))
+                """
+        } else {
+            query = walk(start: start, direction: .descendants)
+            query.append(", parts AS MATERIALIZED (SELECT p.node, p.edges FROM lineage_parts p JOIN nodes n ON n.id = p.version_id)")
+        }
         query.append(SQLQuery(unsafeSQL: """
-            , parts AS MATERIALIZED (SELECT p.node, p.edges FROM lineage_parts p JOIN nodes n ON n.id = p.version_id)
+
             SELECT (SELECT count(*) FROM nodes), (SELECT count(*) FROM parts),
                    (SELECT '[' || string_agg(node, ',') || ']' FROM parts), (SELECT '[' || string_agg(edges, ',') || ']' FROM parts)
             """))
         return query
     }
 
-    /// ``graph(from:direction:)`` for the descendants, from the walk and the stored parts; nil when parts are missing.
-    func storedDescendants(of start: Int64) throws -> (nodes: [LineageNode], edges: [LineageEdge])? {
-        let row = try connection.query(Self.partsDescendantsQuery(start: start)).single()
+    /// ``graph(from:direction:)`` from the stored parts; nil when any of the graph's versions has none.
+    func storedGraph(from start: Int64, direction: LineageDirection) throws -> (nodes: [LineageNode], edges: [LineageEdge])? {
+        let row = try connection.query(Self.partsGraphQuery(start: start, direction: direction)).single()
         guard try row.decode(Int.self, at: 0) == (try row.decode(Int.self, at: 1)) else { return nil }
-        return try Self.partsGraph(start: start, direction: .descendants, nodes: try row.decode(String?.self, at: 2),
+        return try Self.partsGraph(start: start, direction: direction, nodes: try row.decode(String?.self, at: 2),
                                    edges: try row.decode(String?.self, at: 3))
-    }
-
-    /// The ancestors' statement over the stored parts: the versions the lineage should have, the parts found, and
-    /// their nodes and edges joined.
-    static func partsGraphQuery(start: Int64) -> SQLQuery {
-        """
-        WITH ids AS MATERIALIZED (SELECT \(start)::bigint || (SELECT ancestors FROM lineage_parts WHERE version_id = \(start)) AS ids),
-        parts AS MATERIALIZED (SELECT p.node, p.edges FROM lineage_parts p WHERE p.version_id = ANY((SELECT ids FROM ids)::bigint[]))
-        SELECT (SELECT cardinality(ids) FROM ids), (SELECT count(*) FROM parts),
-               (SELECT '[' || string_agg(node, ',') || ']' FROM parts), (SELECT '[' || string_agg(edges, ',') || ']' FROM parts)
-        """
-    }
-
-    /// ``graph(from:direction:)`` for the ancestors, from the stored parts; nil when they are incomplete.
-    func storedAncestors(of start: Int64) throws -> (nodes: [LineageNode], edges: [LineageEdge])? {
-        let row = try connection.query(Self.partsGraphQuery(start: start)).single()
-        // Without the start's part, ids is the start alone and no part is found.
-        guard try row.decode(Int.self, at: 0) == (try row.decode(Int.self, at: 1)) else { return nil }
-        return try Self.partsGraph(start: start, nodes: try row.decode(String?.self, at: 2), edges: try row.decode(String?.self, at: 3))
     }
 
     private static func nodes(_ row: PostgresRow) throws -> [LineageNode] {
