@@ -40,12 +40,13 @@ let package = Package(
         .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O3"])]),
         // sync_file_range(2): start a file's writeback early (FileWriteback).
         .target(name: "CFileSync"),
+        .target(name: "CAllocator"),
         // Merge kernels with AVX-512 forms chosen at run time (DARE's mask, the elementwise combination), exact against
         // the scalar form (no fused multiply-add).
         .target(name: "CMergeKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
 
         // Pure Swift leaves: no network, no database.
-        .target(name: "QuiverCore", dependencies: ["CSHA256", "CFileSync", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
+        .target(name: "QuiverCore", dependencies: ["CSHA256", "CFileSync", "CAllocator", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .target(name: "SafeTensors", dependencies: ["QuiverCore"], swiftSettings: swiftSettings),
         .target(name: "LoRA", dependencies: ["SafeTensors", "QuiverCore"], swiftSettings: swiftSettings),
         .target(name: "Merge", dependencies: ["LoRA", "SafeTensors", "QuiverCore", "CLinearAlgebra", "CMergeKernels"], swiftSettings: swiftSettings),

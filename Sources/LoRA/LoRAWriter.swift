@@ -12,16 +12,26 @@ public enum LoRAWriter {
     /// `synchronize` both files and the directory's entries are flushed to the disk before this returns.
     public static func write(config: AdapterConfig, tensors: [TensorToWrite], metadata: [String: String], to directory: URL,
                              synchronize: Bool = false) throws {
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw LoRAError(.writeFailed, at: directory.path, "cannot create the directory: \(error)")
-        }
+        try createDirectory(directory)
         var metadata = metadata
         if metadata["format"] == nil { metadata["format"] = "pt" }
         try SafeTensorsWriter.write(
             SafeTensorsWriter.referenceOrder(tensors), metadata: metadata,
             to: directory.appendingPathComponent(LoRAAdapter.weightsFileName), synchronize: synchronize)
+        try writeConfig(config, to: directory, synchronize: synchronize)
+    }
+
+    /// Creates `directory` (and its parents) when missing.
+    public static func createDirectory(_ directory: URL) throws {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw LoRAError(.writeFailed, at: directory.path, "cannot create the directory: \(error)")
+        }
+    }
+
+    /// Writes `adapter_config.json` into `directory` atomically; with `synchronize`, flushes it and the directory.
+    public static func writeConfig(_ config: AdapterConfig, to directory: URL, synchronize: Bool = false) throws {
         let target = directory.appendingPathComponent(LoRAAdapter.configFileName)
         let temporary = directory.appendingPathComponent(".\(LoRAAdapter.configFileName).tmp-\(UUID().uuidString)")
         do {

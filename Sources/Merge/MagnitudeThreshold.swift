@@ -55,60 +55,130 @@ struct MagnitudeThreshold: Sendable, Equatable {
         return bucket
     }
 
-    /// The same threshold for a tensor held whole (a LoRA factor: 65,536–180,224 entries), by a three-level radix
-    /// selection whose histograms are small (11, 11 and 9 bits of |x|): one counting pass over the tensor, one pass
-    /// collecting the entries of the selected top-level bucket, then two passes over those few. The 16-bit
-    /// histograms of the streaming version would cost more to clear and walk than such a tensor costs to scan.
+    /// The same threshold for a tensor held whole (a LoRA factor: 65,536–180,224 entries).
+    ///
+    /// Above ``wholeSampleMinimum`` entries, usually by ONE vectorized pass: a fixed, well-spread sample of the
+    /// tensor (a golden-ratio sequence of positions, so rows and columns are both covered) brackets the k-th
+    /// largest |x|, the bracket scan (`quiver_bracket_scan`, AVX-512 where the CPU has it) counts the entries above
+    /// the bracket and keeps the few inside it, and the exact threshold is selected among those. The counts verify
+    /// the bracket, so the result is exact whatever the tensor; when the sample misleads (a tensor built to defeat
+    /// it), the radix selection over the whole tensor runs instead. Below that size, or after a miss, the radix
+    /// selection (``radixSelect(k:bits:)``) runs alone.
     static func find(k: Int, in values: [Float]) -> MagnitudeThreshold {
         let numel = values.count
         if k >= numel { return MagnitudeThreshold(mode: .keepAll) }
         if k <= 0 { return MagnitudeThreshold(mode: .keepNone) }
         if numel >= 1 << 32 { return findStreaming(k: k, in: values) }  // counts are 32-bit below
-        return values.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return MagnitudeThreshold(mode: .keepAll) }
-            let width = 1 << 11
-            // Four interleaved histograms: LoRA factors crowd into a few buckets, and one histogram would make every
-            // increment wait for the previous one to the same bucket.
-            let counts = UnsafeMutablePointer<UInt32>.allocate(capacity: 4 * width)
-            defer { counts.deallocate() }
-            counts.initialize(repeating: 0, count: 4 * width)
-            @inline(__always) func top(_ x: Float) -> Int { Int((x.bitPattern & 0x7FFF_FFFF) &>> 20) }
-            var j = 0
-            while j + 4 <= numel {
-                counts[top(base[j])] &+= 1
-                counts[width + top(base[j + 1])] &+= 1
-                counts[2 * width + top(base[j + 2])] &+= 1
-                counts[3 * width + top(base[j + 3])] &+= 1
-                j += 4
+        return values.withUnsafeBufferPointer { floats in
+            floats.withMemoryRebound(to: UInt32.self) { bits in
+                if numel >= wholeSampleMinimum, let found = findBySample(k: k, floats: floats, bits: bits) {
+                    return found
+                }
+                return findByRadix(k: k, bits: bits)
             }
-            while j < numel {
-                counts[top(base[j])] &+= 1
-                j += 1
-            }
-            let histogram = (0..<width).map { Int(counts[$0]) + Int(counts[width + $0]) + Int(counts[2 * width + $0]) + Int(counts[3 * width + $0]) }
-            var above = 0
-            let first = UInt32(bucketHoldingKth(histogram, k: k, above: &above))
-            // The entries of that bucket, gathered without branches: every entry is stored at the next free slot,
-            // which advances only past the entries that belong (so the slot after the last one is written too).
-            let candidates = UnsafeMutablePointer<UInt32>.allocate(capacity: histogram[Int(first)] + 1)
-            defer { candidates.deallocate() }
-            var found = 0
-            for x in buffer {
-                let bits = x.bitPattern & 0x7FFF_FFFF
-                candidates[found] = bits
-                // 1 exactly when the top bits equal `first` (d − 1 wraps to all ones only for d = 0), as arithmetic:
-                // a comparison here becomes a branch that mispredicts on a fifth of the entries.
-                found &+= Int(truncatingIfNeeded: ((bits &>> 20) ^ first) &- 1) &>> 31
-            }
-            var middle = [Int](repeating: 0, count: width)
-            for i in 0..<found { middle[Int((candidates[i] &>> 9) & 0x7FF)] &+= 1 }
-            let second = UInt32(bucketHoldingKth(middle, k: k, above: &above))
-            var low = [Int](repeating: 0, count: 1 << 9)
-            for i in 0..<found where (candidates[i] &>> 9) & 0x7FF == second { low[Int(candidates[i] & 0x1FF)] &+= 1 }
-            let third = UInt32(bucketHoldingKth(low, k: k, above: &above))
-            let bits = (first << 20) | (second << 9) | third
-            return MagnitudeThreshold(mode: .threshold(bits: bits, tiesToKeep: k - above), equalCount: low[Int(third)])
         }
+    }
+
+    /// Tensors at least this large are bracketed by a sample first (the sample's fixed cost is then a few per
+    /// cent of the scan it saves).
+    static let wholeSampleMinimum = 16_384
+    /// Entries in the sample of a whole tensor.
+    static let wholeSampleSize = 2048
+
+    /// The radix selection over the whole tensor (its |x| bit patterns).
+    static func findByRadix(k: Int, bits: UnsafeBufferPointer<UInt32>) -> MagnitudeThreshold {
+        let found = radixSelect(k: k, bits: bits)
+        return MagnitudeThreshold(mode: .threshold(bits: found.bits, tiesToKeep: k - found.greater), equalCount: found.equal)
+    }
+
+    /// The sampled selection described at ``find(k:in:)``; nil when the bracket would not help or missed.
+    static func findBySample(k: Int, floats: UnsafeBufferPointer<Float>, bits: UnsafeBufferPointer<UInt32>) -> MagnitudeThreshold? {
+        let numel = bits.count, m = wholeSampleSize
+        let sample = [UInt32](unsafeUninitializedCapacity: m) { slots, initialized in
+            for i in 0..<m {
+                // The fractional part of (i + 1)·φ, as 32 bits, scaled to a position.
+                let fraction = (UInt64(i + 1) &* 0x9E37_79B9_7F4A_7C15) >> 32
+                slots[i] = bits[Int((fraction &* UInt64(numel)) >> 32)] & 0x7FFF_FFFF
+            }
+            initialized = m
+        }
+        // Order statistics of the sample at 4.5 standard deviations either side of the k-th largest's expected
+        // rank: a genuine spread sample misses with probability ~1e-5, and a miss only costs the radix selection.
+        let p = Double(k) / Double(numel)
+        let margin = Int((4.5 * (Double(m) * p * (1 - p)).squareRoot()).rounded(.up)) + 8
+        let center = Int((p * Double(m)).rounded())
+        let highIndex = center - margin, lowIndex = center + margin
+        if highIndex < 0 && lowIndex >= m - 1 { return nil }
+        let (low, high) = sample.withUnsafeBufferPointer { s in
+            (lowIndex >= m - 1 ? UInt32(0) : radixSelect(k: lowIndex + 1, bits: s).bits,
+             highIndex < 0 ? UInt32.max : radixSelect(k: highIndex + 1, bits: s).bits)
+        }
+        var inside: [UInt32] = []
+        inside.reserveCapacity(Int(Double(numel) * Double(2 * margin + 16) / Double(m)))
+        var scratch: [UInt32] = []
+        var above = 0
+        var start = 0
+        while start < numel {  // blocks, so the scratch stays small and in the cache
+            let end = min(start + 16_384, numel)
+            above += scan(UnsafeBufferPointer(rebasing: floats[start..<end]), low: low, high: high, into: &inside, scratch: &scratch)
+            start = end
+        }
+        let needed = k - above
+        guard needed > 0, needed <= inside.count else { return nil }
+        // Every entry equal to the threshold lies in the bracket, so `equal` counts all of them.
+        let found = inside.withUnsafeBufferPointer { radixSelect(k: needed, bits: $0) }
+        return MagnitudeThreshold(mode: .threshold(bits: found.bits, tiesToKeep: needed - found.greater), equalCount: found.equal)
+    }
+
+    /// The k-th largest |x| (1 ≤ k ≤ count < 2^32) among bit patterns (the sign bit is ignored), how many are
+    /// strictly greater and how many equal, by a three-level radix selection whose histograms are small (11, 11
+    /// and 9 bits): one counting pass, one pass collecting the entries of the selected top-level bucket, then two
+    /// passes over those few. The 16-bit histograms of the streaming version would cost more to clear and walk
+    /// than a LoRA factor costs to scan.
+    static func radixSelect(k: Int, bits values: UnsafeBufferPointer<UInt32>) -> (bits: UInt32, greater: Int, equal: Int) {
+        let numel = values.count
+        guard let base = values.baseAddress, numel > 0 else { return (0, 0, 0) }
+        let width = 1 << 11
+        // Four interleaved histograms: LoRA factors crowd into a few buckets, and one histogram would make every
+        // increment wait for the previous one to the same bucket.
+        let counts = UnsafeMutablePointer<UInt32>.allocate(capacity: 4 * width)
+        defer { counts.deallocate() }
+        counts.initialize(repeating: 0, count: 4 * width)
+        @inline(__always) func top(_ x: UInt32) -> Int { Int((x & 0x7FFF_FFFF) &>> 20) }
+        var j = 0
+        while j + 4 <= numel {
+            counts[top(base[j])] &+= 1
+            counts[width + top(base[j + 1])] &+= 1
+            counts[2 * width + top(base[j + 2])] &+= 1
+            counts[3 * width + top(base[j + 3])] &+= 1
+            j += 4
+        }
+        while j < numel {
+            counts[top(base[j])] &+= 1
+            j += 1
+        }
+        let histogram = (0..<width).map { Int(counts[$0]) + Int(counts[width + $0]) + Int(counts[2 * width + $0]) + Int(counts[3 * width + $0]) }
+        var above = 0
+        let first = UInt32(bucketHoldingKth(histogram, k: k, above: &above))
+        // The entries of that bucket, gathered without branches: every entry is stored at the next free slot,
+        // which advances only past the entries that belong (so the slot after the last one is written too).
+        let candidates = UnsafeMutablePointer<UInt32>.allocate(capacity: histogram[Int(first)] + 1)
+        defer { candidates.deallocate() }
+        var found = 0
+        for x in values {
+            let bits = x & 0x7FFF_FFFF
+            candidates[found] = bits
+            // 1 exactly when the top bits equal `first` (d − 1 wraps to all ones only for d = 0), as arithmetic:
+            // a comparison here becomes a branch that mispredicts on a fifth of the entries.
+            found &+= Int(truncatingIfNeeded: ((bits &>> 20) ^ first) &- 1) &>> 31
+        }
+        var middle = [Int](repeating: 0, count: width)
+        for i in 0..<found { middle[Int((candidates[i] &>> 9) & 0x7FF)] &+= 1 }
+        let second = UInt32(bucketHoldingKth(middle, k: k, above: &above))
+        var low = [Int](repeating: 0, count: 1 << 9)
+        for i in 0..<found where (candidates[i] &>> 9) & 0x7FF == second { low[Int(candidates[i] & 0x1FF)] &+= 1 }
+        let third = UInt32(bucketHoldingKth(low, k: k, above: &above))
+        return ((first << 20) | (second << 9) | third, above, low[Int(third)])
     }
 
     /// The streaming two-pass selection on a tensor held whole (the reference for the radix selection above).

@@ -48,17 +48,37 @@ extension MergeEngine {
     }
 
     static func result(inputs: [LoRAAdapter], plan: MergePlan, merged: [MergedModule]) throws -> MergeResult {
-        let request = plan.request
         var tensors: [TensorToWrite] = []
+        for (module, planned) in zip(merged, plan.modules) {
+            let keys = outputKeys(planned, inputs: inputs)
+            tensors.append(TensorToWrite(name: keys.a, shape: [module.rank, module.inFeatures], values: module.a))
+            tensors.append(TensorToWrite(name: keys.b, shape: [module.outFeatures, module.rank], values: module.b))
+        }
+        tensors += try carriedTensors(inputs: inputs)
+        let (config, metadata, report) = try summary(
+            inputs: inputs, plan: plan, merged: merged,
+            digests: inputs.map { ($0.canonicalDigest.hex, $0.weightsDigest.hex) })
+        return MergeResult(config: config, tensors: tensors, metadata: metadata, report: report)
+    }
+
+    /// The names of a merged module's two tensors, as its first input names them (embeddings keep their keys).
+    static func outputKeys(_ planned: PlannedModule, inputs: [LoRAAdapter]) -> (a: String, b: String) {
+        let kind = inputs[planned.inputs[0]].module(planned.path)?.kind ?? .linear
+        return kind == .embedding
+            ? ("base_model.model.\(planned.path).lora_embedding_A", "base_model.model.\(planned.path).lora_embedding_B")
+            : loraTensorKeys(modulePath: planned.path)
+    }
+
+    /// Everything about a merge's output but its tensors: the config, the safetensors metadata (`digests`: each
+    /// input's canonical and file digest, hex) and the report. Reads only the merged modules' paths, ranks and
+    /// truncation errors.
+    static func summary(
+        inputs: [LoRAAdapter], plan: MergePlan, merged: [MergedModule], digests: [(canonical: String, weights: String)]
+    ) throws -> (config: AdapterConfig, metadata: [String: String], report: MergeReport) {
+        let request = plan.request
         var reports: [ModuleReport] = []
         var worst: Double?
         for (module, planned) in zip(merged, plan.modules) {
-            let kind = inputs[planned.inputs[0]].module(module.path)?.kind ?? .linear
-            let keys = kind == .embedding
-                ? ("base_model.model.\(module.path).lora_embedding_A", "base_model.model.\(module.path).lora_embedding_B")
-                : loraTensorKeys(modulePath: module.path)
-            tensors.append(TensorToWrite(name: keys.0, shape: [module.rank, module.inFeatures], values: module.a))
-            tensors.append(TensorToWrite(name: keys.1, shape: [module.outFeatures, module.rank], values: module.b))
             if let error = module.truncationError, let norm = module.deltaNorm, norm > 0 {
                 worst = max(worst ?? 0, error / norm)
             }
@@ -68,7 +88,6 @@ extension MergeEngine {
         }
         let report = MergeReport(
             method: request.method, request: request, modules: reports, maxRelativeTruncationError: worst)
-        tensors += try carriedTensors(inputs: inputs)
         let config = mergedConfig(inputs: inputs.map(\.config), merged: merged, method: request.method)
         var metadata: [String: String] = [
             "format": "pt",
@@ -76,11 +95,11 @@ extension MergeEngine {
             "quiver.method": request.method.rawValue,
             "quiver.request": String(decoding: try request.canonicalJSON(), as: UTF8.self),
             "quiver.seed": String(request.seed),
-            "quiver.inputs": inputs.map { $0.canonicalDigest.hex }.joined(separator: ","),
-            "quiver.input_weights_sha256": inputs.map { $0.weightsDigest.hex }.joined(separator: ","),
+            "quiver.inputs": digests.map(\.canonical).joined(separator: ","),
+            "quiver.input_weights_sha256": digests.map(\.weights).joined(separator: ","),
         ]
         if let worst { metadata["quiver.max_relative_truncation_error"] = NumberFormat.significant(worst, 6) }
-        return MergeResult(config: config, tensors: tensors, metadata: metadata, report: report)
+        return (config, metadata, report)
     }
 
     /// Whole tensors copied unchanged into the result: every input's `modules_to_save` copies (the compatibility

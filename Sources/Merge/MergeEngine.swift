@@ -22,11 +22,15 @@ public enum MergeEngine {
     ///     inputs' size. A module larger than the budget runs alone.
     ///   - alongside: other work (hashing the inputs) run by the same workers, before the modules are handed out,
     ///     so it overlaps the merge instead of preceding or following it.
+    ///   - completed: called by the worker that merged module `index` (of `plan.modules`), right away; what it
+    ///     returns is kept in place of the module (e.g. the module without its factors, once they are written).
     ///   - factors: reads one module of one input.
     /// - Returns: the merged modules in path order.
     public static func mergeModules(
         plan: MergePlan, inputs: [MergeInputDescriptor], threads: Int? = nil, workspaceBudget: Int? = nil,
-        alongside: [@Sendable () -> Void] = [], factors: FactorLoader
+        alongside: [@Sendable () -> Void] = [],
+        completed: (@Sendable (_ index: Int, _ module: MergedModule) throws -> MergedModule)? = nil,
+        factors: FactorLoader
     ) throws -> [MergedModule] {
         let request = plan.request
         // BLAS is loaded on first use, single-threaded (parallelism is across modules, and results must not depend
@@ -52,7 +56,8 @@ public enum MergeEngine {
             }
             let module = index - side
             return try budget.withBytes(costs[module]) {
-                try mergeModule(modules[module], inputs: inputs, request: request, weights: weights, factors: factors)
+                let merged = try mergeModule(modules[module], inputs: inputs, request: request, weights: weights, factors: factors)
+                return try completed?(module, merged) ?? merged
             }
         }
         return results.compactMap { $0 }

@@ -7,7 +7,7 @@ public struct AliasCommand: ParsableCommand {
     public init() {}
 
     public struct Set: ParsableCommand {
-        public static let configuration = CommandConfiguration(
+        public static let configuration = CommandConfiguration(commandName: "set",
             abstract: "Point NAME@ALIAS at VERSION. Protected aliases need evaluations at least as good as the parents' (or --force, audited).")
         @OptionGroup var options: RegistryOptions
         @Flag(help: "Override the promotion rule (recorded in the audit trail).") var force = false

@@ -25,7 +25,7 @@ public struct BlobCommand: ParsableCommand {
     }
 
     struct Put: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Store a file under its sha256; prints the digest.")
+        static let configuration = CommandConfiguration(commandName: "put", abstract: "Store a file under its sha256; prints the digest.")
 
         @OptionGroup var options: BlobStoreOptions
         @Argument(help: "The file to store.") var file: String
@@ -51,7 +51,7 @@ public struct BlobCommand: ParsableCommand {
     }
 
     struct Get: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Fetch a blob into a file, verifying its sha256.")
+        static let configuration = CommandConfiguration(commandName: "get", abstract: "Fetch a blob into a file, verifying its sha256.")
 
         @OptionGroup var options: BlobStoreOptions
         @Argument(help: "The blob's sha256 (64 hex characters, optionally prefixed sha256/).") var digest: String
@@ -71,7 +71,7 @@ public struct BlobCommand: ParsableCommand {
     }
 
     struct Head: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a blob's size and modification time; exit 3 (not found) if absent.")
+        static let configuration = CommandConfiguration(commandName: "head", abstract: "Show a blob's size and modification time; exit 3 (not found) if absent.")
 
         @OptionGroup var options: BlobStoreOptions
         @Argument(help: "The blob's sha256.") var digest: String

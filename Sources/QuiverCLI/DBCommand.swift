@@ -16,7 +16,7 @@ public struct DBCommand: ParsableCommand {
 
     /// `quiver db migrate`: apply pending schema migrations and list what was applied.
     public struct Migrate: ParsableCommand {
-        public static let configuration = CommandConfiguration(
+        public static let configuration = CommandConfiguration(commandName: "migrate",
             abstract: "Apply pending catalog migrations (embedded in this binary); a no-op when up to date."
         )
 

@@ -7,7 +7,7 @@ public struct EvalCommand: ParsableCommand {
     public init() {}
 
     public struct Record: ParsableCommand {
-        public static let configuration = CommandConfiguration(abstract: "Record one evaluation result of a version.")
+        public static let configuration = CommandConfiguration(commandName: "record", abstract: "Record one evaluation result of a version.")
         @OptionGroup var options: RegistryOptions
         @Option(help: "Evaluation suite.") var suite: String
         @Option(help: "Metric name.") var metric: String

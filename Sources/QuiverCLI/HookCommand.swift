@@ -13,7 +13,7 @@ public struct HookCommand: ParsableCommand {
 
     /// Prints the new hook's secret alone on stdout (it is shown once).
     public struct Add: ParsableCommand, JSONOutputCommand {
-        public static let configuration = CommandConfiguration(
+        public static let configuration = CommandConfiguration(commandName: "add",
             abstract: "Add a webhook and print its signing secret (alone on stdout; shown once).",
             discussion: """
                 Each delivery is a POST of a JSON body with X-Quiver-Event, X-Quiver-Delivery, X-Quiver-Timestamp and \
@@ -48,7 +48,7 @@ public struct HookCommand: ParsableCommand {
     }
 
     public struct List: ParsableCommand, JSONOutputCommand {
-        public static let configuration = CommandConfiguration(abstract: "List the webhooks (never their secrets).")
+        public static let configuration = CommandConfiguration(commandName: "list", abstract: "List the webhooks (never their secrets).")
         @OptionGroup var options: RegistryOptions
         @Flag(help: "Print JSON.") var json = false
         public init() {}
@@ -79,7 +79,7 @@ public struct HookCommand: ParsableCommand {
     }
 
     public struct Deliveries: ParsableCommand, JSONOutputCommand {
-        public static let configuration = CommandConfiguration(
+        public static let configuration = CommandConfiguration(commandName: "deliveries",
             abstract: "Show the newest deliveries (of one hook, or all) with every attempt: status, error, duration.")
         @OptionGroup var options: RegistryOptions
         @Argument(help: "Only this hook's deliveries.") var id: Int64?

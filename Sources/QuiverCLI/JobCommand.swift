@@ -7,7 +7,7 @@ public struct JobCommand: ParsableCommand {
     public init() {}
 
     public struct Show: ParsableCommand {
-        public static let configuration = CommandConfiguration(abstract: "Show a merge job's status (JSON).")
+        public static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a merge job's status (JSON).")
         @OptionGroup var options: RegistryOptions
         @Argument(help: "The job id.") var id: Int64
         public init() {}

@@ -46,9 +46,9 @@ public struct MergeFilesCommand: ParsableCommand {
         let destination = URL(fileURLWithPath: output)
         try AtomicDirectory.requireAbsent(destination)
         let adapters = try inputs.map { try LoRAAdapter.load(directory: URL(fileURLWithPath: $0)) }
-        let result = try MergeEngine.merge(inputs: adapters, request: request, threads: threads)
-        try AtomicDirectory.write(to: destination) { directory in
-            try LoRAWriter.write(config: result.config, tensors: result.tensors, metadata: result.metadata, to: directory, synchronize: fsync)
+        // The merge streams its modules into the temporary directory's weights file as it goes.
+        let result = try AtomicDirectory.write(to: destination) { directory in
+            try MergeEngine.merge(inputs: adapters, request: request, threads: threads, into: directory, synchronize: fsync)
         }
         if fsync { try AtomicFile.synchronize(destination.deletingLastPathComponent()) }
         var summary = "merged \(adapters.count) adapters with \(request.method.rawValue) into \(destination.path): "

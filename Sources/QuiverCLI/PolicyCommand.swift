@@ -8,14 +8,14 @@ public struct PolicyCommand: ParsableCommand {
     public init() {}
 
     public struct Show: ParsableCommand {
-        public static let configuration = CommandConfiguration(abstract: "Print the policy in force (JSON).")
+        public static let configuration = CommandConfiguration(commandName: "show", abstract: "Print the policy in force (JSON).")
         @OptionGroup var options: RegistryOptions
         public init() {}
         public func run() throws { try printJSON(try options.service().policy()) }
     }
 
     public struct Set: ParsableCommand {
-        public static let configuration = CommandConfiguration(
+        public static let configuration = CommandConfiguration(commandName: "set",
             abstract: "Set a policy key: allow_scaling_fold, max_merged_rank, allowed_methods, protected_aliases.")
         @OptionGroup var options: RegistryOptions
         @Argument(help: "Key.") var key: String

@@ -27,6 +27,8 @@ public enum QuiverProgram {
         } catch {
             return reportParseFailure(error, json: wantsJSON(arguments), redaction: redaction)
         }
+        // Commands run to completion and exit; the server stays up, and keeps glibc's defaults.
+        if !(command is ServeCommand) { AllocatorTuning.keepFreedMemoryForReuse() }
         do {
             try command.run()
             return ExitStatus.success.rawValue

@@ -13,7 +13,7 @@ public struct TokenCommand: ParsableCommand {
 
     /// Prints the new token alone on stdout, so `export QUIVER_TOKEN=$(quiver token create …)` works.
     public struct Create: ParsableCommand, JSONOutputCommand {
-        public static let configuration = CommandConfiguration(
+        public static let configuration = CommandConfiguration(commandName: "create",
             abstract: "Create a token and print it (alone on stdout; it is shown once, only its sha256 is kept).")
         @OptionGroup var options: RegistryOptions
         @Option(help: "The token's name (1-64 letters, digits, '.', '_', '-'), as the audit trail will show it.") var name: String
@@ -40,7 +40,7 @@ public struct TokenCommand: ParsableCommand {
     }
 
     public struct List: ParsableCommand, JSONOutputCommand {
-        public static let configuration = CommandConfiguration(abstract: "List the tokens (never their secrets).")
+        public static let configuration = CommandConfiguration(commandName: "list", abstract: "List the tokens (never their secrets).")
         @OptionGroup var options: RegistryOptions
         @Flag(help: "Print JSON.") var json = false
         public init() {}
@@ -59,7 +59,7 @@ public struct TokenCommand: ParsableCommand {
     }
 
     public struct Revoke: ParsableCommand {
-        public static let configuration = CommandConfiguration(abstract: "Revoke a token: it stops working at once.")
+        public static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a token: it stops working at once.")
         @OptionGroup var options: RegistryOptions
         @Argument(help: "The token's name.") var name: String
         public init() {}

@@ -124,9 +124,8 @@ extension Registry {
                 adapter.assumeDigests(canonical: input.canonicalDigest, weights: input.weightsDigest)
                 adapters.append(adapter)
             }
-            let result = try MergeEngine.merge(inputs: adapters, request: request)
             let output = scratch.appendingPathComponent("output")
-            try LoRAWriter.write(config: result.config, tensors: result.tensors, metadata: result.metadata, to: output)
+            _ = try MergeEngine.merge(inputs: adapters, request: request, into: output)
             return (try LoRAAdapter.load(directory: output), scratch)
         } catch {
             try? FileManager.default.removeItem(at: scratch)

@@ -61,6 +61,13 @@ public enum SafeTensorsWriter {
 
     /// The 8-byte length prefix plus the padded JSON header for `tensors`, after validating them.
     public static func headerBytes(_ tensors: [TensorToWrite], metadata: [String: String], file: String = "<memory>") throws -> [UInt8] {
+        for tensor in tensors { try validate(tensor, file: file) }
+        return try headerBytes(layout: tensors.map { TensorLayout(name: $0.name, shape: $0.shape, dtype: $0.dtype, byteCount: $0.byteCount) },
+                               metadata: metadata, file: file)
+    }
+
+    /// The header for tensors described by their layout alone, in the order given (offsets follow that order).
+    static func headerBytes(layout tensors: [TensorLayout], metadata: [String: String], file: String) throws -> [UInt8] {
         var json: [UInt8] = [UInt8(ascii: "{")]
         var first = true
         if !metadata.isEmpty {
@@ -77,7 +84,6 @@ public enum SafeTensorsWriter {
         var seen = Set<String>()
         var offset = 0
         for tensor in tensors {
-            try validate(tensor, file: file)
             guard seen.insert(tensor.name).inserted else {
                 throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: tensor.name, "two tensors have this name")
             }
@@ -102,10 +108,12 @@ public enum SafeTensorsWriter {
     /// `tensors` in the reference writer's layout order: descending dtype (its enum order), then name.
     /// PEFT's `save_pretrained` goes through that writer, so this is the order of every PEFT-written file.
     public static func referenceOrder(_ tensors: [TensorToWrite]) -> [TensorToWrite] {
-        tensors.sorted { a, b in
-            if a.dtype.referenceRank != b.dtype.referenceRank { return a.dtype.referenceRank > b.dtype.referenceRank }
-            return Array(a.name.utf8).lexicographicallyPrecedes(Array(b.name.utf8))
-        }
+        tensors.sorted { referencePrecedes(($0.dtype, $0.name), ($1.dtype, $1.name)) }
+    }
+
+    static func referencePrecedes(_ a: (dtype: DType, name: String), _ b: (dtype: DType, name: String)) -> Bool {
+        if a.dtype.referenceRank != b.dtype.referenceRank { return a.dtype.referenceRank > b.dtype.referenceRank }
+        return Array(a.name.utf8).lexicographicallyPrecedes(Array(b.name.utf8))
     }
 
     private static func validate(_ tensor: TensorToWrite, file: String) throws {

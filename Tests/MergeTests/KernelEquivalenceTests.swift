@@ -27,6 +27,49 @@ struct KernelEquivalenceTests {
         }
     }
 
+    /// The sampled selection on a whole tensor is taken for ordinary LoRA factors (so the fast path is not
+    /// silently skipped) and gives the radix selection's threshold: Gaussian entries, entries with many exact ties,
+    /// and a B factor whose columns differ in scale by 1000× (a strided sample would see one column only).
+    @Test func sampledWholeTensorSelectionEqualsRadixSelection() {
+        let rows = 4096, rank = 16
+        let gaussian = values(rows * rank, seed: 21, quantized: false)
+        let ties = values(176_128, seed: 22, quantized: true)
+        let columns = values(rows * rank, seed: 23, quantized: false).enumerated().map { index, x in
+            x * Float(index % rank == 0 ? 1000 : 1)
+        }
+        for (name, data) in [("gaussian", gaussian), ("ties", ties), ("column scales", columns)] {
+            let numel = data.count
+            for k in Set([1, 2, numel / 100, numel / 3, numel / 2, 2 * numel / 3, numel - 2, numel - 1]) {
+                let sampled = data.withUnsafeBufferPointer { floats in
+                    floats.withMemoryRebound(to: UInt32.self) { MagnitudeThreshold.findBySample(k: k, floats: floats, bits: $0) }
+                }
+                let radix = data.withUnsafeBufferPointer { floats in
+                    floats.withMemoryRebound(to: UInt32.self) { MagnitudeThreshold.findByRadix(k: k, bits: $0) }
+                }
+                if k == numel / 2 || k == numel / 3 { #expect(sampled != nil, "\(name) k \(k): the sample's bracket missed") }
+                if let sampled { #expect(sampled == radix, "\(name) k \(k)") }
+                #expect(MagnitudeThreshold.find(k: k, in: data) == radix, "\(name) k \(k)")
+            }
+        }
+    }
+
+    /// A tensor built against the sample: its sampled positions hold the largest entries, so the bracket lies far
+    /// above the true threshold. The counts catch it, and the radix selection gives the exact threshold.
+    @Test func misleadingTensorFallsBackToRadixSelection() {
+        let numel = 65_536
+        var data = values(numel, seed: 24, quantized: false).map { $0 * 0.01 }
+        for i in 0..<MagnitudeThreshold.wholeSampleSize {
+            let fraction = (UInt64(i + 1) &* 0x9E37_79B9_7F4A_7C15) >> 32
+            data[Int((fraction &* UInt64(numel)) >> 32)] = 100 + Float(i)
+        }
+        let k = numel / 2
+        let sampled = data.withUnsafeBufferPointer { floats in
+            floats.withMemoryRebound(to: UInt32.self) { MagnitudeThreshold.findBySample(k: k, floats: floats, bits: $0) }
+        }
+        #expect(sampled == nil)
+        #expect(MagnitudeThreshold.find(k: k, in: data) == MagnitudeThreshold.findStreaming(k: k, in: data))
+    }
+
     /// Both forms of the C kernel (AVX-512 where this CPU has it, and the scalar one) against the definition in
     /// Swift: same bits for every length around the 16-lane steps, odd starts, starts past 2^32, and NaN, ±Inf and
     /// -0 values.
