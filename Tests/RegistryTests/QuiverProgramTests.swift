@@ -22,6 +22,21 @@ struct QuiverProgramTests {
         }
     }
 
+    /// Every command names itself: without an explicit name, argument-parser derives it with
+    /// `String(describing:)`, whose protocol-conformance scans over the whole binary cost a few milliseconds of
+    /// every start-up. The names are the derived ones (lower case, words joined by '-').
+    @Test func everyCommandHasAnExplicitName() {
+        func walk(_ command: any ParsableCommand.Type, _ path: String) {
+            let name = command.configuration.commandName
+            #expect(name != nil, "\(path) \(command) has no explicit commandName")
+            if let name {
+                #expect(name.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "-" }, "\(name)")
+            }
+            for sub in command.configuration.subcommands { walk(sub, "\(path) \(name ?? "?")") }
+        }
+        walk(Quiver.self, "")
+    }
+
     /// Anything that is not a `NamedError` is a bug: status 70 (internal).
     @Test func anErrorThatIsNotNamedIsInternal() {
         struct Unexpected: Error {}
