@@ -47,10 +47,17 @@ final class MappedFile: @unchecked Sendable {
     /// The mapped bytes.
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
+    /// Files up to this size keep their pages mapped while open (see ``releasePages(_:)``).
+    static let keptResident = 64 << 20
+
     /// Drops this process's pages for `range` (bytes already consumed, e.g. hashed), so streaming over a large
     /// file keeps resident memory flat; later reads fault the pages back in from the page cache.
+    ///
+    /// Not for files of at most ``keptResident`` bytes: there the release costs more than the memory it saves
+    /// (each call interrupts the process's other threads to flush their TLBs, and a merge faults the pages of its
+    /// inputs back moments after hashing them), and such a file's pages are bounded by its size anyway.
     func releasePages(_ range: Range<Int>) {
-        guard let base, !range.isEmpty else { return }
+        guard let base, !range.isEmpty, count > Self.keptResident else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = (range.lowerBound + page - 1) / page * page
         let end = range.upperBound == count ? count : range.upperBound / page * page
