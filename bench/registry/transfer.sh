@@ -28,6 +28,10 @@ command -v aws >/dev/null || { echo "needs the aws CLI (pip install awscli)" >&2
 python3 -c 'import numpy' 2>/dev/null || { echo "needs numpy for scripts/make-big-adapter.py" >&2; exit 69; }
 mkdir -p bench-out
 WORK=$(mktemp -d)
+# A SeaweedFS of its own, started empty and removed at the end: every round stores gigabytes, and a store that grew
+# over earlier runs (volume growth, the disk's writeback) made the rates wander from run to run.
+export QUIVER_S3_SERVICE_DIR="$WORK/s3"
+mkdir -p "$QUIVER_S3_SERVICE_DIR"
 cleanup() {
     bash scripts/services/seaweedfs.sh stop >/dev/null 2>&1 || true
     bash scripts/services/postgres.sh stop >/dev/null 2>&1 || true
@@ -39,7 +43,7 @@ bash scripts/services/seaweedfs.sh start >/dev/null
 # shellcheck disable=SC1091
 source .services/postgres.env
 # shellcheck disable=SC1091
-source .services/s3.env
+source "$QUIVER_S3_SERVICE_DIR/s3.env"
 if [[ -z "${QUIVER:-}" ]]; then  # QUIVER=/path/to/quiver uses that binary instead of building this tree's
     swift build -c release --product quiver 2>&1 | tail -1
     QUIVER="$PWD/.build/release/quiver"
