@@ -19,11 +19,14 @@ extension LoRAAdapter {
     ///    comma-separated decimals, `\n`, the byte count in decimal, `\n`, then the raw little-endian bytes.
     public static let canonicalDigestDefinition = "quiver-lora-canonical-v1"
 
-    /// sha256 of the weights file as stored, one streaming pass.
+    /// sha256 of the weights file as stored, one streaming pass; records the file's midpoint on the way
+    /// (``weightsMidpoint``).
     func computeWeightsDigest() -> SHA256Digest {
-        var hasher = SHA256Hasher()
-        weights.streamBytes(0..<weights.fileSize) { hasher.update($0) }
-        return hasher.finalize()
+        let (digest, midpoint) = SHA256Midpoint.digest(size: Int64(weights.fileSize)) { feed in
+            weights.streamBytes(0..<weights.fileSize) { feed($0) }
+        }
+        midpointCache.withLock { $0 = midpoint }
+        return digest
     }
 
     func computeCanonicalDigest() -> SHA256Digest {

@@ -24,6 +24,8 @@ public final class LoRAAdapter: Sendable {
     public let configDigest: SHA256Digest
     private let moduleIndex: [String: Int]
     let digestCache = Mutex<(weights: SHA256Digest?, canonical: SHA256Digest?)>((nil, nil))
+    /// The weights file's SHA-256 midpoint, when its digest was computed here in one stream (registration).
+    let midpointCache = Mutex<SHA256Midpoint?>(nil)
 
     init(
         directory: URL, config: AdapterConfig, configBytes: Data, weights: SafeTensorsFile, modules: [LoRAModuleInfo], savedModuleTensors: [String],
@@ -77,6 +79,11 @@ public final class LoRAAdapter: Sendable {
             return digest
         }
     }
+
+    /// The chaining state half-way through the weights file, recorded when ``weightsDigest`` was computed on its
+    /// own (as registration computes it), so the upload can verify the file again in two halves at once; nil
+    /// otherwise (small files, no SHA extensions, a digest computed together with the canonical one or assumed).
+    public var weightsMidpoint: SHA256Midpoint? { midpointCache.withLock { $0 } }
 
     /// The adapter's identity independent of file formatting; see ``canonicalDigestDefinition``. Computed on first
     /// use (it hashes every tensor's bytes).

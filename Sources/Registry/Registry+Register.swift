@@ -54,7 +54,7 @@ extension Registry {
         return try catalog.retryingOnConnectionLoss { try catalog.withBlobFence { connection in
             let config = try blobs.put(data: adapter.configBytes)
             let weightsURL = adapter.directory.appendingPathComponent(LoRAAdapter.weightsFileName)
-            let weights = try blobs.put(fileAt: weightsURL, digest: adapter.weightsDigest)
+            let weights = try blobs.put(fileAt: weightsURL, digest: adapter.weightsDigest, midpoint: adapter.weightsMidpoint)
             return try catalog.transaction(on: connection) { tx in
                 try tx.locks.lockContent(canonical.hex)
                 if let existing = try tx.versions.version(canonicalDigest: canonical) {

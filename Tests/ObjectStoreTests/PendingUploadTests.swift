@@ -45,6 +45,37 @@ struct PendingUploadTests {
         try await store.delete(digest: actual)
     }
 
+    @Test("a multipart put checked from the file's midpoint stores the file as hashed and refuses it changed in either half")
+    func multipartFromAMidpoint() async throws {
+        let store = try Self.smallPartStore(try TestS3.require())
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = directory.appendingPathComponent("blob.bin")
+        var generator = ByteGenerator(seed: 79)
+        let size = (11 << 20) + 321
+        _ = try generator.writeFile(at: source, size: size)
+        let original = try Data(contentsOf: source)
+        let (digest, midpoint) = SHA256Midpoint.digest(size: Int64(size)) { feed in original.withUnsafeBytes { feed($0) } }
+        if SHA256Midpoint.available { #expect(midpoint != nil) }
+        for position in [17, size - 5] {  // one byte in the first half, one in the second
+            var changed = original
+            changed[position] ^= 0x40
+            try changed.write(to: source)
+            let error = await #expect(throws: ObjectStoreError.self) {
+                try await BlockingExecutor.shared.run { try store.put(fileAt: source, digest: digest, midpoint: midpoint) }
+            }
+            #expect(error?.kind == .corruptBlob, "byte \(position)")
+            #expect(error?.reason.contains(SHA256Digest.of(changed).hex) == true, "the message names what the file hashes to")
+            #expect(try await store.head(digest: digest) == nil)
+            #expect(try await BlockingExecutor.shared.run { try store.pendingUploads() }.isEmpty)
+        }
+        try original.write(to: source)
+        let put = try await BlockingExecutor.shared.run { try store.put(fileAt: source, digest: digest, midpoint: midpoint) }
+        #expect(put == PutResult(digest: digest, size: Int64(size), alreadyPresent: false))
+        #expect(try await store.getData(digest: digest) == original)
+        try await store.delete(digest: digest)
+    }
+
     @Test("a single PUT whose file does not hash to the declared digest is aborted and leaves nothing")
     func singlePutDigestMismatchAborts() async throws {
         let store = try Self.smallPartStore(try TestS3.require())

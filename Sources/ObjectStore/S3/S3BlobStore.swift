@@ -18,6 +18,12 @@ public final class S3BlobStore: BlobStore {
     public var location: String { client.settings.displayURL }
 
     public func put(fileAt url: URL, digest: SHA256Digest?) throws -> PutResult {
+        try put(fileAt: url, digest: digest, midpoint: nil)
+    }
+
+    /// See ``BlobStore/put(fileAt:digest:midpoint:)``: a multipart upload re-hashes the file while its parts go out,
+    /// from the midpoint in two halves at once when one is given with the digest.
+    public func put(fileAt url: URL, digest: SHA256Digest?, midpoint: SHA256Midpoint?) throws -> PutResult {
         let path = url.path
         var info = stat()
         guard stat(path, &info) == 0 else { throw ObjectStoreError.io("cannot stat", path, errno: errno) }
@@ -30,7 +36,8 @@ public final class S3BlobStore: BlobStore {
         }
         let key = BlobKey.key(for: digest)
         if size > client.settings.multipartThreshold {
-            try client.putObjectMultipart(key: key, path: path, size: size, expected: digest)
+            try client.putObjectMultipart(key: key, path: path, size: size, expected: digest,
+                                          midpoint: declared == nil ? nil : midpoint)
         } else {
             // The payload hash is the blob's digest: AWS rejects a body that differs from what we claim. Other servers
             // (SeaweedFS) neither check it nor drop a body cut short, and store what arrived, so a digest passed in is

@@ -11,11 +11,12 @@ extension S3Client {
     /// another worker hashes the file and the upload is completed only when it hashes to `expected`; otherwise
     /// it is aborted with `.corruptBlob`. This re-reads the file (normally from the page cache, overlapped with
     /// the network) and catches both a wrong digest passed in and a file changed after it was hashed.
-    func putObjectMultipart(key: String, path: String, size: Int64, expected: SHA256Digest) throws {
+    /// With a `midpoint` (recorded when `expected` was computed) the file is re-hashed as two halves at once.
+    func putObjectMultipart(key: String, path: String, size: Int64, expected: SHA256Digest, midpoint: SHA256Midpoint? = nil) throws {
         let (partSize, count) = try partLayout(size: size, of: path)
         try withMultipartUpload(key: key) { uploadID in
             try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize,
-                            count: count, expected: expected)
+                            count: count, expected: expected, midpoint: midpoint)
         }
     }
 
@@ -118,14 +119,22 @@ extension S3Client {
     /// ETags in part order. The first failing part (or a digest mismatch) stops the handing out of further parts;
     /// parts already in flight finish. A failed verification is the error reported, else the lowest failed part's.
     private func uploadParts(
-        key: String, uploadID: String, path: String, size: Int64, partSize: Int64, count: Int, expected: SHA256Digest
+        key: String, uploadID: String, path: String, size: Int64, partSize: Int64, count: Int, expected: SHA256Digest,
+        midpoint: SHA256Midpoint?
     ) throws -> [String] {
         let full = objectKey(key)
         let verificationFailed = Atomic<Bool>(false)
         let (_, etags) = try ParallelMap.both({ [self] in
             let actual: SHA256Digest
             do {
-                actual = try SHA256Digest.ofFile(at: URL(fileURLWithPath: path))
+                // From a usable midpoint the two halves are hashed at once; the full digest is computed only to
+                // name what the file hashes to when it does not match.
+                if let midpoint, SHA256Midpoint.available, midpoint.offset > 0, midpoint.offset < size,
+                   try midpoint.verify(fileAt: path, size: size, expected: expected) {
+                    actual = expected
+                } else {
+                    actual = try SHA256Digest.ofFile(at: URL(fileURLWithPath: path))
+                }
             } catch {
                 verificationFailed.store(true, ordering: .releasing)
                 throw ObjectStoreError(.io, "cannot hash \(path) while uploading it: \(error.localizedDescription)",
