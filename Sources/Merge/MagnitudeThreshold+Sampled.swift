@@ -16,19 +16,28 @@ extension MagnitudeThreshold {
     ) -> MagnitudeThreshold {
         if k >= numel { return MagnitudeThreshold(mode: .keepAll) }
         if k <= 0 { return MagnitudeThreshold(mode: .keepNone) }
-        guard sample.count >= minimumSample, let (low, high) = bracket(k: k, numel: numel, sample: sample) else {
+        guard sample.count >= minimumSample, let (low, high) = bracket(k: k, numel: numel, sample: sample),
+              let found = find(k: k, low: low, high: high, forEachBlock: forEachBlock) else {
             return find(k: k, numel: numel, forEachBlock: forEachBlock)
         }
+        return found
+    }
+
+    /// The exact threshold when the k-th largest |x| lies in [low, high] (bit patterns of |x|): one pass counts
+    /// the entries above `high` and keeps those inside the bracket, then the threshold is selected among the kept
+    /// ones. nil when the counts show the bracket missed it.
+    static func find(
+        k: Int, low: UInt32, high: UInt32, forEachBlock: ((UnsafeBufferPointer<Float>) -> Void) -> Void
+    ) -> MagnitudeThreshold? {
         var above = 0
         var inside: [UInt32] = []
         var scratch: [UInt32] = []
         forEachBlock { block in above &+= scan(block, low: low, high: high, into: &inside, scratch: &scratch) }
         let needed = k - above
-        guard needed > 0, needed <= inside.count else {
-            return find(k: k, numel: numel, forEachBlock: forEachBlock)
-        }
-        let (bits, greater, equal) = kthLargest(inside, k: needed)
-        return MagnitudeThreshold(mode: .threshold(bits: bits, tiesToKeep: needed - greater), equalCount: equal)
+        guard needed > 0, needed <= inside.count, inside.count < 1 << 32 else { return nil }
+        // Every entry equal to the threshold lies in the bracket, so `equal` counts all of them.
+        let found = inside.withUnsafeBufferPointer { radixSelect(k: needed, bits: $0) }
+        return MagnitudeThreshold(mode: .threshold(bits: found.bits, tiesToKeep: needed - found.greater), equalCount: found.equal)
     }
 
     /// Counts the entries of `block` whose |x| bits exceed `high` and appends those in [low, high] to `inside`, by
@@ -49,34 +58,26 @@ extension MagnitudeThreshold {
         return above
     }
 
-    /// Bit patterns (of |x|) bracketing the k-th largest |x| of `numel` entries, from a random sample;
-    /// nil when the bracket would cover the whole range (nothing to gain over the two-pass selection).
-    static func bracket(k: Int, numel: Int, sample: [Float]) -> (low: UInt32, high: UInt32)? {
-        let n = sample.count
-        let magnitudes = sample.map { $0.bitPattern & 0x7FFF_FFFF }
+    /// Bit patterns (of |x|) bracketing the k-th largest |x| of `numel` entries, from a random sample, at
+    /// `sigmas` standard deviations either side of its expected rank in the sample; nil when the bracket would
+    /// cover the whole range (nothing to gain over the two-pass selection).
+    static func bracket(k: Int, numel: Int, sample: [Float], sigmas: Double = 6) -> (low: UInt32, high: UInt32)? {
+        bracket(k: k, numel: numel, magnitudes: sample.map { $0.bitPattern & 0x7FFF_FFFF }, sigmas: sigmas)
+    }
+
+    /// The same from the sample's |x| bit patterns.
+    static func bracket(k: Int, numel: Int, magnitudes: [UInt32], sigmas: Double) -> (low: UInt32, high: UInt32)? {
+        let n = magnitudes.count
         let p = Double(k) / Double(numel)
-        let margin = Int((6 * (Double(n) * p * (1 - p)).squareRoot()).rounded(.up)) + 8
+        let margin = Int((sigmas * (Double(n) * p * (1 - p)).squareRoot()).rounded(.up)) + 8
         let center = Int((p * Double(n)).rounded())
         let highIndex = center - margin, lowIndex = center + margin
         if highIndex < 0 && lowIndex >= n { return nil }
         // Two order statistics by radix selection, not a sort of the whole sample (which took a per cent of a
         // dense-SVD merge): the (i + 1)-th largest is what a descending sort holds at index i.
-        let high = highIndex < 0 ? UInt32.max : kthLargest(magnitudes, k: highIndex + 1).bits
-        let low = lowIndex >= n ? 0 : kthLargest(magnitudes, k: lowIndex + 1).bits
-        return (low, high)
-    }
-
-    /// The k-th largest of `values` (1 ≤ k ≤ count) and how many values are strictly greater, by a two-level
-    /// radix histogram over the array in memory; `equal` counts the values equal to it.
-    static func kthLargest(_ values: [UInt32], k: Int) -> (bits: UInt32, greater: Int, equal: Int) {
-        var high = [Int](repeating: 0, count: 1 << 16)
-        for v in values { high[Int(v &>> 16)] &+= 1 }
-        var greater = 0
-        let highBucket = bucketHoldingKth(high, k: k, above: &greater)
-        var low = [Int](repeating: 0, count: 1 << 16)
-        let target = UInt32(highBucket)
-        for v in values where v &>> 16 == target { low[Int(v & 0xFFFF)] &+= 1 }
-        let lowBucket = bucketHoldingKth(low, k: k, above: &greater)
-        return ((target << 16) | UInt32(lowBucket), greater, low[lowBucket])
+        return magnitudes.withUnsafeBufferPointer { values in
+            (lowIndex >= n ? 0 : radixSelect(k: lowIndex + 1, bits: values).bits,
+             highIndex < 0 ? UInt32.max : radixSelect(k: highIndex + 1, bits: values).bits)
+        }
     }
 }

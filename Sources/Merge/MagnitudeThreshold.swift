@@ -102,32 +102,17 @@ struct MagnitudeThreshold: Sendable, Equatable {
             }
             initialized = m
         }
-        // Order statistics of the sample at 4.5 standard deviations either side of the k-th largest's expected
-        // rank: a genuine spread sample misses with probability ~1e-5, and a miss only costs the radix selection.
-        let p = Double(k) / Double(numel)
-        let margin = Int((4.5 * (Double(m) * p * (1 - p)).squareRoot()).rounded(.up)) + 8
-        let center = Int((p * Double(m)).rounded())
-        let highIndex = center - margin, lowIndex = center + margin
-        if highIndex < 0 && lowIndex >= m - 1 { return nil }
-        let (low, high) = sample.withUnsafeBufferPointer { s in
-            (lowIndex >= m - 1 ? UInt32(0) : radixSelect(k: lowIndex + 1, bits: s).bits,
-             highIndex < 0 ? UInt32.max : radixSelect(k: highIndex + 1, bits: s).bits)
+        // 4.5 standard deviations: a genuine spread sample misses with probability ~1e-5, and a miss only costs the
+        // radix selection.
+        guard let (low, high) = bracket(k: k, numel: numel, magnitudes: sample, sigmas: 4.5) else { return nil }
+        return find(k: k, low: low, high: high) { body in
+            var start = 0
+            while start < numel {  // blocks, so the scan's scratch stays small and in the cache
+                let end = min(start + 16_384, numel)
+                body(UnsafeBufferPointer(rebasing: floats[start..<end]))
+                start = end
+            }
         }
-        var inside: [UInt32] = []
-        inside.reserveCapacity(Int(Double(numel) * Double(2 * margin + 16) / Double(m)))
-        var scratch: [UInt32] = []
-        var above = 0
-        var start = 0
-        while start < numel {  // blocks, so the scratch stays small and in the cache
-            let end = min(start + 16_384, numel)
-            above += scan(UnsafeBufferPointer(rebasing: floats[start..<end]), low: low, high: high, into: &inside, scratch: &scratch)
-            start = end
-        }
-        let needed = k - above
-        guard needed > 0, needed <= inside.count else { return nil }
-        // Every entry equal to the threshold lies in the bracket, so `equal` counts all of them.
-        let found = inside.withUnsafeBufferPointer { radixSelect(k: needed, bits: $0) }
-        return MagnitudeThreshold(mode: .threshold(bits: found.bits, tiesToKeep: needed - found.greater), equalCount: found.equal)
     }
 
     /// The k-th largest |x| (1 ≤ k ≤ count < 2^32) among bit patterns (the sign bit is ignored), how many are
