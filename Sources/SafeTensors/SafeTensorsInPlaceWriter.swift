@@ -14,15 +14,10 @@ public struct TensorLayout: Sendable, Equatable {
     public let dtype: DType
     public let byteCount: Int
 
-    /// A tensor of `shape` stored as `dtype`; nil when a dimension is negative or the size overflows.
+    /// A tensor of `shape` stored as `dtype`; nil when the name is empty or reserved, a dimension is negative or
+    /// the size overflows (what ``SafeTensorsWriter`` refuses).
     public init?(name: String, shape: [Int], dtype: DType) {
-        var elements = 1
-        for size in shape {
-            guard size >= 0 else { return nil }
-            let (product, overflow) = elements.multipliedReportingOverflow(by: size)
-            guard !overflow else { return nil }
-            elements = product
-        }
+        guard let elements = try? SafeTensorsWriter.elementCount(name: name, shape: shape, file: "") else { return nil }
         let (bytes, overflow) = elements.multipliedReportingOverflow(by: dtype.byteSize)
         guard !overflow else { return nil }
         self.init(name: name, shape: shape, dtype: dtype, byteCount: bytes)
@@ -50,6 +45,7 @@ public final class SafeTensorsInPlaceWriter: @unchecked Sendable {
     public let url: URL
     private let temporary: URL
     private let descriptor: Int32
+    private let output: DescriptorWriter
     private let file: String
     private let headerCount: Int
     private let offsets: [String: (start: Int, layout: TensorLayout)]
@@ -61,10 +57,8 @@ public final class SafeTensorsInPlaceWriter: @unchecked Sendable {
     public init(url: URL, tensors: [TensorLayout], metadata: [String: String]) throws {
         self.url = url
         file = url.lastPathComponent
+        // Layouts are valid by construction (``TensorLayout/init(name:shape:dtype:)``); duplicates are refused below.
         let ordered = tensors.sorted { SafeTensorsWriter.referencePrecedes(($0.dtype, $0.name), ($1.dtype, $1.name)) }
-        for tensor in ordered where tensor.name == "__metadata__" || tensor.name.isEmpty {
-            throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: tensor.name, "the name is empty or reserved")
-        }
         headerCount = try SafeTensorsWriter.headerBytes(layout: ordered, metadata: metadata, file: file).count
         var offsets: [String: (start: Int, layout: TensorLayout)] = [:]
         var offset = headerCount
@@ -78,6 +72,7 @@ public final class SafeTensorsInPlaceWriter: @unchecked Sendable {
         guard descriptor >= 0 else {
             throw SafeTensorsError(.writeFailed, file: file, "cannot create \(temporary.path): \(String(cString: strerror(errno)))")
         }
+        output = DescriptorWriter(descriptor: descriptor, file: file, path: url.path)
         layout = ordered
     }
 
@@ -90,13 +85,13 @@ public final class SafeTensorsInPlaceWriter: @unchecked Sendable {
             throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: name, "\(values.count) values do not fill shape \(tensor.shape) of \(tensor.dtype)")
         }
         if tensor.dtype == .F32 && FloatConversion.isLittleEndian {
-            try values.withUnsafeBytes { try write($0, at: start) }
+            try values.withUnsafeBytes { try output.write($0, at: start) }
             return
         }
         var encoded: [UInt8] = []
         encoded.reserveCapacity(tensor.byteCount)
         FloatConversion.append(values, as: tensor.dtype, to: &encoded)
-        try encoded.withUnsafeBytes { try write($0, at: start) }
+        try encoded.withUnsafeBytes { try output.write($0, at: start) }
     }
 
     /// Writes tensor `name`'s bytes, already encoded as its dtype.
@@ -107,7 +102,7 @@ public final class SafeTensorsInPlaceWriter: @unchecked Sendable {
         guard bytes.count == tensor.byteCount else {
             throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: name, "\(bytes.count) bytes do not fill shape \(tensor.shape) of \(tensor.dtype)")
         }
-        try write(bytes, at: start)
+        try output.write(bytes, at: start)
     }
 
     /// Writes the header with the final `metadata` (its padded length must be the one fixed at init), flushes the file when
@@ -118,7 +113,7 @@ public final class SafeTensorsInPlaceWriter: @unchecked Sendable {
         guard header.count == headerCount else {
             throw SafeTensorsError(.writeFailed, file: file, "the final header (\(header.count) bytes) does not fit the \(headerCount) bytes laid out for it")
         }
-        try header.withUnsafeBytes { try write($0, at: 0) }
+        try header.withUnsafeBytes { try output.write($0, at: 0) }
         guard !synchronize || fsync(descriptor) == 0 else {
             throw SafeTensorsError(.writeFailed, file: file, "writing \(url.path) failed: fsync: \(String(cString: strerror(errno)))")
         }
@@ -137,20 +132,4 @@ public final class SafeTensorsInPlaceWriter: @unchecked Sendable {
     }
 
     deinit { closeOnce() }
-
-    private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
-        guard var next = bytes.baseAddress else { return }
-        var left = bytes.count
-        var position = off_t(offset)
-        while left > 0 {
-            let written = pwrite(descriptor, next, left, position)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw SafeTensorsError(.writeFailed, file: file, "writing \(url.path) failed: \(String(cString: strerror(errno)))")
-            }
-            next += written
-            left -= written
-            position += off_t(written)
-        }
-    }
 }

@@ -117,20 +117,7 @@ public enum SafeTensorsWriter {
     }
 
     private static func validate(_ tensor: TensorToWrite, file: String) throws {
-        guard tensor.name != "__metadata__", !tensor.name.isEmpty else {
-            throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: tensor.name, "the name is empty or reserved")
-        }
-        var elements = 1
-        for size in tensor.shape {
-            guard size >= 0 else {
-                throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: tensor.name, "shape \(tensor.shape) has a negative dimension")
-            }
-            let (product, overflow) = elements.multipliedReportingOverflow(by: size)
-            guard !overflow else {
-                throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: tensor.name, "shape \(tensor.shape) overflows")
-            }
-            elements = product
-        }
+        let elements = try elementCount(name: tensor.name, shape: tensor.shape, file: file)
         switch tensor.payload {
         case let .floats(values):
             guard tensor.dtype.isConvertibleToFloat else {
@@ -144,6 +131,26 @@ public enum SafeTensorsWriter {
                 throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: tensor.name, "shape \(tensor.shape) of \(tensor.dtype) needs \(elements * tensor.dtype.byteSize) bytes but \(bytes.count) were given")
             }
         }
+    }
+
+    /// The element count of a tensor named `name` of `shape`; throws for an empty or reserved name, a negative
+    /// dimension or a shape whose count overflows.
+    static func elementCount(name: String, shape: [Int], file: String) throws -> Int {
+        guard name != "__metadata__", !name.isEmpty else {
+            throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: name, "the name is empty or reserved")
+        }
+        var elements = 1
+        for size in shape {
+            guard size >= 0 else {
+                throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: name, "shape \(shape) has a negative dimension")
+            }
+            let (product, overflow) = elements.multipliedReportingOverflow(by: size)
+            guard !overflow else {
+                throw SafeTensorsError(.invalidTensorToWrite, file: file, tensor: name, "shape \(shape) overflows")
+            }
+            elements = product
+        }
+        return elements
     }
 
     /// Appends `text` as a JSON string escaped like serde_json (the reference writer): `"`, `\`, and control
@@ -171,23 +178,28 @@ public enum SafeTensorsWriter {
     }
 }
 
-/// `write(2)` of whole buffers to an open descriptor, resuming after short writes and EINTR.
+/// `write(2)` of whole buffers to an open descriptor, or `pwrite(2)` at an offset, resuming after short writes and
+/// EINTR.
 struct DescriptorWriter {
     let descriptor: Int32
     let file: String
     let path: String
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
+    /// Writes all of `bytes` at the descriptor's position, or at `offset` in the file when one is given (then from
+    /// any thread, for disjoint ranges).
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int? = nil) throws {
         guard var next = bytes.baseAddress else { return }
         var left = bytes.count
+        var position = offset
         while left > 0 {
-            let written = systemWrite(descriptor, next, left)
+            let written = position.map { pwrite(descriptor, next, left, off_t($0)) } ?? systemWrite(descriptor, next, left)
             if written < 0 {
                 if errno == EINTR { continue }
                 throw SafeTensorsError(.writeFailed, file: file, "writing \(path) failed: \(String(cString: strerror(errno)))")
             }
             next += written
             left -= written
+            position = position.map { $0 + written }
         }
     }
 }
