@@ -29,7 +29,8 @@ extension MergeEngine {
         let descriptors = try inputs.map(descriptor(for:))
         let plan = try MergeCompatibility.plan(inputs: descriptors, request: request)
         guard FloatConversion.isLittleEndian, !truncates(plan, inputs: descriptors) else {
-            let result = try merge(inputs: inputs, request: request, threads: threads)
+            let merged = try mergeModules(of: inputs, descriptors: descriptors, plan: plan, threads: threads)
+            let result = try result(inputs: inputs, plan: plan, merged: merged)
             try LoRAWriter.write(config: result.config, tensors: result.tensors, metadata: result.metadata, to: directory,
                                  synchronize: synchronize)
             return WrittenMerge(config: result.config, metadata: result.metadata, report: result.report)
@@ -70,7 +71,7 @@ extension MergeEngine {
             }
             let modules = plan.modules, names = keys
             let merged = try mergeModules(
-                plan: plan, inputs: descriptors, threads: threads, alongside: inputs.map { input in { input.digests() } },
+                of: inputs, descriptors: descriptors, plan: plan, threads: threads,
                 completed: { index, module in
                     let planned = modules[index]
                     guard module.truncationError == nil, module.rank == planned.outputRank else {
@@ -79,13 +80,9 @@ extension MergeEngine {
                     try writer.write(names[index].a, values: module.a)
                     try writer.write(names[index].b, values: module.b)
                     return lightweight(path: module.path, rank: module.rank, inFeatures: module.inFeatures, outFeatures: module.outFeatures)
-                }
-            ) { index, path in
-                try inputs[index].factors(path)
-            }
+                })
             let (config, metadata, report) = try summary(
-                inputs: inputs, plan: plan, merged: merged,
-                digests: inputs.map { ($0.canonicalDigest.hex, $0.weightsDigest.hex) })
+                inputs: inputs, plan: plan, merged: merged, digests: recordedDigests(inputs))
             try writer.finish(metadata: metadata, synchronize: synchronize)
             try LoRAWriter.writeConfig(config, to: directory, synchronize: synchronize)
             return WrittenMerge(config: config, metadata: metadata, report: report)

@@ -14,14 +14,27 @@ extension MergeEngine {
     public static func merge(inputs: [LoRAAdapter], request: MergeRequest, threads: Int? = nil) throws -> MergeResult {
         let descriptors = try inputs.map(descriptor(for:))
         let plan = try MergeCompatibility.plan(inputs: descriptors, request: request)
-        // The inputs' digests (recorded in the result's metadata) are computed by the merge's own workers, one
-        // read of each input for both digests, while the other workers merge modules.
-        let merged = try mergeModules(
-            plan: plan, inputs: descriptors, threads: threads, alongside: inputs.map { input in { input.digests() } }
+        let merged = try mergeModules(of: inputs, descriptors: descriptors, plan: plan, threads: threads)
+        return try result(inputs: inputs, plan: plan, merged: merged)
+    }
+
+    /// Merges the planned modules of loaded adapters, their factors read from the adapters' files. The inputs' digests (recorded in the result's metadata) are computed by the merge's own workers, one read of
+    /// each input for both digests, while the other workers merge modules.
+    static func mergeModules(
+        of inputs: [LoRAAdapter], descriptors: [MergeInputDescriptor], plan: MergePlan, threads: Int?,
+        completed: (@Sendable (_ index: Int, _ module: MergedModule) throws -> MergedModule)? = nil
+    ) throws -> [MergedModule] {
+        try mergeModules(
+            plan: plan, inputs: descriptors, threads: threads, alongside: inputs.map { input in { input.digests() } },
+            completed: completed
         ) { index, path in
             try inputs[index].factors(path)
         }
-        return try result(inputs: inputs, plan: plan, merged: merged)
+    }
+
+    /// Each input's canonical and file digest, hex, as the merged file's metadata records them.
+    static func recordedDigests(_ inputs: [LoRAAdapter]) -> [(canonical: String, weights: String)] {
+        inputs.map { ($0.canonicalDigest.hex, $0.weightsDigest.hex) }
     }
 
     /// The compatibility view of an adapter; refuses what Quiver cannot merge faithfully (lora_bias).
@@ -56,8 +69,7 @@ extension MergeEngine {
         }
         tensors += try carriedTensors(inputs: inputs)
         let (config, metadata, report) = try summary(
-            inputs: inputs, plan: plan, merged: merged,
-            digests: inputs.map { ($0.canonicalDigest.hex, $0.weightsDigest.hex) })
+            inputs: inputs, plan: plan, merged: merged, digests: recordedDigests(inputs))
         return MergeResult(config: config, tensors: tensors, metadata: metadata, report: report)
     }
 

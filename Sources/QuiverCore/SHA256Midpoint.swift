@@ -51,13 +51,17 @@ public struct SHA256Midpoint: Sendable, Equatable {
         return (hasher.finalize(), midpoint)
     }
 
+    /// Whether this midpoint can check a file of `size` bytes on this machine: a block boundary inside the file,
+    /// a whole state, and the SHA extensions.
+    public func fits(fileSize size: Int64) -> Bool {
+        Self.available && state.count == 8 && offset > 0 && offset % 64 == 0 && offset < size
+    }
+
     /// Re-reads the regular file at `path` (`size` bytes) and returns whether it still hashes to `expected`,
     /// hashing its two halves at once from this midpoint. Throws when the file cannot be read or is not `size`
     /// bytes long.
     public func verify(fileAt path: String, size: Int64, expected: SHA256Digest) throws -> Bool {
-        guard Self.available, state.count == 8, offset > 0, offset % 64 == 0, offset < size else {
-            throw VerificationError.unusableMidpoint
-        }
+        guard fits(fileSize: size) else { throw VerificationError.unusableMidpoint }
         try RegularFile.requireRegular(path)
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw VerificationError.unreadable(errno) }

@@ -129,8 +129,7 @@ extension S3Client {
             do {
                 // From a usable midpoint the two halves are hashed at once; the full digest is computed only to
                 // name what the file hashes to when it does not match.
-                if let midpoint, SHA256Midpoint.available, midpoint.offset > 0, midpoint.offset < size,
-                   try midpoint.verify(fileAt: path, size: size, expected: expected) {
+                if let midpoint, midpoint.fits(fileSize: size), try midpoint.verify(fileAt: path, size: size, expected: expected) {
                     actual = expected
                 } else {
                     actual = try SHA256Digest.ofFile(at: URL(fileURLWithPath: path))
