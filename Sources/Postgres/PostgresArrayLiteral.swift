@@ -7,7 +7,7 @@ enum PostgresArrayLiteral {
         return text.withUTF8 { parse(bytes: $0) }
     }
 
-    private static func parse(bytes: UnsafeBufferPointer<UInt8>) -> [String?]? {
+    static func parse(bytes: UnsafeBufferPointer<UInt8>) -> [String?]? {
         let open = UInt8(ascii: "{"), close = UInt8(ascii: "}"), comma = UInt8(ascii: ","), quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
         // A lower bound decoration such as `[0:2]={…}` is not produced for our arrays; refuse it.
         guard bytes.count >= 2, bytes[0] == open, bytes[bytes.count - 1] == close else { return nil }

@@ -344,26 +344,29 @@ public final class PostgresConnection: Sendable {
             columns.append(PQfname(result, Int32(c)).map { String(cString: $0) } ?? "?column?")
             types.append(UInt32(PQftype(result, Int32(c))))
         }
-        var cells: [String?] = []
-        cells.reserveCapacity(rowCount * columnCount)
+        // Every cell's text copied into one buffer: sized first, so it is allocated once.
+        var cells = CellTextBuilder()
+        var size = 0
+        for r in 0..<rowCount {
+            for c in 0..<columnCount { size += Int(PQgetlength(result, Int32(r), Int32(c))) + 1 }
+        }
+        cells.text.reserveCapacity(size)
+        cells.spans.reserveCapacity(rowCount * columnCount)
         for r in 0..<rowCount {
             for c in 0..<columnCount {
                 if PQgetisnull(result, Int32(r), Int32(c)) == 1 {
-                    cells.append(nil)
+                    cells.appendNull()
                 } else {
                     let length = Int(PQgetlength(result, Int32(r), Int32(c)))
                     let pointer = PQgetvalue(result, Int32(r), Int32(c))
-                    let text = pointer.map { p in
-                        String(decoding: UnsafeRawBufferPointer(start: p, count: length), as: UTF8.self)
-                    } ?? ""
-                    cells.append(text)
+                    cells.append(UnsafeBufferPointer(start: pointer.map { UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self) }, count: pointer == nil ? 0 : length))
                 }
             }
         }
         let tuples = PQcmdTuples(result).map { String(cString: $0) } ?? ""
         // A result without columns keeps no rows (`SELECT FROM t` has nothing to read in any of them).
-        return PostgresRows(columns: columns, columnTypes: types, affectedRows: Int(tuples) ?? rowCount, cells: cells,
-                            rowCount: columnCount == 0 ? 0 : rowCount)
+        return PostgresRows(columns: columns, columnTypes: types, affectedRows: Int(tuples) ?? rowCount, text: cells.text,
+                            spans: cells.spans, rowCount: columnCount == 0 ? 0 : rowCount)
     }
 }
 

@@ -2,20 +2,67 @@ import Foundation
 import QuiverCore
 
 /// One column value of one row, in PostgreSQL's text format, with the column's name and type.
+///
+/// The text stays in its result's buffer until a decoder asks for it: numbers, booleans, timestamps and arrays are
+/// parsed from the bytes in place; a `String` is made only when the value is one.
 public struct PostgresCell: Sendable, Hashable {
-    /// The value's text, or nil for SQL NULL.
-    public let text: String?
+    /// The buffer of the result the cell belongs to, and where the cell's text is in it (followed by a NUL).
+    let buffer: [UInt8]
+    let span: CellSpan
     /// The column's type OID.
     public let typeOID: UInt32
     /// The column's name, for error messages.
     public let column: String
 
+    init(text buffer: [UInt8], span: CellSpan, typeOID: UInt32, column: String) {
+        self.buffer = buffer
+        self.span = span
+        self.typeOID = typeOID
+        self.column = column
+    }
+
+    /// A cell holding `text` (nil for SQL NULL), not read from a result.
+    public init(text: String?, typeOID: UInt32, column: String) {
+        var builder = CellTextBuilder()
+        if var text {
+            text.withUTF8 { builder.append($0) }
+        } else {
+            builder.appendNull()
+        }
+        self.init(text: builder.text, span: builder.spans[0], typeOID: typeOID, column: column)
+    }
+
+    /// True for SQL NULL.
+    public var isNull: Bool { span.count < 0 }
+
+    /// The value's text, or nil for SQL NULL.
+    public var text: String? {
+        withUTF8 { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Calls `body` with the value's UTF-8 bytes, in place; nil for SQL NULL.
+    public func withUTF8<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R? {
+        guard !isNull else { return nil }
+        return try buffer.withUnsafeBufferPointer { all in
+            try body(UnsafeBufferPointer(rebasing: all[span.start ..< span.start + span.count]))
+        }
+    }
+
     /// The text, or a decoding error naming the column when the value is NULL.
     public func requireText() throws(PostgresError) -> String {
-        guard let text else {
-            throw PostgresError(.decoding, message: "column \"\(column)\" is NULL; decode an Optional to accept NULL")
-        }
+        guard let text else { throw nullError() }
         return text
+    }
+
+    /// `parse` of the value's bytes; a decoding error naming the column when the value is NULL or `parse` gives nil.
+    func parse<T>(as type: T.Type, _ parse: (UnsafeBufferPointer<UInt8>) -> T?) throws(PostgresError) -> T {
+        guard let parsed = withUTF8(parse) else { throw nullError() }
+        guard let value = parsed else { throw mismatch(T.self) }
+        return value
+    }
+
+    private func nullError() -> PostgresError {
+        PostgresError(.decoding, message: "column \"\(column)\" is NULL; decode an Optional to accept NULL")
     }
 
     func mismatch(_ swiftType: Any.Type) -> PostgresError {
@@ -25,6 +72,39 @@ public struct PostgresCell: Sendable, Hashable {
             message: "column \"\(column)\" (type oid \(typeOID)) value \"\(shown)\" is not a valid \(swiftType)"
         )
     }
+
+    public static func == (a: PostgresCell, b: PostgresCell) -> Bool {
+        a.text == b.text && a.typeOID == b.typeOID && a.column == b.column
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(text)
+        hasher.combine(typeOID)
+        hasher.combine(column)
+    }
+}
+
+/// A decimal integer as the server writes it (an optional sign, then digits), or nil when it is not one or does not
+/// fit: what `T(String)` accepts, read from the bytes in place.
+func parseInteger<T: FixedWidthInteger & SignedInteger>(_ bytes: UnsafeBufferPointer<UInt8>, as type: T.Type) -> T? {
+    var index = 0
+    var negative = false
+    if let first = bytes.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") {
+        negative = first == UInt8(ascii: "-")
+        index = 1
+    }
+    guard index < bytes.count else { return nil }
+    var value: T = 0
+    while index < bytes.count {
+        let digit = bytes[index] &- UInt8(ascii: "0")
+        guard digit < 10 else { return nil }
+        let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+        let (next, carry) = negative ? shifted.subtractingReportingOverflow(T(digit)) : shifted.addingReportingOverflow(T(digit))
+        guard !overflow, !carry else { return nil }
+        value = next
+        index += 1
+    }
+    return value
 }
 
 /// A Swift type that a column value can be decoded into. Optional types accept NULL; the others reject it.
@@ -33,8 +113,9 @@ public protocol PostgresDecodable: Sendable {
 }
 
 extension Optional: PostgresDecodable where Wrapped: PostgresDecodable {
+    @inlinable
     public static func decode(from cell: PostgresCell) throws -> Wrapped? {
-        cell.text == nil ? nil : try Wrapped.decode(from: cell)
+        cell.isNull ? nil : try Wrapped.decode(from: cell)
     }
 }
 
@@ -44,22 +125,19 @@ extension String: PostgresDecodable {
 
 extension Int: PostgresDecodable {
     public static func decode(from cell: PostgresCell) throws -> Int {
-        guard let value = Int(try cell.requireText()) else { throw cell.mismatch(Int.self) }
-        return value
+        try cell.parse(as: Int.self) { parseInteger($0, as: Int.self) }
     }
 }
 
 extension Int64: PostgresDecodable {
     public static func decode(from cell: PostgresCell) throws -> Int64 {
-        guard let value = Int64(try cell.requireText()) else { throw cell.mismatch(Int64.self) }
-        return value
+        try cell.parse(as: Int64.self) { parseInteger($0, as: Int64.self) }
     }
 }
 
 extension Int32: PostgresDecodable {
     public static func decode(from cell: PostgresCell) throws -> Int32 {
-        guard let value = Int32(try cell.requireText()) else { throw cell.mismatch(Int32.self) }
-        return value
+        try cell.parse(as: Int32.self) { parseInteger($0, as: Int32.self) }
     }
 }
 
@@ -79,11 +157,11 @@ extension Double: PostgresDecodable {
 
 extension Bool: PostgresDecodable {
     public static func decode(from cell: PostgresCell) throws -> Bool {
-        switch try cell.requireText() {
         // `t`/`f` is bool's output; `true`/`false` is `bool::text`, as nested rows (``PostgresRows/init(jsonRows:columns:)``) carry it.
-        case "t", "true": return true
-        case "f", "false": return false
-        default: throw cell.mismatch(Bool.self)
+        try cell.parse(as: Bool.self) { bytes in
+            if bytes.elementsEqual("t".utf8) || bytes.elementsEqual("true".utf8) { return true }
+            if bytes.elementsEqual("f".utf8) || bytes.elementsEqual("false".utf8) { return false }
+            return nil
         }
     }
 }
@@ -98,13 +176,24 @@ extension Data: PostgresDecodable {
 extension Array: PostgresDecodable where Element: PostgresDecodable {
     /// Byte arrays read bytea; other element types read a one-dimensional array (`{a,"b c",NULL}`).
     public static func decode(from cell: PostgresCell) throws -> [Element] {
-        let text = try cell.requireText()
         if Element.self == UInt8.self {
-            guard let bytes = Hex.decodeBytea(text) else { throw cell.mismatch([UInt8].self) }
+            guard let bytes = Hex.decodeBytea(try cell.requireText()) else { throw cell.mismatch([UInt8].self) }
             // The branch above proved Element is UInt8, so the cast cannot fail.
             return bytes as? [Element] ?? []
         }
-        guard let items = PostgresArrayLiteral.parse(text) else { throw cell.mismatch([Element].self) }
+        guard let parsed = cell.withUTF8(PostgresArrayLiteral.parse(bytes:)) else { _ = try cell.requireText(); return [] }
+        guard let items = parsed else { throw cell.mismatch([Element].self) }
+        if Element.self == String.self {
+            // Text arrays (target modules, digests) are the common case: no cell per item.
+            var strings: [String] = []
+            strings.reserveCapacity(items.count)
+            for item in items {
+                guard let item else { throw PostgresError(.decoding, message: "column \"\(cell.column)\" holds a NULL item; decode [String?] to accept NULL") }
+                strings.append(item)
+            }
+            // The test above proved Element is String.
+            return unsafeBitCast(strings, to: [Element].self)
+        }
         return try items.map { item in
             try Element.decode(from: PostgresCell(text: item, typeOID: 0, column: cell.column))
         }
@@ -121,8 +210,7 @@ extension UInt8: PostgresDecodable {
 extension Date: PostgresDecodable {
     /// Reads `timestamptz` output as produced with the session's `DateStyle=ISO` and `TimeZone=UTC`.
     public static func decode(from cell: PostgresCell) throws -> Date {
-        guard let date = PostgresTimestamp.parse(try cell.requireText()) else { throw cell.mismatch(Date.self) }
-        return date
+        try cell.parse(as: Date.self, PostgresTimestamp.parse(bytes:))
     }
 }
 

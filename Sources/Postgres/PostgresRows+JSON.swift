@@ -5,7 +5,7 @@ extension PostgresRows {
     /// in an ordinary result, under the connection's fixed `DateStyle` and `extra_float_digits`), so the usual
     /// decoders read it; `columns` names the values in order. A NULL column (`json_agg` of no rows) is no rows.
     public init(jsonRows text: String?, columns: [String]) throws(PostgresError) {
-        var cells: [String?] = []
+        var cells = CellTextBuilder()
         if var text {
             let parsed = text.withUTF8 { bytes in
                 var parser = JSONTextReader(bytes: bytes)
@@ -13,8 +13,9 @@ extension PostgresRows {
             }
             cells = try parsed.get()
         }
-        let count = columns.isEmpty ? 0 : cells.count / columns.count
-        self.init(columns: columns, columnTypes: Array(repeating: 0, count: columns.count), affectedRows: count, cells: cells, rowCount: count)
+        let count = columns.isEmpty ? 0 : cells.spans.count / columns.count
+        self.init(columns: columns, columnTypes: Array(repeating: 0, count: columns.count), affectedRows: count,
+                  text: cells.text, spans: cells.spans, rowCount: count)
     }
 }
 
@@ -30,18 +31,20 @@ struct JSONTextReader {
         self.bytes = bytes
     }
 
-    /// The rows' values one after another, each row exactly `width` values (else a decoding error).
-    mutating func rows(width: Int) throws(PostgresError) -> [String?] {
-        var cells: [String?] = []
+    /// The rows' values one after another, each row exactly `width` values (else a decoding error), gathered into
+    /// one buffer.
+    mutating func rows(width: Int) throws(PostgresError) -> CellTextBuilder {
+        var cells = CellTextBuilder()
+        cells.text.reserveCapacity(bytes.count)
         try expect(UInt8(ascii: "["))
         skipSpace()
         if peek() == UInt8(ascii: "]") {
             index += 1
         } else {
             while true {
-                let before = cells.count
+                let before = cells.spans.count
                 try row(into: &cells)
-                let found = cells.count - before
+                let found = cells.spans.count - before
                 guard found == width else {
                     throw PostgresError(.decoding, message: "a nested row has \(found) values for \(width) columns")
                 }
@@ -63,10 +66,10 @@ struct JSONTextReader {
         } else {
             while true {
                 skipSpace()
-                guard peek() == UInt8(ascii: "\""), let key = try value() else { throw failure("expected a string key") }
+                guard peek() == UInt8(ascii: "\""), let key = try string() else { throw failure("expected a string key") }
                 try expect(UInt8(ascii: ":"))
                 skipSpace()
-                guard peek() == UInt8(ascii: "\""), let text = try value() else { throw failure("expected a string value") }
+                guard peek() == UInt8(ascii: "\""), let text = try string() else { throw failure("expected a string value") }
                 object[key] = text
                 skipSpace()
                 if peek() == UInt8(ascii: ",") { index += 1; continue }
@@ -79,8 +82,8 @@ struct JSONTextReader {
         return object
     }
 
-    /// One nested row's values, appended to `values`.
-    private mutating func row(into values: inout [String?]) throws(PostgresError) {
+    /// One nested row's values, appended to `cells`.
+    private mutating func row(into cells: inout CellTextBuilder) throws(PostgresError) {
         try expect(UInt8(ascii: "["))
         skipSpace()
         if peek() == UInt8(ascii: "]") {
@@ -89,7 +92,12 @@ struct JSONTextReader {
         }
         while true {
             skipSpace()
-            values.append(try value())
+            let start = cells.cellStart
+            if try value(into: &cells.text) {
+                cells.finish(from: start)
+            } else {
+                cells.appendNull()
+            }
             if try separatorOrEnd() { return }
         }
     }
@@ -104,70 +112,95 @@ struct JSONTextReader {
         }
     }
 
-    private mutating func value() throws(PostgresError) -> String? {
+    /// A string value, or nil for `null`.
+    private mutating func string() throws(PostgresError) -> String? {
+        var text: [UInt8] = []
+        guard try value(into: &text) else { return nil }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// A string value's bytes appended to `text` (the runs between escapes copied whole, each escape decoded); false
+    /// for `null`, with nothing appended.
+    private mutating func value(into text: inout [UInt8]) throws(PostgresError) -> Bool {
         if peek() == UInt8(ascii: "n") {
             guard index + 4 <= bytes.count, bytes[index + 1] == UInt8(ascii: "u"), bytes[index + 2] == UInt8(ascii: "l"),
                   bytes[index + 3] == UInt8(ascii: "l") else { throw failure("expected null") }
             index += 4
-            return nil
+            return false
         }
         try expect(UInt8(ascii: "\""))
-        let start = index
-        // Fast path: no escape before the closing quote.
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-                index += 1
-                return text
-            }
-            if byte == UInt8(ascii: "\\") { break }
-            if byte < 0x20 { throw failure("control character in a string") }
-            index += 1
-        }
-        var decoded = Array(bytes[start..<index])
-        while index < bytes.count {
-            let byte = bytes[index]
-            index += 1
-            switch byte {
+        while true {
+            let run = index
+            index = Self.special(in: bytes, from: index)
+            text.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index]))
+            guard index < bytes.count else { throw failure("unterminated string") }
+            switch bytes[index] {
             case UInt8(ascii: "\""):
-                return String(decoding: decoded, as: UTF8.self)
-            case UInt8(ascii: "\\"):
-                guard index < bytes.count else { break }
-                let escape = bytes[index]
                 index += 1
-                switch escape {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(escape)
-                case UInt8(ascii: "b"): decoded.append(0x08)
-                case UInt8(ascii: "f"): decoded.append(0x0C)
-                case UInt8(ascii: "n"): decoded.append(0x0A)
-                case UInt8(ascii: "r"): decoded.append(0x0D)
-                case UInt8(ascii: "t"): decoded.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if (0xD800..<0xDC00).contains(scalar) {
-                        // A high surrogate must be followed by an escaped low one.
-                        guard index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                            throw failure("unpaired surrogate")
-                        }
-                        index += 2
-                        let low = try hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw failure("unpaired surrogate") }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    } else if (0xDC00..<0xE000).contains(scalar) {
-                        throw failure("unpaired surrogate")
-                    }
-                    guard let unicode = Unicode.Scalar(scalar) else { throw failure("bad \\u escape") }
-                    decoded.append(contentsOf: Array(String(Character(unicode)).utf8))
-                default:
-                    throw failure("bad escape")
-                }
+                return true
+            case UInt8(ascii: "\\"):
+                index += 1
+                try unescape(into: &text)
             default:
-                if byte < 0x20 { throw failure("control character in a string") }
-                decoded.append(byte)
+                throw failure("control character in a string")
             }
         }
-        throw failure("unterminated string")
+    }
+
+    /// One escape's character (the backslash consumed), appended as UTF-8.
+    private mutating func unescape(into decoded: inout [UInt8]) throws(PostgresError) {
+        guard index < bytes.count else { throw failure("unterminated string") }
+        let escape = bytes[index]
+        index += 1
+        switch escape {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(escape)
+        case UInt8(ascii: "b"): decoded.append(0x08)
+        case UInt8(ascii: "f"): decoded.append(0x0C)
+        case UInt8(ascii: "n"): decoded.append(0x0A)
+        case UInt8(ascii: "r"): decoded.append(0x0D)
+        case UInt8(ascii: "t"): decoded.append(0x09)
+        case UInt8(ascii: "u"):
+            var scalar = try hex4()
+            if (0xD800..<0xDC00).contains(scalar) {
+                // A high surrogate must be followed by an escaped low one.
+                guard index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                    throw failure("unpaired surrogate")
+                }
+                index += 2
+                let low = try hex4()
+                guard (0xDC00..<0xE000).contains(low) else { throw failure("unpaired surrogate") }
+                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+            } else if (0xDC00..<0xE000).contains(scalar) {
+                throw failure("unpaired surrogate")
+            }
+            guard let unicode = Unicode.Scalar(scalar) else { throw failure("bad \\u escape") }
+            UTF8.encode(unicode) { decoded.append($0) }
+        default:
+            throw failure("bad escape")
+        }
+    }
+
+    /// The index of the first quote, backslash or control character at or after `from` (the end when none):
+    /// eight bytes at a time while none of them is one.
+    private static func special(in bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
+        var index = from
+        if let base = UnsafeRawPointer(bytes.baseAddress) {
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            while index + 8 <= bytes.count {
+                let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                // A byte is zero in `x` exactly when (x - 1) & ~x sets its high bit; below 0x20, when (x - 0x20) & ~x does.
+                let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
+                let found = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
+                if found & highs != 0 { break }
+                index += 8
+            }
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return index }
+            index += 1
+        }
+        return index
     }
 
     private mutating func hex4() throws(PostgresError) -> UInt32 {

@@ -1,4 +1,7 @@
 /// The complete result of one statement, copied out of libpq so it can cross threads and outlive the connection.
+///
+/// Every cell's text sits in one byte buffer (each followed by a NUL), and a cell is a span of it: reading a result
+/// makes two allocations, not one string per cell, and a number is parsed from its bytes without ever being a string.
 public struct PostgresRows: Sendable, RandomAccessCollection {
     /// Column names in result order.
     public let columns: [String]
@@ -6,16 +9,19 @@ public struct PostgresRows: Sendable, RandomAccessCollection {
     public let columnTypes: [UInt32]
     /// Rows affected by INSERT/UPDATE/DELETE (or returned by SELECT), as the server's command tag says.
     public let affectedRows: Int
-    /// Every row's values, row after row (`columns.count` each): one array for the whole result.
-    let cells: [String?]
+    /// Every cell's text, one after another.
+    let text: [UInt8]
+    /// Every row's cells, row after row (`columns.count` each): spans of `text`.
+    let spans: [CellSpan]
     let rowCount: Int
 
-    init(columns: [String], columnTypes: [UInt32], affectedRows: Int, cells: [String?], rowCount: Int) {
-        precondition(cells.count == rowCount * columns.count, "a result's cells must fill its rows")
+    init(columns: [String], columnTypes: [UInt32], affectedRows: Int, text: [UInt8], spans: [CellSpan], rowCount: Int) {
+        precondition(spans.count == rowCount * columns.count, "a result's cells must fill its rows")
         self.columns = columns
         self.columnTypes = columnTypes
         self.affectedRows = affectedRows
-        self.cells = cells
+        self.text = text
+        self.spans = spans
         self.rowCount = rowCount
     }
 
@@ -24,7 +30,7 @@ public struct PostgresRows: Sendable, RandomAccessCollection {
 
     public subscript(position: Int) -> PostgresRow {
         let width = columns.count
-        return PostgresRow(columns: columns, columnTypes: columnTypes, values: cells[position * width ..< (position + 1) * width])
+        return PostgresRow(columns: columns, columnTypes: columnTypes, text: text, spans: spans[position * width ..< (position + 1) * width])
     }
 
     /// The only row; an error when there is none or more than one.
@@ -45,14 +51,15 @@ public struct PostgresRows: Sendable, RandomAccessCollection {
 public struct PostgresRow: Sendable {
     public let columns: [String]
     let columnTypes: [UInt32]
-    let values: ArraySlice<String?>
+    let text: [UInt8]
+    let spans: ArraySlice<CellSpan>
 
     /// The cell at a column index.
     public func cell(at index: Int) throws(PostgresError) -> PostgresCell {
-        guard index >= 0, index < values.count else {
-            throw PostgresError(.decoding, message: "column index \(index) out of range (row has \(values.count))")
+        guard index >= 0, index < spans.count else {
+            throw PostgresError(.decoding, message: "column index \(index) out of range (row has \(spans.count))")
         }
-        return PostgresCell(text: values[values.startIndex + index], typeOID: columnTypes[index], column: columns[index])
+        return PostgresCell(text: text, span: spans[spans.startIndex + index], typeOID: columnTypes[index], column: columns[index])
     }
 
     /// The cell of the first column with this name.
@@ -64,19 +71,22 @@ public struct PostgresRow: Sendable {
     }
 
     /// True when the named column is SQL NULL.
-    public func isNull(_ column: String) throws -> Bool { try cell(named: column).text == nil }
+    public func isNull(_ column: String) throws -> Bool { try cell(named: column).isNull }
 
     /// Decodes the named column; use an Optional type to accept NULL.
+    @inlinable
     public func decode<T: PostgresDecodable>(_ type: T.Type, column: String) throws -> T {
         try T.decode(from: cell(named: column))
     }
 
     /// Decodes the column at an index; use an Optional type to accept NULL.
+    @inlinable
     public func decode<T: PostgresDecodable>(_ type: T.Type, at index: Int) throws -> T {
         try T.decode(from: cell(at: index))
     }
 
     /// Decodes the first columns as a tuple: `let (name, rank, at) = try row.decode((String, Int, Date?).self)`.
+    @inlinable
     public func decode<each T: PostgresDecodable>(_ types: (repeat each T).Type) throws -> (repeat each T) {
         var index = 0
         func next<U: PostgresDecodable>(_ type: U.Type) throws -> U {
@@ -84,5 +94,39 @@ public struct PostgresRow: Sendable {
             return try U.decode(from: cell(at: index))
         }
         return (repeat try next((each T).self))
+    }
+}
+
+/// Where one cell's text is in its result's buffer; a negative count is SQL NULL.
+struct CellSpan: Sendable {
+    var start: Int
+    var count: Int
+
+    static let null = CellSpan(start: 0, count: -1)
+}
+
+/// A result's text being gathered: each cell's bytes appended, then a NUL (so C parsers can read a cell in place).
+struct CellTextBuilder {
+    var text: [UInt8] = []
+    var spans: [CellSpan] = []
+
+    mutating func appendNull() {
+        spans.append(.null)
+    }
+
+    /// Appends one cell's bytes.
+    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let start = text.count
+        text.append(contentsOf: bytes)
+        text.append(0)
+        spans.append(CellSpan(start: start, count: bytes.count))
+    }
+
+    /// Starts a cell whose bytes the caller appends to `text` before calling ``finish(from:)``.
+    var cellStart: Int { text.count }
+
+    mutating func finish(from start: Int) {
+        spans.append(CellSpan(start: start, count: text.count - start))
+        text.append(0)
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Converts between `Date` and PostgreSQL's ISO text for `timestamptz` (`2024-05-01 12:30:00.123456+00`).
 ///
-/// Done by hand with `timegm`/`gmtime_r` because `DateFormatter` drops microseconds.
+/// Done by hand (`gmtime_r` to format, day arithmetic to parse) because `DateFormatter` drops microseconds.
 enum PostgresTimestamp {
     static func format(_ date: Date) -> String {
         let totalMicros = (date.timeIntervalSince1970 * 1_000_000).rounded()
@@ -19,19 +19,28 @@ enum PostgresTimestamp {
     }
 
     static func parse(_ text: String) -> Date? {
-        let u = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parse(bytes: $0) }
+    }
+
+    /// The text's UTF-8 bytes read in place (no copy): the fields by position, the date by the proleptic
+    /// Gregorian calendar's day count (``days(year:month:day:)``) rather than `timegm`, which costs a libc call.
+    static func parse(bytes u: UnsafeBufferPointer<UInt8>) -> Date? {
         func number(_ range: Range<Int>) -> Int? {
             guard range.upperBound <= u.count else { return nil }
             var n = 0
-            for c in u[range] {
+            for i in range {
+                let c = u[i]
                 guard c >= 48, c <= 57 else { return nil }
                 n = n * 10 + Int(c - 48)
             }
             return n
         }
         guard u.count >= 22, u[4] == UInt8(ascii: "-"), u[7] == UInt8(ascii: "-"), u[10] == UInt8(ascii: " "),
+            u[13] == UInt8(ascii: ":"), u[16] == UInt8(ascii: ":"),
             let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19)
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
         else { return nil }
         var i = 19
         var micros = 0
@@ -55,14 +64,18 @@ enum PostgresTimestamp {
             i += 3
         }
         guard i == u.count else { return nil }
-        var tm = tm()
-        tm.tm_year = Int32(year - 1900)
-        tm.tm_mon = Int32(month - 1)
-        tm.tm_mday = Int32(day)
-        tm.tm_hour = Int32(hour)
-        tm.tm_min = Int32(minute)
-        tm.tm_sec = Int32(second)
-        let epoch = Int(timegm(&tm)) - sign * offset
+        let epoch = days(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second - sign * offset
         return Date(timeIntervalSince1970: Double(epoch) + Double(micros) / 1_000_000)
+    }
+
+    /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (as `timegm` counts them): the year
+    /// taken from March, so the leap day is the last of its year.
+    static func days(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
     }
 }

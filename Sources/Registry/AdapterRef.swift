@@ -13,7 +13,7 @@ public enum AdapterRef: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses a reference, throwing `RegistryError.invalidReference` with the rule it broke.
     public static func parse(_ text: String) throws -> AdapterRef {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = trimmingBlanks(text)
         let bare = trimmed.hasPrefix("sha256:") ? String(trimmed.dropFirst("sha256:".count)) : trimmed
         if let digest = SHA256Digest(hex: bare) { return .digest(digest) }
         if trimmed.hasPrefix("sha256:") {
@@ -30,6 +30,16 @@ public enum AdapterRef: Hashable, Sendable, CustomStringConvertible {
         }
         try validateAlias(selector, in: text)
         return .alias(name: name, alias: selector)
+    }
+
+    /// `text` without the blanks (tabs and space separators, as `CharacterSet.whitespaces`) at either end; the text
+    /// itself, without Foundation's character-set machinery, when it has none (the usual case).
+    static func trimmingBlanks(_ text: String) -> String {
+        func isBlank(_ scalar: Unicode.Scalar) -> Bool { scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator }
+        let scalars = text.unicodeScalars
+        guard let first = scalars.first, let last = scalars.last, isBlank(first) || isBlank(last) else { return text }
+        guard let start = scalars.firstIndex(where: { !isBlank($0) }), let end = scalars.lastIndex(where: { !isBlank($0) }) else { return "" }
+        return String(scalars[start...end])
     }
 
     /// Adapter names: 1 to 128 ASCII letters, digits, `.`, `_`, `-` and `/`, each `/`-separated part starting with a

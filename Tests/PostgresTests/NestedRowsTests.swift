@@ -12,6 +12,8 @@ struct NestedRowsTests {
         "[]",
         "[[], []]",
         #" [ [ "esc \" \\ \/ \b \f \n \r \t" ] ] "#,
+        #"[["a run of more than eight bytes, then \" an escape \\ and more", "exactly8", "é中😀 past eight bytes \u00e9"]]"#,
+        #"[["", "\"", "\\\\", "12345678\n12345678"]]"#,
         #"[["\u00e9\u4e2d\ud83d\ude00", "raw é中😀", "\u0000"]]"#,
     ])
     func readsWhatFoundationReads(json: String) throws {
@@ -22,12 +24,15 @@ struct NestedRowsTests {
             var parser = JSONTextReader(bytes: bytes)
             return try parser.rows(width: width)
         }
-        #expect(parsed == expected.flatMap { $0 })
+        let rows = PostgresRows(columns: Array(repeating: "c", count: width), columnTypes: Array(repeating: 0, count: width),
+                                affectedRows: 0, text: parsed.text, spans: parsed.spans, rowCount: width == 0 ? 0 : parsed.spans.count / width)
+        #expect(try rows.flatMap { row in try (0..<width).map { try row.cell(at: $0).text } } == expected.flatMap { $0 })
     }
 
     @Test(arguments: [
         "", "[", "[[]", #"[["a"]"#, #"[["a",]]"#, #"[["a" "b"]]"#, "[[1]]", "[[true]]", #"[["a"]] x"#,
         #"[["\x"]]"#, #"[["\ud83d"]]"#, #"[["\ude00"]]"#, #"[["\u12"]]"#, "[[nul]]", "[[\"tab\t\"]]", #"{"a": 1}"#,
+        "[[\"a control character after eight bytes\u{01}\"]]", #"[["unterminated after eight bytes"#,
     ])
     func refusesAnythingElse(json: String) {
         var text = json

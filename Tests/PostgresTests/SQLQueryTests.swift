@@ -68,6 +68,42 @@ struct SQLQueryTests {
         #expect(PostgresTimestamp.parse("infinity") == nil)
     }
 
+    @Test func timestampDaysCountAsTimegmDoes() {
+        for year in [1, 4, 100, 399, 400, 1582, 1900, 1969, 1970, 1999, 2000, 2024, 2100, 2400, 9999] {
+            for (month, day) in [(1, 1), (2, 28), (2, 29), (3, 1), (12, 31)] {
+                var fields = tm()
+                fields.tm_year = Int32(year - 1900)
+                fields.tm_mon = Int32(month - 1)
+                fields.tm_mday = Int32(day)
+                #expect(PostgresTimestamp.days(year: year, month: month, day: day) * 86_400 == Int(timegm(&fields)), "\(year)-\(month)-\(day)")
+            }
+        }
+    }
+
+    @Test(arguments: ["2024-13-01 00:00:00+00", "2024-05-32 00:00:00+00", "2024-05-01 24:00:00+00", "2024-05-01 12:60:00+00",
+                      "2024-05-01T12:00:00+00", "2024-05-01 12:00:00", "2024-05-01 12:00:00+00 BC", "12024-05-01 12:00:00+00"])
+    func timestampsOutsideTheServersOutputAreRefused(_ text: String) {
+        #expect(PostgresTimestamp.parse(text) == nil)
+    }
+
+    @Test(arguments: ["0", "-0", "+5", "42", "-17", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+                      "-9223372036854775809", "", "-", "+", "1a", " 1", "1 ", "0x10", "١", "1.0", "99999999999999999999"])
+    func integersReadFromBytesAsFromText(_ text: String) throws {
+        let cell = PostgresCell(text: text, typeOID: PostgresType.int8, column: "n")
+        #expect((try? Int64.decode(from: cell)) == Int64(text))
+        #expect((try? Int.decode(from: cell)) == Int(text))
+        #expect((try? Int32.decode(from: cell)) == Int32(text))
+    }
+
+    @Test func cellsCompareByTheirText() {
+        let a = PostgresCell(text: "x", typeOID: PostgresType.text, column: "c")
+        #expect(a == PostgresCell(text: "x", typeOID: PostgresType.text, column: "c"))
+        #expect(a != PostgresCell(text: nil, typeOID: PostgresType.text, column: "c"))
+        #expect(a.hashValue == PostgresCell(text: "x", typeOID: PostgresType.text, column: "c").hashValue)
+        #expect(PostgresCell(text: nil, typeOID: PostgresType.text, column: "c").isNull)
+        #expect(PostgresCell(text: "", typeOID: PostgresType.text, column: "c").text == "")
+    }
+
     @Test func byteaHexDecodes() {
         #expect(Hex.decodeBytea(#"\x00ff10"#) == [0, 255, 16])
         #expect(Hex.decodeBytea("00ff") == nil)

@@ -1,5 +1,6 @@
+import Foundation
 import QuiverCore
-import Registry
+@testable import Registry
 import Testing
 
 @Suite struct AdapterRefTests {
@@ -16,6 +17,17 @@ import Testing
                       String(repeating: "x", count: 129)])
     func refusesMalformed(_ text: String) {
         #expect(throws: RegistryError.self) { try AdapterRef.parse(text) }
+    }
+
+    @Test(arguments: ["tone", " tone ", "\ttone@3\t", "\u{00A0}tone\u{3000}", "   ", "", "tone\n", "\n tone", " to ne ", "\u{2003}"])
+    func blanksAreTrimmedAsFoundationTrimsThem(_ text: String) {
+        #expect(AdapterRef.trimmingBlanks(text) == text.trimmingCharacters(in: .whitespaces))
+    }
+
+    @Test func referencesWithBlanksAroundThemParse() throws {
+        #expect(try AdapterRef.parse(" tone@3\t") == .version(name: "tone", number: 3))
+        #expect(try AdapterRef.parse("\u{00A0}tone") == .latest(name: "tone"))
+        #expect(throws: RegistryError.self) { try AdapterRef.parse("tone\n") }
     }
 
     @Test func descriptionRoundTrips() throws {
