@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QuiverCore
 import Registry
 
 /// `quiver register DIR --name NAME`: uploads a PEFT directory and records it as a new version.
@@ -24,7 +25,13 @@ public struct RegisterCommand: ParsableCommand, JSONOutputCommand {
 
     public func run() throws {
         let tags = try OptionParsing.tags(tags)
-        let outcome = try options.service().register(directory: URL(fileURLWithPath: directory), name: name, tags: tags, baseRevision: baseRevision)
+        // The adapter is validated and hashed while the registry opens (a database connection, perhaps the embedded
+        // server starting): neither waits for the other. A refusal of the adapter is reported before a failure to open.
+        let (name, directory) = (self.name, URL(fileURLWithPath: self.directory))
+        let (validated, opened) = ParallelMap.alongside(
+            { try Registry.validateForRegistration(directory: directory, name: name, tags: tags) }, { try options.service() })
+        let adapter = try validated.get()
+        let outcome = try opened.get().register(validated: adapter, name: name, tags: tags, baseRevision: baseRevision)
         if json { return try printJSON(outcome) }
         print(outcome.existed ? "already registered: \(outcome.version.summaryLine)" : "registered \(outcome.version.summaryLine)")
     }

@@ -5,11 +5,12 @@ import QuiverCore
 import Registry
 
 extension QuiverClient {
-    /// Validates the directory here exactly as local `register` does, uploads the files the server does not
+    /// The directory validated here exactly as local `register` validates it (``RegistryService/register(directory:name:tags:baseRevision:)``),
+    /// uploads the files the server does not
     /// have yet (HEAD first, then a streamed PUT with Content-Length, the file never loaded whole), and records
     /// the version (`POST /v1/versions`), where the server validates the stored files once more.
-    public func register(directory: URL, name: String, tags: [String: String], baseRevision: String?) throws -> RegisterOutcome {
-        let adapter = try Registry.validateForRegistration(directory: directory, name: name, tags: tags)
+    public func register(validated adapter: LoRAAdapter, name: String, tags: [String: String], baseRevision: String?) throws -> RegisterOutcome {
+        let directory = adapter.directory
         try upload(label: LoRAAdapter.configFileName, digest: adapter.configDigest, size: Int64(adapter.configBytes.count),
                    body: .data(adapter.configBytes))
         let weights = directory.appendingPathComponent(LoRAAdapter.weightsFileName)

@@ -55,6 +55,24 @@ public enum ParallelMap {
         }
     }
 
+    /// Runs `background` on a helper thread while `here` runs on the calling thread (which may capture what is not
+    /// `Sendable`), and returns both outcomes once both are done; neither stops the other.
+    public static func alongside<A: Sendable, B>(
+        _ background: @escaping @Sendable () throws -> A, _ here: () throws -> B
+    ) -> (background: Result<A, any Error>, here: Result<B, any Error>) {
+        let outcome = Mutex<Result<A, any Error>?>(nil)
+        let finished = DispatchSemaphore(value: 0)
+        Thread {
+            Thread.current.name = "quiver-parallel"
+            let result = Result { try background() }
+            outcome.withLock { $0 = result }
+            finished.signal()
+        }.start()
+        let local = Result { try here() }
+        finished.wait()
+        return (outcome.withLock { $0 }!, local)
+    }
+
     /// Runs `first` and `second` at the same time, each on a worker of its own, and returns both results.
     ///
     /// Built on ``run(count:workers:_:)``: when one fails before the other has started, the other is not started;

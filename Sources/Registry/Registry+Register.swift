@@ -14,7 +14,13 @@ extension Registry {
     /// only unreferenced blobs, which `gc` removes after the grace period.
     public func register(directory: URL, name: String, tags: [String: String] = [:], baseRevision: String? = nil) throws -> RegisterOutcome {
         let adapter = try Self.validateForRegistration(directory: directory, name: name, tags: tags)
-        return try store(adapter: adapter, name: name, kind: .trained, tags: tags, baseRevision: baseRevision) { _, _ in }
+        return try register(validated: adapter, name: name, tags: tags, baseRevision: baseRevision)
+    }
+
+    /// `register` of an adapter ``validateForRegistration(directory:name:tags:)`` returned (for a caller that
+    /// validated while it opened the registry).
+    public func register(validated adapter: LoRAAdapter, name: String, tags: [String: String] = [:], baseRevision: String? = nil) throws -> RegisterOutcome {
+        try store(adapter: adapter, name: name, kind: .trained, tags: tags, baseRevision: baseRevision) { _, _ in }
     }
 
     /// Everything `register` checks before it stores anything: the name, the tags, the PEFT directory
@@ -107,7 +113,9 @@ extension Registry {
             missing.append((.config, version.configDigest, { _ = try self.blobs.put(data: adapter.configBytes) }))
         }
         if adapter.weightsDigest == version.weightsDigest, try !blobs.exists(digest: version.weightsDigest) {
-            missing.append((.weights, version.weightsDigest, { _ = try self.blobs.put(fileAt: weightsURL, digest: version.weightsDigest) }))
+            missing.append((.weights, version.weightsDigest, {
+                _ = try self.blobs.put(fileAt: weightsURL, digest: version.weightsDigest, midpoint: adapter.weightsMidpoint)
+            }))
         }
         guard !missing.isEmpty else { return }
         try catalog.withBlobFence { connection in

@@ -15,9 +15,9 @@ public protocol RegistryService: Sendable {
     /// Where the registry is and who acts, for a narrating command (`quiver demo`'s first line).
     var summary: String { get }
 
-    /// Validates the PEFT directory (``Registry/validateForRegistration(directory:name:tags:)``), stores its two
-    /// files and records a `trained` version of `name`; identical content returns the existing version.
-    func register(directory: URL, name: String, tags: [String: String], baseRevision: String?) throws -> RegisterOutcome
+    /// Stores the two files of an adapter that ``Registry/validateForRegistration(directory:name:tags:)`` returned
+    /// and records a `trained` version of `name`; identical content returns the existing version.
+    func register(validated adapter: LoRAAdapter, name: String, tags: [String: String], baseRevision: String?) throws -> RegisterOutcome
 
     /// Versions matching every filter, by name then version; at most `limit`.
     func list(_ filter: VersionFilter, limit: Int) throws -> [AdapterVersion]
@@ -103,6 +103,13 @@ public protocol RegistryService: Sendable {
 }
 
 extension RegistryService {
+    /// Validates the PEFT directory (``Registry/validateForRegistration(directory:name:tags:)``), stores its two
+    /// files and records a `trained` version of `name`; identical content returns the existing version.
+    public func register(directory: URL, name: String, tags: [String: String], baseRevision: String?) throws -> RegisterOutcome {
+        let adapter = try Registry.validateForRegistration(directory: directory, name: name, tags: tags)
+        return try register(validated: adapter, name: name, tags: tags, baseRevision: baseRevision)
+    }
+
     /// `quiver publish`: the publication (checked and signed by the registry), written under `target` with the weights
     /// fetched from the registry (``PublicationWriter``).
     public func publish(_ ref: AdapterRef, request: PublishRequest, to target: PublishTarget,

@@ -88,6 +88,37 @@ struct ParallelMapTests {
         #expect(b == "two")
     }
 
+    @Test func alongsideRunsTheBackgroundClosureWhileTheCallerWorks() throws {
+        // Each side waits for the other: this only finishes if they run concurrently; `here` runs on the caller.
+        let background = DispatchSemaphore(value: 0)
+        let here = DispatchSemaphore(value: 0)
+        let caller = Thread.current
+        var ranOnCaller = false  // not Sendable-safe to share: only `here` touches it, on this thread
+        let (a, b) = ParallelMap.alongside({ () -> Int in
+            background.signal()
+            here.wait()
+            return 1
+        }, { () -> String in
+            ranOnCaller = Thread.current == caller
+            here.signal()
+            background.wait()
+            return "two"
+        })
+        #expect(try a.get() == 1)
+        #expect(try b.get() == "two")
+        #expect(ranOnCaller)
+    }
+
+    @Test func alongsideKeepsEachSidesOutcomeWhenOneFails() throws {
+        struct Failed: Error, Equatable { let side: Int }
+        let (a, b) = ParallelMap.alongside({ () -> Int in throw Failed(side: 1) }, { () -> Int in 2 })
+        #expect(throws: Failed(side: 1)) { try a.get() }
+        #expect(try b.get() == 2)
+        let (c, d) = ParallelMap.alongside({ () -> Int in 1 }, { () -> Int in throw Failed(side: 2) })
+        #expect(try c.get() == 1)
+        #expect(throws: Failed(side: 2)) { try d.get() }
+    }
+
     @Test func bothReportsTheFirstClosuresErrorWhenBothFail() throws {
         struct Failed: Error, Equatable { let side: Int }
         let firstStarted = DispatchSemaphore(value: 0)
