@@ -93,7 +93,8 @@ struct DenseDeltaBuilder {
         }
     }
 
-    func build() -> [Float] {
+    /// D, in a buffer from `buffers` (whose every entry is written here).
+    func build(buffers: DenseBufferPool = DenseBufferPool()) -> [Float] {
         let density = request.density ?? 1
         let numel = rows * cols
         var masks: [MagnitudeMask] = inputs.map { input in
@@ -113,8 +114,9 @@ struct DenseDeltaBuilder {
         let combiner = ElementwiseCombiner(
             rule: rule, weights: inputs.map { Float($0.weight) }, majoritySign: request.majoritySign)
         let step = blockRows
-        // Every entry is written by the combiner, so D starts uninitialized (no 180 MB zero fill).
-        var dense = [Float](unsafeUninitializedCapacity: numel) { _, initialized in initialized = numel }
+        // Every entry is written by the combiner, so D starts uninitialized (no 180 MB zero fill), in the buffer of
+        // an earlier module of the same size when there is one (no fresh pages to fault in).
+        var dense = buffers.take(count: numel)
         let scratch = inputs.map { _ in UnsafeMutablePointer<Float>.allocate(capacity: step * cols) }
         defer { for block in scratch { block.deallocate() } }
         var r0 = 0

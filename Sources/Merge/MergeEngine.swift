@@ -48,19 +48,28 @@ public enum MergeEngine {
         let workers = max(1, min(threads ?? ParallelMap.activeCores, modules.count))
         let perWorker = min(Int(clamping: ProcessInfo.processInfo.physicalMemory / 4), workers * (costs.max() ?? 0))
         let budget = WorkspaceBudget(limit: workspaceBudget ?? max(inputBytes, perWorker))
+        let denseBuffers = DenseBufferPool()
         let side = alongside.count
+        // Dense updates: the largest modules first (a worker's last module is then a small one, and workers finish
+        // together), and modules of one size one after another, so a dense update's buffer is taken back by the
+        // next module. Other methods keep the plan's order.
+        let order = request.method.isDenseSVD ? modules.indices.sorted { (costs[$0], -$0) > (costs[$1], -$1) } : Array(modules.indices)
         let results = try forEachModule(count: side + modules.count, threads: threads) { index -> MergedModule? in
             if index < side {
                 alongside[index]()
                 return nil
             }
-            let module = index - side
+            let module = order[index - side]
             return try budget.withBytes(costs[module]) {
-                let merged = try mergeModule(modules[module], inputs: inputs, request: request, weights: weights, factors: factors)
+                let merged = try mergeModule(modules[module], inputs: inputs, request: request, weights: weights,
+                                             denseBuffers: denseBuffers, factors: factors)
                 return try completed?(module, merged) ?? merged
             }
         }
-        return results.compactMap { $0 }
+        // Back in the plan's order.
+        var merged = [MergedModule?](repeating: nil, count: modules.count)
+        for (position, module) in order.enumerated() { merged[module] = results[side + position] }
+        return merged.compactMap { $0 }
     }
 
     /// Runs `body` for module indices 0..<count on `threads` workers (default: the active cores) with
@@ -87,7 +96,7 @@ public enum MergeEngine {
 
     private static func mergeModule(
         _ module: PlannedModule, inputs: [MergeInputDescriptor], request: MergeRequest, weights: [Double],
-        factors: FactorLoader
+        denseBuffers: DenseBufferPool, factors: FactorLoader
     ) throws -> MergedModule {
         var moduleInputs: [ModuleInput] = []
         for inputIndex in module.inputs {
@@ -100,7 +109,7 @@ public enum MergeEngine {
                 index: inputIndex, a: a, b: b, rank: descriptor.rank, scaling: descriptor.scaling,
                 weight: weights[inputIndex]))
         }
-        let merged = try ModuleMerger(request: request, module: module).merge(moduleInputs)
+        let merged = try ModuleMerger(request: request, module: module, denseBuffers: denseBuffers).merge(moduleInputs)
         try checkOutput(merged)
         return merged
     }

@@ -33,6 +33,8 @@ public struct MergedModule: Sendable {
 struct ModuleMerger: Sendable {
     let request: MergeRequest
     let module: PlannedModule
+    /// Where the dense update of a `*_svd` method comes from and goes back to (shared by one merge's modules).
+    var denseBuffers = DenseBufferPool()
 
     func merge(_ inputs: [ModuleInput]) throws -> MergedModule {
         let method = request.method
@@ -54,12 +56,13 @@ struct ModuleMerger: Sendable {
                 let dense = DenseDeltaBuilder(
                     request: request, rule: rule, path: module.path, rows: module.outFeatures,
                     cols: module.inFeatures, inputs: inputs
-                ).build()
+                ).build(buffers: denseBuffers)
                 try requireFinite(dense, "dense update")
                 let rng = CounterRNG(seed: request.seed, modulePath: module.path, input: -1, tensor: .gaussian)
                 let t = try Truncation.randomized(
                     dense: dense, rows: module.outFeatures, cols: module.inFeatures, k: module.outputRank,
                     signalRank: inputs.map(\.rank).reduce(0, +), rng: rng)
+                denseBuffers.recycle(dense)
                 return output(t)
             }
             return factorSpace(inputs, rule: rule)

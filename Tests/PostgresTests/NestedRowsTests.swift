@@ -29,6 +29,26 @@ struct NestedRowsTests {
         #expect(try rows.flatMap { row in try (0..<width).map { try row.cell(at: $0).text } } == expected.flatMap { $0 })
     }
 
+    /// Strings of every length up to 40 over quotes, backslashes, control characters, ASCII and multi-byte
+    /// characters, so each lands at every offset of the eight-byte scan: read back as JSONEncoder wrote them.
+    @Test func readsRandomStringsAsFoundationWroteThem() throws {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [Character] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{01}", "\u{1F}", "é", "中", "😀", "\u{7F}"]
+        for length in 0...40 {
+            let rows = (0..<5).map { _ in
+                (0..<3).map { _ in String((0..<length).map { _ in alphabet.randomElement(using: &generator)! }) }
+            }
+            var json = String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+            let parsed = try json.withUTF8 { bytes in
+                var parser = JSONTextReader(bytes: bytes)
+                return try parser.rows(width: 3)
+            }
+            let read = PostgresRows(columns: ["a", "b", "c"], columnTypes: [0, 0, 0], affectedRows: 0, text: parsed.text,
+                                    spans: parsed.spans, rowCount: parsed.spans.count / 3)
+            #expect(try read.map { row in try (0..<3).map { try row.decode(String.self, at: $0) } } == rows)
+        }
+    }
+
     @Test(arguments: [
         "", "[", "[[]", #"[["a"]"#, #"[["a",]]"#, #"[["a" "b"]]"#, "[[1]]", "[[true]]", #"[["a"]] x"#,
         #"[["\x"]]"#, #"[["\ud83d"]]"#, #"[["\ude00"]]"#, #"[["\u12"]]"#, "[[nul]]", "[[\"tab\t\"]]", #"{"a": 1}"#,
