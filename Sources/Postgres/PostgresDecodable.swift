@@ -50,19 +50,21 @@ public struct PostgresCell: Sendable, Hashable {
 
     /// The text, or a decoding error naming the column when the value is NULL.
     public func requireText() throws(PostgresError) -> String {
-        guard let text else { throw nullError() }
-        return text
+        try withRequiredUTF8 { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// `body` of the value's bytes, in place; a decoding error naming the column when the value is NULL.
+    func withRequiredUTF8<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) throws(PostgresError) -> R {
+        guard let result = withUTF8(body) else {
+            throw PostgresError(.decoding, message: "column \"\(column)\" is NULL; decode an Optional to accept NULL")
+        }
+        return result
     }
 
     /// `parse` of the value's bytes; a decoding error naming the column when the value is NULL or `parse` gives nil.
     func parse<T>(as type: T.Type, _ parse: (UnsafeBufferPointer<UInt8>) -> T?) throws(PostgresError) -> T {
-        guard let parsed = withUTF8(parse) else { throw nullError() }
-        guard let value = parsed else { throw mismatch(T.self) }
+        guard let value = try withRequiredUTF8(parse) else { throw mismatch(T.self) }
         return value
-    }
-
-    private func nullError() -> PostgresError {
-        PostgresError(.decoding, message: "column \"\(column)\" is NULL; decode an Optional to accept NULL")
     }
 
     func mismatch(_ swiftType: Any.Type) -> PostgresError {
@@ -181,21 +183,9 @@ extension Array: PostgresDecodable where Element: PostgresDecodable {
             // The branch above proved Element is UInt8, so the cast cannot fail.
             return bytes as? [Element] ?? []
         }
-        guard let parsed = cell.withUTF8(PostgresArrayLiteral.parse(bytes:)) else { _ = try cell.requireText(); return [] }
-        guard let items = parsed else { throw cell.mismatch([Element].self) }
-        if Element.self == String.self {
-            // Text arrays (target modules, digests) are the common case: no cell per item.
-            var strings: [String] = []
-            strings.reserveCapacity(items.count)
-            for item in items {
-                guard let item else { throw PostgresError(.decoding, message: "column \"\(cell.column)\" holds a NULL item; decode [String?] to accept NULL") }
-                strings.append(item)
-            }
-            // The test above proved Element is String.
-            return unsafeBitCast(strings, to: [Element].self)
-        }
-        return try items.map { item in
-            try Element.decode(from: PostgresCell(text: item, typeOID: 0, column: cell.column))
+        guard let items = try cell.withRequiredUTF8(PostgresArrayLiteral.cells(of:)) else { throw cell.mismatch([Element].self) }
+        return try items.spans.map { span in
+            try Element.decode(from: PostgresCell(text: items.text, span: span, typeOID: 0, column: cell.column))
         }
     }
 }

@@ -44,12 +44,19 @@ struct SQLQueryTests {
         ("{{}", nil),
     ])
     func arrayLiteralParses(text: String, expected: [String?]?) {
-        #expect(PostgresArrayLiteral.parse(text) == expected)
+        #expect(Self.arrayItems(text) == expected)
     }
 
     @Test(arguments: ["", "{", "a,b", "{{1,2},{3,4}}", #"{"unterminated}"#])
     func malformedArrayLiteralIsRejected(text: String) {
-        #expect(PostgresArrayLiteral.parse(text) == nil)
+        #expect(Self.arrayItems(text) == nil)
+    }
+
+    /// The items of an array literal as text (nil for NULL), or nil when it is not one.
+    static func arrayItems(_ text: String) -> [String?]? {
+        var text = text
+        guard let items = text.withUTF8(PostgresArrayLiteral.cells(of:)) else { return nil }
+        return items.spans.map { PostgresCell(text: items.text, span: $0, typeOID: 0, column: "").text }
     }
 
     @Test func timestampRoundTripsAtMicrosecondPrecision() throws {
