@@ -25,8 +25,7 @@ final class DenseBufferPool: Sendable {
     }
 
     /// Keeps `buffer` for a later ``take(count:)``; the caller no longer uses it.
-    func recycle(_ buffer: consuming [Float]) {
-        let buffer = buffer
+    func recycle(_ buffer: [Float]) {
         kept.withLock { $0.append(buffer) }
     }
 

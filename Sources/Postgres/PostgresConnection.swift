@@ -348,7 +348,7 @@ public final class PostgresConnection: Sendable {
         var cells = CellTextBuilder()
         var size = 0
         for r in 0..<rowCount {
-            for c in 0..<columnCount { size += Int(PQgetlength(result, Int32(r), Int32(c))) + 1 }
+            for c in 0..<columnCount { size += Int(PQgetlength(result, Int32(r), Int32(c))) }
         }
         cells.text.reserveCapacity(size)
         cells.spans.reserveCapacity(rowCount * columnCount)

@@ -6,7 +6,7 @@ import QuiverCore
 /// The text stays in its result's buffer until a decoder asks for it: numbers, booleans, timestamps and arrays are
 /// parsed from the bytes in place; a `String` is made only when the value is one.
 public struct PostgresCell: Sendable, Hashable {
-    /// The buffer of the result the cell belongs to, and where the cell's text is in it (followed by a NUL).
+    /// The buffer of the result the cell belongs to, and where the cell's text is in it.
     let buffer: [UInt8]
     let span: CellSpan
     /// The column's type OID.

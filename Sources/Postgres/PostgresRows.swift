@@ -1,6 +1,6 @@
 /// The complete result of one statement, copied out of libpq so it can cross threads and outlive the connection.
 ///
-/// Every cell's text sits in one byte buffer (each followed by a NUL), and a cell is a span of it: reading a result
+/// Every cell's text sits in one byte buffer, and a cell is a span of it: reading a result
 /// makes two allocations, not one string per cell, and a number is parsed from its bytes without ever being a string.
 public struct PostgresRows: Sendable, RandomAccessCollection {
     /// Column names in result order.
@@ -105,7 +105,7 @@ struct CellSpan: Sendable {
     static let null = CellSpan(start: 0, count: -1)
 }
 
-/// A result's text being gathered: each cell's bytes appended, then a NUL (so C parsers can read a cell in place).
+/// A result's text being gathered: each cell's bytes appended, and its span.
 struct CellTextBuilder {
     var text: [UInt8] = []
     var spans: [CellSpan] = []
@@ -118,7 +118,6 @@ struct CellTextBuilder {
     mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
         let start = text.count
         text.append(contentsOf: bytes)
-        text.append(0)
         spans.append(CellSpan(start: start, count: bytes.count))
     }
 
@@ -127,6 +126,5 @@ struct CellTextBuilder {
 
     mutating func finish(from start: Int) {
         spans.append(CellSpan(start: start, count: text.count - start))
-        text.append(0)
     }
 }
