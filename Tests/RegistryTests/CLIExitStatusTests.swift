@@ -18,6 +18,8 @@ struct CLIExitStatusTests {
         let stdout: String
         let stderr: String
         let seconds: Double
+        /// The child's process id, when it ran as one (its scratch directories carry it).
+        var pid: pid_t = 0
 
         /// The `error` object of a JSON error body on stdout.
         func errorBody(sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: String] {

@@ -39,7 +39,7 @@ struct HostileInputTests {
         let elapsed = -start.timeIntervalSinceNow
         #expect(elapsed < seconds, "quiver \(arguments.prefix(3).joined(separator: " ")) hung (killed after \(seconds) s)")
         return CLIExitStatusTests.Run(arguments: arguments, status: outcome.status, stdout: outcome.stdout,
-                                      stderr: outcome.stderr, seconds: elapsed)
+                                      stderr: outcome.stderr, seconds: elapsed, pid: running.pid)
     }
 
     /// Expects each command to fail with `status` and a code starting with `code`, and the registry unchanged.
@@ -156,8 +156,11 @@ struct HostileInputTests {
                                    seconds: 60)
         #expect([0, 2].contains(run.status), "capped (0) or refused by policy (2), never an abort: \(run.description)")
         #expect(!run.stderr.contains("allocate"))
+        // The merge ran in the child: its scratch directories carry the child's pid (never this test process's,
+        // whose other tests merge in process at the same time).
+        #expect(run.pid > 0)
         let left = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
-            .filter { $0.hasPrefix("quiver-merge-") && $0.contains("-\(getpid())-") }
+            .filter { $0.hasPrefix("quiver-merge-") && $0.contains("-\(run.pid)-") }
         #expect(left.isEmpty)
     }
 
