@@ -29,16 +29,20 @@ public struct PostgresJSON: Sendable, Hashable, PostgresEncodable, PostgresDecod
     /// microseconds a call; anything else is a decoding error.
     public func stringDictionary() throws(PostgresError) -> [String: String] {
         var text = text
-        let parsed = text.withUTF8 { bytes in
-            var reader = JSONTextReader(bytes: bytes)
-            return Result { () throws(PostgresError) in try reader.stringObject() }
-        }
-        return try parsed.get()
+        return try text.withUTF8 { bytes in Result { () throws(PostgresError) in try JSONTextReader.stringObject(bytes) } }.get()
     }
 
     public var postgresBind: PostgresBind { PostgresBind(typeOID: PostgresType.jsonb, text: text) }
 
     public static func decode(from cell: PostgresCell) throws -> PostgresJSON {
         PostgresJSON(text: try cell.requireText())
+    }
+}
+
+extension Dictionary: PostgresDecodable where Key == String, Value == String {
+    /// Reads a `json`/`jsonb` object whose values are all strings (such as tags) from the cell's bytes in place, as
+    /// ``PostgresJSON/stringDictionary()`` does from a document's text.
+    public static func decode(from cell: PostgresCell) throws -> [String: String] {
+        try cell.withRequiredUTF8 { bytes in Result { () throws(PostgresError) in try JSONTextReader.stringObject(bytes) } }.get()
     }
 }

@@ -5,14 +5,26 @@ extension PostgresRows {
     /// in an ordinary result, under the connection's fixed `DateStyle` and `extra_float_digits`), so the usual
     /// decoders read it; `columns` names the values in order. A NULL column (`json_agg` of no rows) is no rows.
     public init(jsonRows text: String?, columns: [String]) throws(PostgresError) {
-        var cells = CellTextBuilder()
-        if var text {
-            let parsed = text.withUTF8 { bytes in
-                var parser = JSONTextReader(bytes: bytes)
-                return Result { () throws(PostgresError) in try parser.rows(width: columns.count) }
-            }
-            cells = try parsed.get()
+        guard var text else {
+            self.init(jsonRows: CellTextBuilder(), columns: columns)
+            return
         }
+        let parsed = text.withUTF8 { bytes in Result { () throws(PostgresError) in try Self.cells(jsonRows: bytes, width: columns.count) } }
+        self.init(jsonRows: try parsed.get(), columns: columns)
+    }
+
+    /// ``init(jsonRows:columns:)`` of a cell's text, read in place (no `String` made of it); a NULL cell is no rows.
+    public init(jsonRowsIn cell: PostgresCell, columns: [String]) throws(PostgresError) {
+        let parsed = cell.withUTF8 { bytes in Result { () throws(PostgresError) in try Self.cells(jsonRows: bytes, width: columns.count) } }
+        self.init(jsonRows: try parsed?.get() ?? CellTextBuilder(), columns: columns)
+    }
+
+    private static func cells(jsonRows bytes: UnsafeBufferPointer<UInt8>, width: Int) throws(PostgresError) -> CellTextBuilder {
+        var parser = JSONTextReader(bytes: bytes)
+        return try parser.rows(width: width)
+    }
+
+    private init(jsonRows cells: CellTextBuilder, columns: [String]) {
         let count = columns.isEmpty ? 0 : cells.spans.count / columns.count
         self.init(columns: columns, columnTypes: Array(repeating: 0, count: columns.count), affectedRows: count,
                   text: cells.text, spans: cells.spans, rowCount: count)
@@ -26,6 +38,10 @@ extension PostgresRows {
 struct JSONTextReader {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
+    /// Where decoded string values are written, and how many bytes so far: a buffer of at least `bytes.count`
+    /// bytes, which the decoded text never outgrows (no escape decodes to more bytes than it is written with).
+    private var out: UnsafeMutablePointer<UInt8>?
+    private var written = 0
 
     init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -34,17 +50,34 @@ struct JSONTextReader {
     /// The rows' values one after another, each row exactly `width` values (else a decoding error), gathered into
     /// one buffer.
     mutating func rows(width: Int) throws(PostgresError) -> CellTextBuilder {
-        var cells = CellTextBuilder()
-        cells.text.reserveCapacity(bytes.count)
+        var spans: [CellSpan] = []
+        spans.reserveCapacity(bytes.count / 16)
+        var failure: PostgresError?
+        let text = [UInt8](unsafeUninitializedCapacity: max(bytes.count, 1)) { buffer, count in
+            out = buffer.baseAddress
+            written = 0
+            do throws(PostgresError) {
+                try rows(width: width, into: &spans)
+            } catch {
+                failure = error
+            }
+            count = written
+            out = nil
+        }
+        if let failure { throw failure }
+        return CellTextBuilder(text: text, spans: spans)
+    }
+
+    private mutating func rows(width: Int, into spans: inout [CellSpan]) throws(PostgresError) {
         try expect(UInt8(ascii: "["))
         skipSpace()
         if peek() == UInt8(ascii: "]") {
             index += 1
         } else {
             while true {
-                let before = cells.spans.count
-                try row(into: &cells)
-                let found = cells.spans.count - before
+                let before = spans.count
+                try row(into: &spans)
+                let found = spans.count - before
                 guard found == width else {
                     throw PostgresError(.decoding, message: "a nested row has \(found) values for \(width) columns")
                 }
@@ -53,11 +86,18 @@ struct JSONTextReader {
         }
         skipSpace()
         guard index == bytes.count else { throw failure("text after the outer array") }
-        return cells
     }
 
-    /// `{"key": "value", …}`
-    mutating func stringObject() throws(PostgresError) -> [String: String] {
+    /// `{"key": "value", …}` read from `bytes`; each string is decoded into one scratch buffer, then made a `String`.
+    static func stringObject(_ bytes: UnsafeBufferPointer<UInt8>) throws(PostgresError) -> [String: String] {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(bytes.count, 1)) { (scratch) throws(PostgresError) in
+            var reader = JSONTextReader(bytes: bytes)
+            reader.out = scratch.baseAddress
+            return try reader.stringObject()
+        }
+    }
+
+    private mutating func stringObject() throws(PostgresError) -> [String: String] {
         var object: [String: String] = [:]
         try expect(UInt8(ascii: "{"))
         skipSpace()
@@ -82,8 +122,8 @@ struct JSONTextReader {
         return object
     }
 
-    /// One nested row's values, appended to `cells`.
-    private mutating func row(into cells: inout CellTextBuilder) throws(PostgresError) {
+    /// One nested row's values, their spans appended to `spans`.
+    private mutating func row(into spans: inout [CellSpan]) throws(PostgresError) {
         try expect(UInt8(ascii: "["))
         skipSpace()
         if peek() == UInt8(ascii: "]") {
@@ -92,12 +132,8 @@ struct JSONTextReader {
         }
         while true {
             skipSpace()
-            let start = cells.cellStart
-            if try value(into: &cells.text) {
-                cells.finish(from: start)
-            } else {
-                cells.appendNull()
-            }
+            let start = written
+            spans.append(try value() ? CellSpan(start: start, count: written - start) : .null)
             if try separatorOrEnd() { return }
         }
     }
@@ -112,16 +148,16 @@ struct JSONTextReader {
         }
     }
 
-    /// A string value, or nil for `null`.
+    /// A string value, or nil for `null` (decoded into the output buffer, which it then leaves free for the next).
     private mutating func string() throws(PostgresError) -> String? {
-        var text: [UInt8] = []
-        guard try value(into: &text) else { return nil }
-        return String(decoding: text, as: UTF8.self)
+        written = 0
+        guard try value(), let out else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: out, count: written), as: UTF8.self)
     }
 
-    /// A string value's bytes appended to `text` (the runs between escapes copied whole, each escape decoded); false
-    /// for `null`, with nothing appended.
-    private mutating func value(into text: inout [UInt8]) throws(PostgresError) -> Bool {
+    /// A string value's bytes written to the output (the runs between escapes copied whole, each escape decoded);
+    /// false for `null`, with nothing written.
+    private mutating func value() throws(PostgresError) -> Bool {
         if peek() == UInt8(ascii: "n") {
             guard index + 4 <= bytes.count, bytes[index + 1] == UInt8(ascii: "u"), bytes[index + 2] == UInt8(ascii: "l"),
                   bytes[index + 3] == UInt8(ascii: "l") else { throw failure("expected null") }
@@ -129,10 +165,13 @@ struct JSONTextReader {
             return false
         }
         try expect(UInt8(ascii: "\""))
+        // The input is not empty here (a quote was just read), so it has a base address, as has the output.
+        guard let source = bytes.baseAddress, let out else { throw failure("no output buffer") }
         while true {
             let run = index
             index = Self.special(in: bytes, from: index)
-            text.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index]))
+            (out + written).initialize(from: source + run, count: index - run)
+            written += index - run
             guard index < bytes.count else { throw failure("unterminated string") }
             switch bytes[index] {
             case UInt8(ascii: "\""):
@@ -140,25 +179,29 @@ struct JSONTextReader {
                 return true
             case UInt8(ascii: "\\"):
                 index += 1
-                try unescape(into: &text)
+                try unescape(into: out)
             default:
                 throw failure("control character in a string")
             }
         }
     }
 
-    /// One escape's character (the backslash consumed), appended as UTF-8.
-    private mutating func unescape(into decoded: inout [UInt8]) throws(PostgresError) {
+    /// One escape's character (the backslash consumed), written as UTF-8.
+    private mutating func unescape(into out: UnsafeMutablePointer<UInt8>) throws(PostgresError) {
         guard index < bytes.count else { throw failure("unterminated string") }
         let escape = bytes[index]
         index += 1
+        func put(_ byte: UInt8) {
+            out[written] = byte
+            written += 1
+        }
         switch escape {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(escape)
-        case UInt8(ascii: "b"): decoded.append(0x08)
-        case UInt8(ascii: "f"): decoded.append(0x0C)
-        case UInt8(ascii: "n"): decoded.append(0x0A)
-        case UInt8(ascii: "r"): decoded.append(0x0D)
-        case UInt8(ascii: "t"): decoded.append(0x09)
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): put(escape)
+        case UInt8(ascii: "b"): put(0x08)
+        case UInt8(ascii: "f"): put(0x0C)
+        case UInt8(ascii: "n"): put(0x0A)
+        case UInt8(ascii: "r"): put(0x0D)
+        case UInt8(ascii: "t"): put(0x09)
         case UInt8(ascii: "u"):
             var scalar = try hex4()
             if (0xD800..<0xDC00).contains(scalar) {
@@ -174,7 +217,8 @@ struct JSONTextReader {
                 throw failure("unpaired surrogate")
             }
             guard let unicode = Unicode.Scalar(scalar) else { throw failure("bad \\u escape") }
-            UTF8.encode(unicode) { decoded.append($0) }
+            // At most four bytes, from an escape of six (or twelve, for a surrogate pair).
+            UTF8.encode(unicode) { put($0) }
         default:
             throw failure("bad escape")
         }

@@ -110,6 +110,13 @@ struct CellTextBuilder {
     var text: [UInt8] = []
     var spans: [CellSpan] = []
 
+    init() {}
+
+    init(text: [UInt8], spans: [CellSpan]) {
+        self.text = text
+        self.spans = spans
+    }
+
     mutating func appendNull() {
         spans.append(.null)
     }

@@ -65,12 +65,33 @@ struct NestedRowsTests {
 
     @Test(arguments: [#"{}"#, #" { "a" : "b" , "c\u00e9": "d\n\"" } "#, #"{"k": "v", "k2": ""}"#])
     func readsStringObjectsAsFoundationDoes(json: String) throws {
-        #expect(try PostgresJSON(text: json).stringDictionary() == JSONDecoder().decode([String: String].self, from: Data(json.utf8)))
+        let expected = try JSONDecoder().decode([String: String].self, from: Data(json.utf8))
+        #expect(try PostgresJSON(text: json).stringDictionary() == expected)
+        #expect(try [String: String].decode(from: PostgresCell(text: json, typeOID: 0, column: "tags")) == expected)
+    }
+
+    /// Objects of random keys and values (every string decoded into one scratch buffer in turn, long after short
+    /// and short after long), read back as JSONEncoder wrote them.
+    @Test func readsRandomStringObjectsAsFoundationWroteThem() throws {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [Character] = ["a", "Z", " ", "\"", "\\", "\n", "\u{01}", "é", "中", "😀"]
+        for _ in 0..<200 {
+            var object: [String: String] = [:]
+            for _ in 0..<Int.random(in: 0...6, using: &generator) {
+                func text() -> String {
+                    String((0..<Int.random(in: 0...30, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+                }
+                object[text()] = text()
+            }
+            let json = String(decoding: try JSONEncoder().encode(object), as: UTF8.self)
+            #expect(try [String: String].decode(from: PostgresCell(text: json, typeOID: 0, column: "tags")) == object)
+        }
     }
 
     @Test(arguments: ["", "{", #"{"a"}"#, #"{"a": 1}"#, #"{"a": null}"#, #"{"a": "b",}"#, #"{"a": "b"} x"#, "[]", #"{a: "b"}"#])
     func refusesOtherObjects(json: String) {
         #expect(throws: PostgresError.self) { try PostgresJSON(text: json).stringDictionary() }
+        #expect(throws: PostgresError.self) { try [String: String].decode(from: PostgresCell(text: json, typeOID: 0, column: "tags")) }
     }
 
     @Test func rowsWithTheWrongWidthAreRefused() throws {
@@ -80,6 +101,10 @@ struct NestedRowsTests {
         #expect(rows.count == 3)
         #expect(try rows.map { try $0.decode((String?, String?).self) }.map { [$0.0, $0.1] } == [["a", nil], ["b", "c"], [nil, "d"]])
         #expect(try PostgresRows(jsonRows: nil, columns: ["one"]).isEmpty)
+        #expect(try PostgresRows(jsonRowsIn: PostgresCell(text: nil, typeOID: 0, column: "rows"), columns: ["one"]).isEmpty)
+        #expect(throws: PostgresError.self) {
+            try PostgresRows(jsonRowsIn: PostgresCell(text: #"[["a", "b"]]"#, typeOID: 0, column: "rows"), columns: ["one"])
+        }
     }
 
     @Test func serverTextOutputDecodesAsInAnOrdinaryResult() throws {
@@ -94,8 +119,12 @@ struct NestedRowsTests {
         let json = try conn.query(SQLQuery(unsafeSQL: """
             SELECT json_agg(json_build_array(a::text, b::text, c::text, d::text, e::text, f::text, g::text, h::text))
             FROM (\(select)) AS t(a, b, c, d, e, f, g, h)
-            """)).single().decode(String?.self, at: 0)
-        let nested = try PostgresRows(jsonRows: json, columns: ["a", "b", "c", "d", "e", "f", "g", "h"]).single()
+            """)).single()
+        let columns = ["a", "b", "c", "d", "e", "f", "g", "h"]
+        // Read in place from the result's cell, and from the column's text as a String: the same rows.
+        let nested = try PostgresRows(jsonRowsIn: json.cell(at: 0), columns: columns).single()
+        let fromText = try PostgresRows(jsonRows: json.decode(String?.self, at: 0), columns: columns).single()
+        #expect(try (0..<columns.count).map { try nested.cell(at: $0).text } == (0..<columns.count).map { try fromText.cell(at: $0).text })
         #expect(try nested.decode(Int64.self, at: 0) == plain.decode(Int64.self, at: 0))
         #expect(try nested.decode(String.self, at: 1) == plain.decode(String.self, at: 1))
         #expect(try nested.decode(Double.self, at: 2) == plain.decode(Double.self, at: 2))
@@ -103,6 +132,7 @@ struct NestedRowsTests {
         #expect(try nested.decode(Date.self, at: 4) == plain.decode(Date.self, at: 4))
         #expect(try nested.decode([String?].self, at: 5) == plain.decode([String?].self, at: 5))
         #expect(try nested.decode(String.self, at: 6) == plain.decode(String.self, at: 6))
+        #expect(try nested.decode([String: String].self, at: 6) == ["k": "v"])
         #expect(try nested.decode(String?.self, at: 7) == nil)
     }
 }

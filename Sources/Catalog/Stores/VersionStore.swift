@@ -41,7 +41,7 @@ public struct VersionStore: Sendable {
             canonicalDigest: try digest(c.canonicalDigest), configDigest: try digest(c.configDigest),
             configSize: try row.decode(Int64.self, at: c.configSize), weightsDigest: try digest(c.weightsDigest),
             weightsSize: try row.decode(Int64.self, at: c.weightsSize),
-            tags: try row.decode(PostgresJSON.self, at: c.tags).stringDictionary(),
+            tags: try row.decode([String: String].self, at: c.tags),
             createdBy: try row.decode(String.self, at: c.createdBy), createdAt: try row.decode(Date.self, at: c.createdAt))
     }
 
