@@ -30,10 +30,12 @@ extension Int32: PostgresEncodable {
 
 extension Double: PostgresEncodable {
     /// Swift's shortest round-trip representation; `inf`/`nan` spelled as PostgreSQL reads them.
-    public var postgresBind: PostgresBind {
-        let text: String
-        if isNaN { text = "NaN" } else if isInfinite { text = self < 0 ? "-Infinity" : "Infinity" } else { text = "\(self)" }
-        return PostgresBind(typeOID: PostgresType.float8, text: text)
+    public var postgresBind: PostgresBind { PostgresBind(typeOID: PostgresType.float8, text: postgresText) }
+
+    fileprivate var postgresText: String {
+        if isNaN { return "NaN" }
+        if isInfinite { return self < 0 ? "-Infinity" : "Infinity" }
+        return "\(self)"
     }
 }
 
@@ -77,6 +79,11 @@ extension String: PostgresArrayElement {
 extension Int: PostgresArrayElement {
     public static var arrayTypeOID: UInt32 { PostgresType.int8Array }
     public var arrayLiteralElement: String { String(self) }
+}
+
+extension Double: PostgresArrayElement {
+    public static var arrayTypeOID: UInt32 { PostgresType.float8Array }
+    public var arrayLiteralElement: String { postgresText }
 }
 
 extension Array: PostgresEncodable where Element: PostgresArrayElement {

@@ -211,13 +211,14 @@ public struct VersionStore: Sendable {
                 \(new.weightsDigest.hex), \(new.weightsSize), \(try PostgresJSON(encoding: new.tags)), \(new.createdBy))
             RETURNING id
             """).single().decode(Int64.self, at: 0)
-        for module in new.modules {
-            try connection.query("""
-                INSERT INTO version_modules (version_id, path, rank, alpha, scaling, in_features, out_features, dtype)
-                VALUES (\(id), \(module.path), \(module.rank), \(module.alpha), \(module.scaling), \(module.inFeatures),
-                    \(module.outFeatures), \(module.dtype))
-                """)
-        }
+        // Every module in one statement (one round trip, one statement trigger), the columns sent as arrays.
+        let modules = new.modules
+        try connection.query("""
+            INSERT INTO version_modules (version_id, path, rank, alpha, scaling, in_features, out_features, dtype)
+            SELECT \(id), * FROM unnest(\(modules.map(\.path))::text[], \(modules.map(\.rank))::bigint[],
+                \(modules.map(\.alpha))::float8[], \(modules.map(\.scaling))::float8[], \(modules.map(\.inFeatures))::bigint[],
+                \(modules.map(\.outFeatures))::bigint[], \(modules.map(\.dtype))::text[])
+            """)
         try connection.query("""
             INSERT INTO version_blobs (version_id, role, blob_sha256)
             VALUES (\(id), \(BlobRole.config), \(new.configDigest.hex)), (\(id), \(BlobRole.weights), \(new.weightsDigest.hex))
