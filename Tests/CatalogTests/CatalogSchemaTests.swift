@@ -70,7 +70,7 @@ struct CatalogSchemaTests {
             for index in [
                 "adapter_versions_canonical_digest_key", "adapter_versions_config_digest_idx", "lineage_parts_pkey",
                 "adapter_versions_weights_digest_idx", "adapter_versions_tags_idx", "adapter_versions_base_model_idx",
-                "adapter_versions_target_modules_idx", "lineage_edges_parent_idx", "lineage_edges_pkey", "merge_jobs_queued_idx",
+                "adapter_versions_target_modules_idx", "lineage_edges_parent_idx", "lineage_edges_pkey", "merge_jobs_queued_idx", "lineage_parts_ancestors_idx",
             ] {
                 #expect(indexes.contains(index), "index \(index) missing")
             }

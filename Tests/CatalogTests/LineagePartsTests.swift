@@ -185,6 +185,30 @@ struct LineagePartsTests {
         #expect(ancestors == [tone.id, json.id].sorted())
     }
 
+    /// Descendants come from the index on the parts' ancestor lists; a part missing between the start and a
+    /// descendant leaves that descendant unreached along the parts' edges, and the graph is walked instead.
+    @Test func descendantsBelowAMissingPartAreWalked() throws {
+        try withScratchCatalog { catalog in
+            try catalog.transaction { try $0.synthetic.seed(groups: 1, through: 1) }
+            let start = try #require(try catalog.read { try $0.versions.version(name: "adapter-1", number: 55) })
+            let between = try #require(try catalog.read { try $0.versions.version(name: "adapter-1", number: 60) })
+            try catalog.read { session in
+                let stored = try #require(try session.lineage.storedGraph(from: start.id, direction: .descendants))
+                let walked = try session.lineage.walkedGraph(from: start.id, direction: .descendants)
+                #expect(Set(stored.nodes) == Set(walked.nodes) && stored.nodes.count == walked.nodes.count)
+                #expect(Set(stored.edges) == Set(walked.edges) && stored.edges.count == walked.edges.count)
+                #expect(stored.nodes.count == 46, "55 and merged 56…100 below it")
+            }
+            try catalog.pool.query("DELETE FROM lineage_parts WHERE version_id = \(between.id)")
+            try catalog.read { session in
+                #expect(try session.lineage.storedGraph(from: start.id, direction: .descendants) == nil)
+                let below = try session.lineage.graph(from: start.id, direction: .descendants)
+                #expect(Set(below.nodes) == Set(try session.lineage.walkedGraph(from: start.id, direction: .descendants).nodes))
+                #expect(below.nodes.count == 46)
+            }
+        }
+    }
+
     @Test func anAuditWhosePartsAreIncompleteReadsTheLongWay() throws {
         try withScratchCatalog { catalog in
             try catalog.transaction { try $0.synthetic.seed(groups: 1, through: 1) }

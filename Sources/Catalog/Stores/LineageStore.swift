@@ -57,8 +57,8 @@ public struct LineageStore: Sendable {
 
     /// Every version reached from `start` (itself at depth 0), each once at its smallest depth, and the edges
     /// among them with the method of the merge that made each: one statement.
-    /// The nodes and edges come from the stored lineage parts when they are complete (the ancestors without a walk,
-    /// the descendants after one).
+    /// The nodes and edges come from the stored lineage parts when they are complete, without a walk in either
+    /// direction (the ancestors are listed in the start's part, the descendants found by the index on those lists).
     public func graph(from start: Int64, direction: LineageDirection) throws -> (nodes: [LineageNode], edges: [LineageEdge]) {
         try storedGraph(from: start, direction: direction) ?? walkedGraph(from: start, direction: direction)
     }
@@ -242,37 +242,60 @@ public struct LineageStore: Sendable {
     private static func partsGraph(start: Int64, direction: LineageDirection, nodes nodeRows: PostgresCell,
                                    edges edgeRows: PostgresCell) throws -> (nodes: [LineageNode], edges: [LineageEdge])? {
         let rows = try PostgresRows(jsonRowsIn: nodeRows, columns: partNodeColumns)
-        var ids = Set<Int64>(minimumCapacity: rows.count)
-        for row in rows { ids.insert(try row.decode(Int64.self, at: 0)) }
-        let edges = try PostgresRows(jsonRowsIn: edgeRows, columns: edgeColumns.names).map(Self.edge).filter { ids.contains($0.parentID) }
-        var next: [Int64: [Int64]] = [:]
-        for edge in edges {
-            if direction == .ancestors {
-                next[edge.childID, default: []].append(edge.parentID)
-            } else {
-                next[edge.parentID, default: []].append(edge.childID)
-            }
+        // Each version's position among the rows: the walk below runs on positions, in flat arrays.
+        var position = [Int64: Int](minimumCapacity: rows.count)
+        var ids: [Int64] = []
+        ids.reserveCapacity(rows.count)
+        for row in rows {
+            let id = try row.decode(Int64.self, at: 0)
+            if position[id] == nil { position[id] = ids.count }
+            ids.append(id)
         }
-        var depths: [Int64: Int] = [start: 0]
-        var frontier = [start]
-        var depth = 0
-        while !frontier.isEmpty {
-            depth += 1
-            var reached: [Int64] = []
-            for id in frontier {
-                for neighbour in next[id] ?? [] where depths[neighbour] == nil {
-                    depths[neighbour] = depth
-                    reached.append(neighbour)
-                }
+        let edgeRows = try PostgresRows(jsonRowsIn: edgeRows, columns: edgeColumns.names)
+        var edges: [LineageEdge] = []
+        edges.reserveCapacity(edgeRows.count)
+        // Each kept edge as (from, to) positions in the walk's direction.
+        var steps: [(from: Int, to: Int)] = []
+        steps.reserveCapacity(edgeRows.count)
+        for row in edgeRows {
+            let edge = try Self.edge(row)
+            guard let parent = position[edge.parentID], let child = position[edge.childID] else { continue }
+            edges.append(edge)
+            steps.append(direction == .ancestors ? (child, parent) : (parent, child))
+        }
+        // The neighbours of position i are targets[offsets[i] ..< offsets[i + 1]].
+        var offsets = [Int](repeating: 0, count: ids.count + 1)
+        for step in steps { offsets[step.from + 1] += 1 }
+        for i in 0..<ids.count { offsets[i + 1] += offsets[i] }
+        var fill = offsets
+        var targets = [Int](repeating: 0, count: steps.count)
+        for step in steps {
+            targets[fill[step.from]] = step.to
+            fill[step.from] += 1
+        }
+        // Breadth first from the start: each position's depth is its shortest distance, -1 while unreached.
+        var depths = [Int](repeating: -1, count: ids.count)
+        var queue: [Int] = []
+        queue.reserveCapacity(ids.count)
+        if let first = position[start] {
+            depths[first] = 0
+            queue.append(first)
+        }
+        var head = 0
+        while head < queue.count {
+            let current = queue[head]
+            head += 1
+            for target in targets[offsets[current] ..< offsets[current + 1]] where depths[target] < 0 {
+                depths[target] = depths[current] + 1
+                queue.append(target)
             }
-            frontier = reached
         }
         var nodes: [LineageNode] = []
         nodes.reserveCapacity(rows.count)
-        for node in rows {
-            let id = try node.decode(Int64.self, at: 0)
-            guard let depth = depths[id] else { return nil }
-            nodes.append(LineageNode(versionID: id, name: try node.decode(String.self, at: 1), version: try node.decode(Int.self, at: 2),
+        for (index, node) in rows.enumerated() {
+            let depth = depths[position[ids[index]] ?? index]
+            guard depth >= 0 else { return nil }
+            nodes.append(LineageNode(versionID: ids[index], name: try node.decode(String.self, at: 1), version: try node.decode(Int.self, at: 2),
                                      kind: try node.decode(VersionKind.self, at: 3), depth: depth, rank: try node.decode(Int.self, at: 4),
                                      canonicalDigest: try node.decode(String.self, at: 5)))
         }
@@ -281,8 +304,11 @@ public struct LineageStore: Sendable {
 
     /// The graph's statement over the stored parts, in either direction; its columns: the versions the graph
     /// should have, the parts found for them, and their nodes and edges joined. The ancestors are the start's part's
-    /// list (without the start's part, that is the start alone, and no part is found); the descendants come from
-    /// the recursive walk (parts hold ancestors, not descendants).
+    /// list (without the start's part, that is the start alone, and no part is found). The descendants are the
+    /// versions whose part lists the start among its ancestors (`lineage_parts_ancestors_idx`, migration 0009),
+    /// with the start's own part: the versions the graph should have are then the start and those found, and the
+    /// start's part must be among them (``partsGraph(start:direction:nodes:edges:)`` then checks that every one is
+    /// reached from the start along the parts' edges).
     public static func partsGraphQuery(start: Int64, direction: LineageDirection) -> SQLQuery {
         var query: SQLQuery
         if direction == .ancestors {
@@ -292,8 +318,13 @@ public struct LineageStore: Sendable {
                 parts AS MATERIALIZED (SELECT p.node, p.edges FROM lineage_parts p WHERE p.version_id = ANY((SELECT ids FROM ids)::bigint[]))
                 """
         } else {
-            query = walk(start: start, direction: .descendants)
-            query.append(", parts AS MATERIALIZED (SELECT p.node, p.edges FROM lineage_parts p JOIN nodes n ON n.id = p.version_id)")
+            query = """
+                WITH parts AS MATERIALIZED (
+                    SELECT p.version_id, p.node, p.edges FROM lineage_parts p
+                    WHERE p.version_id = \(start) OR p.ancestors @> ARRAY[\(start)::bigint]
+                ),
+                nodes AS (SELECT \(start)::bigint AS id UNION ALL SELECT version_id FROM parts WHERE version_id <> \(start))
+                """
         }
         query.append(SQLQuery(unsafeSQL: """
 
@@ -303,12 +334,12 @@ public struct LineageStore: Sendable {
         return query
     }
 
-    /// ``graph(from:direction:)`` from the stored parts; nil when any of the graph's versions has none.
+    /// ``graph(from:direction:)`` from the stored parts; nil when any of the graph's versions has none, or one is not
+    /// reached from the start along the edges the parts hold.
     func storedGraph(from start: Int64, direction: LineageDirection) throws -> (nodes: [LineageNode], edges: [LineageEdge])? {
         let row = try connection.query(Self.partsGraphQuery(start: start, direction: direction)).single()
         guard try row.decode(Int.self, at: 0) == (try row.decode(Int.self, at: 1)) else { return nil }
-        return try Self.partsGraph(start: start, direction: direction, nodes: try row.cell(at: 2),
-                                   edges: try row.cell(at: 3))
+        return try Self.partsGraph(start: start, direction: direction, nodes: try row.cell(at: 2), edges: try row.cell(at: 3))
     }
 
     private static func nodes(_ row: PostgresRow) throws -> [LineageNode] {
