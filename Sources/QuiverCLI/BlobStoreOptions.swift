@@ -11,7 +11,7 @@ struct BlobStoreOptions: ParsableArguments {
     var store: String?
 
     @Option(name: .customLong("multipart-threshold-mib"), help: "S3 only: files larger than this many MiB are uploaded in parts.")
-    var multipartThresholdMiB: Int = 64
+    var multipartThresholdMiB: Int = 16
 
     @Option(name: .customLong("part-size-mib"), help: "S3 only: multipart part size in MiB (at least 5).")
     var partSizeMiB: Int = 16

@@ -63,8 +63,8 @@ public final class S3BlobStore: BlobStore {
         return PutResult(digest: digest, size: size, alreadyPresent: false)
     }
 
-    /// See ``BlobStore/put(from:size:digest:)``: one streamed PUT up to `settings.multipartThreshold`, a multipart
-    /// upload from reusable part buffers above it.
+    /// See ``BlobStore/put(from:size:digest:)``: a multipart upload from reusable part buffers (one part when the
+    /// body is small), whatever `settings.multipartThreshold` says; only an empty body is one PUT.
     public func put(from source: any ByteSource, size: Int64, digest: SHA256Digest) throws -> PutResult {
         guard size >= 0 else {
             throw ObjectStoreError(.sizeMismatch, "a blob cannot have \(size) bytes", hint: "declare the body's real size")

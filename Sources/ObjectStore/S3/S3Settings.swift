@@ -11,7 +11,10 @@ public struct S3Settings: Sendable {
     /// A folder inside the bucket, without leading or trailing slash ("" for the bucket's root).
     public var prefix: String
     /// Files larger than this go up as multipart uploads, and blobs larger than this come down as parallel ranges.
-    public var multipartThreshold: Int64 = 64 << 20
+    /// 16 MiB (the AWS CLI's is 8 MiB): from there a multipart upload, its parts verified while they go out, beats
+    /// one PUT of a file that must be re-hashed before its first byte, and two ranges beat one stream (a 32 MiB
+    /// register and pull, measured against 64 MiB: docs/benchmarks.md, sixth session).
+    public var multipartThreshold: Int64 = 16 << 20
     /// The size of each multipart part, and of each range of a parallel download; S3 requires at least 5 MiB
     /// for upload parts (except the last part).
     public var partSize: Int64 = 16 << 20
