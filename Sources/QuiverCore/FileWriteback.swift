@@ -10,3 +10,13 @@ public enum FileWriteback {
         _ = quiver_start_writeback(fd, offset, length)
     }
 }
+
+/// A file's blocks allocated before it is written.
+public enum FileAllocation {
+    /// Allocates `fd`'s first `length` bytes (the file grows to `length`, reading as zeros), so writes into it find
+    /// their blocks in place and a disk without room says so now. Returns 0, or the errno: ENOSPC or EDQUOT when
+    /// there is no room, EOPNOTSUPP where the file system cannot allocate ahead (the caller sizes the file sparse).
+    public static func reserve(fd: Int32, length: Int64) -> Int32 {
+        quiver_allocate(fd, length)
+    }
+}

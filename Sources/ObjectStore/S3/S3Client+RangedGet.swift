@@ -21,7 +21,18 @@ extension S3Client {
         guard fd >= 0 else { throw ObjectStoreError.io("cannot create", path, errno: errno) }
         defer { close(fd) }
         return try VerifiedRead.toFile(expected, path: path, location: location) {
-            guard ftruncate(fd, off_t(size)) == 0 else { throw ObjectStoreError.io("cannot size", path, errno: errno) }
+            // The file's blocks are allocated up front where the file system can (ext4, XFS, tmpfs): the ranges'
+            // writes then find their blocks mapped instead of each reserving them under the inode's lock, which the
+            // four writers otherwise contend for, and a disk without room fails now, not a gigabyte later. Where
+            // the file system cannot, the file is sized sparse (`fallocate`, unlike `posix_fallocate`, never falls
+            // back to writing zeros).
+            let allocated = FileAllocation.reserve(fd: fd, length: size)
+            if allocated == ENOSPC || allocated == EDQUOT {
+                throw ObjectStoreError.io("cannot allocate \(size) bytes for", path, errno: allocated)
+            }
+            if allocated != 0 {
+                guard ftruncate(fd, off_t(size)) == 0 else { throw ObjectStoreError.io("cannot size", path, errno: errno) }
+            }
             return (try downloadRanges(key: key, size: size, fd: fd, path: path), size)
         } commit: {
             guard fsync(fd) == 0 else { throw ObjectStoreError.io("cannot fsync", path, errno: errno) }
