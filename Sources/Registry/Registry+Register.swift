@@ -5,20 +5,14 @@ import Postgres
 import QuiverCore
 
 extension Registry {
-    /// Registers the PEFT directory as a new version of `name` (kind `trained`). Weights holding NaN or Inf are
-    /// refused (`lora.non_finite_weight`) before anything is uploaded.
+    /// Stores a validated adapter (``validateForRegistration(directory:name:tags:)``; ``RegistryService``'s
+    /// `register(directory:)` does both) as a new version of `name`, kind `trained`. Weights holding NaN or Inf were
+    /// refused (`lora.non_finite_weight`) by the validation, before anything is uploaded.
     ///
     /// The files are uploaded as content-addressed blobs first, then the version, its modules, blob rows and an
     /// audit event are recorded in one transaction. Identical content (same canonical digest) returns the existing
     /// version; concurrent registrations of the same content create exactly one. A crash before the commit leaves
     /// only unreferenced blobs, which `gc` removes after the grace period.
-    public func register(directory: URL, name: String, tags: [String: String] = [:], baseRevision: String? = nil) throws -> RegisterOutcome {
-        let adapter = try Self.validateForRegistration(directory: directory, name: name, tags: tags)
-        return try register(validated: adapter, name: name, tags: tags, baseRevision: baseRevision)
-    }
-
-    /// `register` of an adapter ``validateForRegistration(directory:name:tags:)`` returned (for a caller that
-    /// validated while it opened the registry).
     public func register(validated adapter: LoRAAdapter, name: String, tags: [String: String] = [:], baseRevision: String? = nil) throws -> RegisterOutcome {
         try store(adapter: adapter, name: name, kind: .trained, tags: tags, baseRevision: baseRevision) { _, _ in }
     }
@@ -137,7 +131,7 @@ public struct RegisterOutcome: Sendable, Codable, Equatable {
 extension Registry {
     /// Registers a version whose two files are already in the blob store (uploaded by digest, as `quiver serve`
     /// receives them): both blobs are read back verified into a scratch directory and go through exactly the
-    /// validation of ``register(directory:name:tags:baseRevision:)``, so a malformed header, a NaN weight or a
+    /// validation of ``RegistryService/register(directory:name:tags:baseRevision:)``, so a malformed header, a NaN weight or a
     /// config that does not match the weights is refused and nothing is recorded.
     public func registerStored(
         configDigest: SHA256Digest, weightsDigest: SHA256Digest, name: String, tags: [String: String] = [:],
