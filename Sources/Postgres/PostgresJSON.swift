@@ -25,13 +25,6 @@ public struct PostgresJSON: Sendable, Hashable, PostgresEncodable, PostgresDecod
         try JSONDecoder().decode(T.self, from: Data(text.utf8))
     }
 
-    /// Decodes an object whose values are all strings (such as tags) without `JSONDecoder`, which costs tens of
-    /// microseconds a call; anything else is a decoding error.
-    public func stringDictionary() throws(PostgresError) -> [String: String] {
-        var text = text
-        return try text.withUTF8 { bytes in Result { () throws(PostgresError) in try JSONTextReader.stringObject(bytes) } }.get()
-    }
-
     public var postgresBind: PostgresBind { PostgresBind(typeOID: PostgresType.jsonb, text: text) }
 
     public static func decode(from cell: PostgresCell) throws -> PostgresJSON {
@@ -40,8 +33,8 @@ public struct PostgresJSON: Sendable, Hashable, PostgresEncodable, PostgresDecod
 }
 
 extension Dictionary: PostgresDecodable where Key == String, Value == String {
-    /// Reads a `json`/`jsonb` object whose values are all strings (such as tags) from the cell's bytes in place, as
-    /// ``PostgresJSON/stringDictionary()`` does from a document's text.
+    /// Reads a `json`/`jsonb` object whose values are all strings (such as tags) from the cell's bytes in place,
+    /// without `JSONDecoder`, which costs tens of microseconds a call; anything else is a decoding error.
     public static func decode(from cell: PostgresCell) throws -> [String: String] {
         try cell.withRequiredUTF8 { bytes in Result { () throws(PostgresError) in try JSONTextReader.stringObject(bytes) } }.get()
     }

@@ -4,24 +4,15 @@ extension PostgresRows {
     /// `json_agg(json_build_array(a::text, b::text, …))` builds them. Each value is the column's text output (as
     /// in an ordinary result, under the connection's fixed `DateStyle` and `extra_float_digits`), so the usual
     /// decoders read it; `columns` names the values in order. A NULL column (`json_agg` of no rows) is no rows.
-    public init(jsonRows text: String?, columns: [String]) throws(PostgresError) {
-        guard var text else {
-            self.init(jsonRows: CellTextBuilder(), columns: columns)
-            return
+    /// The cell's text is read in place: no `String` is made of it.
+    public init(jsonRows cell: PostgresCell, columns: [String]) throws(PostgresError) {
+        let parsed = cell.withUTF8 { bytes in
+            Result { () throws(PostgresError) in
+                var parser = JSONTextReader(bytes: bytes)
+                return try parser.rows(width: columns.count)
+            }
         }
-        let parsed = text.withUTF8 { bytes in Result { () throws(PostgresError) in try Self.cells(jsonRows: bytes, width: columns.count) } }
-        self.init(jsonRows: try parsed.get(), columns: columns)
-    }
-
-    /// ``init(jsonRows:columns:)`` of a cell's text, read in place (no `String` made of it); a NULL cell is no rows.
-    public init(jsonRowsIn cell: PostgresCell, columns: [String]) throws(PostgresError) {
-        let parsed = cell.withUTF8 { bytes in Result { () throws(PostgresError) in try Self.cells(jsonRows: bytes, width: columns.count) } }
         self.init(jsonRows: try parsed?.get() ?? CellTextBuilder(), columns: columns)
-    }
-
-    private static func cells(jsonRows bytes: UnsafeBufferPointer<UInt8>, width: Int) throws(PostgresError) -> CellTextBuilder {
-        var parser = JSONTextReader(bytes: bytes)
-        return try parser.rows(width: width)
     }
 
     private init(jsonRows cells: CellTextBuilder, columns: [String]) {

@@ -101,17 +101,17 @@ public struct LineageStore: Sendable {
     public func audit(subjectID: Int64) throws -> AuditRecords {
         let row = try connection.query(Self.auditQuery(subjectID: subjectID)).single()
         let rootColumns = VersionStore.columnList.names + ["config"]
-        let roots = try PostgresRows(jsonRowsIn: try row.cell(named: "roots"), columns: rootColumns).map {
+        let roots = try PostgresRows(jsonRows: try row.cell(named: "roots"), columns: rootColumns).map {
             AuditRecords.Root(version: try VersionStore.decode($0), config: try $0.decode(String.self, column: "config"))
         }
         let nodes = try Self.nodes(row)
         let labels = Dictionary(nodes.map { ($0.versionID, "\($0.name)@\($0.version)") }, uniquingKeysWith: { first, _ in first })
         var inputs: [Int64: [(versionID: Int64, weight: Double)]] = [:]
-        for input in try PostgresRows(jsonRowsIn: try row.cell(named: "merge_inputs"), columns: MergeLog.auditInputColumns.names) {
+        for input in try PostgresRows(jsonRows: try row.cell(named: "merge_inputs"), columns: MergeLog.auditInputColumns.names) {
             inputs[try input.decode(Int64.self, at: 0), default: []].append((try input.decode(Int64.self, at: 1), try input.decode(Double.self, at: 2)))
         }
         var merges: [MergeRecord]? = []
-        for merge in try PostgresRows(jsonRowsIn: try row.cell(named: "merges"), columns: MergeLog.auditColumns.names) {
+        for merge in try PostgresRows(jsonRows: try row.cell(named: "merges"), columns: MergeLog.auditColumns.names) {
             guard let record = try MergeLog.record(merge, inputs: inputs[try merge.decode(Int64.self, column: "id")] ?? [], labels: labels) else {
                 merges = nil
                 break
@@ -120,7 +120,7 @@ public struct LineageStore: Sendable {
         }
         let methods = Dictionary((merges ?? []).map { ($0.id, $0.method) }, uniquingKeysWith: { first, _ in first })
         var edges: [LineageEdge]? = []
-        for edge in try PostgresRows(jsonRowsIn: try row.cell(named: "edges"), columns: Self.auditEdgeColumns.names) {
+        for edge in try PostgresRows(jsonRows: try row.cell(named: "edges"), columns: Self.auditEdgeColumns.names) {
             let mergeID = try edge.decode(Int64.self, at: 3)
             guard let method = methods[mergeID] else {
                 edges = nil
@@ -132,7 +132,7 @@ public struct LineageStore: Sendable {
         return AuditRecords(
             nodes: nodes, edges: try edges ?? graph(from: subjectID, direction: .ancestors).edges, roots: roots,
             merges: try merges ?? MergeLog(connection).records(producing: nodes.map(\.versionID)),
-            aliasHistory: try PostgresRows(jsonRowsIn: try row.cell(named: "aliases"), columns: AliasStore.eventColumns.names).map(AliasStore.event))
+            aliasHistory: try PostgresRows(jsonRows: try row.cell(named: "aliases"), columns: AliasStore.eventColumns.names).map(AliasStore.event))
     }
 
     /// The audit of the version `key` names, in one statement (two for a config digest): the reference resolved
@@ -152,7 +152,7 @@ public struct LineageStore: Sendable {
     /// the lineage are incomplete.
     func storedAudit(_ key: VersionKey) throws -> (candidates: [AdapterVersion], records: AuditRecords?) {
         var row = try connection.query(Self.auditQuery(key)).single()
-        var candidates = try PostgresRows(jsonRowsIn: try row.cell(at: 0), columns: VersionStore.columnList.names)
+        var candidates = try PostgresRows(jsonRows: try row.cell(at: 0), columns: VersionStore.columnList.names)
             .map(VersionStore.decode)
         if candidates.isEmpty, case .digest(let digest) = key {
             // Not a canonical or weights digest: a config digest, resolved on its own (see VersionStore.candidates).
@@ -218,21 +218,21 @@ public struct LineageStore: Sendable {
                                                   edges: try row.cell(at: 5)) else { return nil }
         let labels = Dictionary(nodes.map { ($0.versionID, $0.label) }, uniquingKeysWith: { first, _ in first })
         var inputs: [Int64: [(versionID: Int64, weight: Double)]] = [:]
-        for input in try PostgresRows(jsonRowsIn: try row.cell(at: 7), columns: MergeLog.auditInputColumns.names) {
+        for input in try PostgresRows(jsonRows: try row.cell(at: 7), columns: MergeLog.auditInputColumns.names) {
             inputs[try input.decode(Int64.self, at: 0), default: []].append((try input.decode(Int64.self, at: 1), try input.decode(Double.self, at: 2)))
         }
         var merges: [MergeRecord] = []
-        for merge in try PostgresRows(jsonRowsIn: try row.cell(at: 6), columns: MergeLog.auditColumns.names) {
+        for merge in try PostgresRows(jsonRows: try row.cell(at: 6), columns: MergeLog.auditColumns.names) {
             guard let record = try MergeLog.record(merge, inputs: inputs[try merge.decode(Int64.self, at: 0)] ?? [], labels: labels) else { return nil }
             merges.append(record)
         }
         merges.sort { $0.id < $1.id }
-        let roots = try PostgresRows(jsonRowsIn: try row.cell(at: 4), columns: VersionStore.columnList.names + ["config"]).map {
+        let roots = try PostgresRows(jsonRows: try row.cell(at: 4), columns: VersionStore.columnList.names + ["config"]).map {
             AuditRecords.Root(version: try VersionStore.decode($0), config: try $0.decode(String.self, at: VersionStore.columnList.fields.count))
         }
         return AuditRecords(
             nodes: nodes, edges: edges, roots: roots, merges: merges,
-            aliasHistory: try PostgresRows(jsonRowsIn: try row.cell(at: 8), columns: AliasStore.eventColumns.names).map(AliasStore.event))
+            aliasHistory: try PostgresRows(jsonRows: try row.cell(at: 8), columns: AliasStore.eventColumns.names).map(AliasStore.event))
     }
 
     /// The graph from `start` in `direction` out of its versions' stored parts (joined `nodes` and `edges` rows):
@@ -241,7 +241,7 @@ public struct LineageStore: Sendable {
     /// nil when a node is not reached that way (parts that disagree with each other: read the long way).
     private static func partsGraph(start: Int64, direction: LineageDirection, nodes nodeRows: PostgresCell,
                                    edges edgeRows: PostgresCell) throws -> (nodes: [LineageNode], edges: [LineageEdge])? {
-        let rows = try PostgresRows(jsonRowsIn: nodeRows, columns: partNodeColumns)
+        let rows = try PostgresRows(jsonRows: nodeRows, columns: partNodeColumns)
         // Each version's position among the rows: the walk below runs on positions, in flat arrays.
         var position = [Int64: Int](minimumCapacity: rows.count)
         var ids: [Int64] = []
@@ -251,7 +251,7 @@ public struct LineageStore: Sendable {
             if position[id] == nil { position[id] = ids.count }
             ids.append(id)
         }
-        let edgeRows = try PostgresRows(jsonRowsIn: edgeRows, columns: edgeColumns.names)
+        let edgeRows = try PostgresRows(jsonRows: edgeRows, columns: edgeColumns.names)
         var edges: [LineageEdge] = []
         edges.reserveCapacity(edgeRows.count)
         // Each kept edge as (from, to) positions in the walk's direction.
@@ -343,7 +343,7 @@ public struct LineageStore: Sendable {
     }
 
     private static func nodes(_ row: PostgresRow) throws -> [LineageNode] {
-        try PostgresRows(jsonRowsIn: try row.cell(named: "nodes"), columns: nodeColumns.names).map {
+        try PostgresRows(jsonRows: try row.cell(named: "nodes"), columns: nodeColumns.names).map {
             LineageNode(versionID: try $0.decode(Int64.self, at: 0), name: try $0.decode(String.self, at: 1),
                         version: try $0.decode(Int.self, at: 2), kind: try $0.decode(VersionKind.self, at: 3),
                         depth: try $0.decode(Int.self, at: 4), rank: try $0.decode(Int.self, at: 5),
@@ -352,7 +352,7 @@ public struct LineageStore: Sendable {
     }
 
     private static func edges(_ row: PostgresRow) throws -> [LineageEdge] {
-        try PostgresRows(jsonRowsIn: try row.cell(named: "edges"), columns: edgeColumns.names).map(edge)
+        try PostgresRows(jsonRows: try row.cell(named: "edges"), columns: edgeColumns.names).map(edge)
     }
 
     /// One row of ``edgeColumns``.
