@@ -34,6 +34,10 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate(on connection: PostgresConnection) throws -> [AppliedMigration] {
         try Self.validate(migrations)
+        // Nearly every open finds the catalog current, and one unlocked read shows it: a migration commits together
+        // with its row, and rows are never removed. Anything else (no table yet, pending, unknown or changed
+        // migrations) is decided under the lock, below.
+        if try isCurrent(on: connection) { return [] }
         try connection.query("SELECT pg_advisory_lock(\(Self.advisoryLockKey))")
         defer { _ = try? connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))") }
 
@@ -82,6 +86,18 @@ public struct Migrator: Sendable {
             }
         }
         return applied
+    }
+
+    /// Whether `schema_migrations` records exactly these migrations, in order, with their checksums.
+    private func isCurrent(on connection: PostgresConnection) throws -> Bool {
+        let recorded: [(Int, String)]
+        do {
+            recorded = try connection.query("SELECT version, sha256 FROM schema_migrations ORDER BY version").decode((Int, String).self)
+        } catch let error as PostgresError where error.sqlState == SQLState.undefinedTable {
+            return false
+        }
+        return recorded.count == migrations.count
+            && zip(recorded, migrations).allSatisfy { $0.0 == $1.version && $0.1 == $1.checksum.hex }
     }
 
     /// Runs `migrate(on:)` on a connection borrowed from the pool.

@@ -24,8 +24,8 @@ public final class LoRAAdapter: Sendable {
     public let configDigest: SHA256Digest
     private let moduleIndex: [String: Int]
     let digestCache = Mutex<(weights: SHA256Digest?, canonical: SHA256Digest?)>((nil, nil))
-    /// The weights file's SHA-256 midpoint, when its digest was computed here in one stream (registration).
-    let midpointCache = Mutex<SHA256Midpoint?>(nil)
+    /// The weights file's SHA-256 midpoint and chain, when its digest was computed here in one stream (registration).
+    let midpointCache = Mutex<(midpoint: SHA256Midpoint?, chain: SHA256Chain?)>((nil, nil))
 
     init(
         directory: URL, config: AdapterConfig, configBytes: Data, weights: SafeTensorsFile, modules: [LoRAModuleInfo], savedModuleTensors: [String],
@@ -83,7 +83,11 @@ public final class LoRAAdapter: Sendable {
     /// The chaining state half-way through the weights file, recorded when ``weightsDigest`` was computed on its
     /// own (as registration computes it), so the upload can verify the file again in two halves at once; nil
     /// otherwise (small files, no SHA extensions, a digest computed together with the canonical one or assumed).
-    public var weightsMidpoint: SHA256Midpoint? { midpointCache.withLock { $0 } }
+    public var weightsMidpoint: SHA256Midpoint? { midpointCache.withLock { $0.midpoint } }
+
+    /// The weights file's chaining states every ``SHA256Chain/defaultStride`` bytes, recorded with ``weightsMidpoint``
+    /// (and nil when it is): the catalog keeps them so a download can verify its ranges in parallel.
+    public var weightsChain: SHA256Chain? { midpointCache.withLock { $0.chain } }
 
     /// The adapter's identity independent of file formatting; see ``canonicalDigestDefinition``. Computed on first
     /// use (it hashes every tensor's bytes).

@@ -53,10 +53,16 @@ public protocol BlobStore: Sendable {
 
     /// Streams the blob into `fileURL` (created or truncated), hashing as it arrives.
     ///
+    /// `known` is what the caller knows of the blob (the catalog records every version's sizes, and the weights'
+    /// chaining states): a store that would otherwise ask for the size first (S3: a HEAD, to choose between one
+    /// stream and parallel ranges) starts the download at once, and a stored object of another size is
+    /// `.corruptBlob`, found before its bytes are read. With a chain, parallel ranges are each verified as they
+    /// arrive (``SHA256Chain``). Pass nil when nothing is known.
+    ///
     /// Throws `ObjectStoreError` with kind `.corruptBlob` when the bytes do not hash to `digest`, and removes the
     /// partial file on any failure. Returns the blob's size.
     @discardableResult
-    func get(digest: SHA256Digest, to fileURL: URL) throws -> Int64
+    func get(digest: SHA256Digest, known: KnownBlob?, to fileURL: URL) throws -> Int64
 
     /// The blob's bytes, verified against `digest` (`.corruptBlob` on mismatch).
     func getData(digest: SHA256Digest) throws -> Data
@@ -142,6 +148,18 @@ public struct BlobInfo: Sendable, Equatable {
     }
 }
 
+/// What a reader knows of a blob before reading it (from the catalog): its size, and its chaining states when
+/// they were recorded.
+public struct KnownBlob: Sendable, Equatable {
+    public var size: Int64
+    public var chain: SHA256Chain?
+
+    public init(size: Int64, chain: SHA256Chain? = nil) {
+        self.size = size
+        self.chain = chain
+    }
+}
+
 /// One page of a listing.
 public struct BlobPage: Sendable, Equatable {
     /// The blobs on this page, in key order.
@@ -163,6 +181,12 @@ extension BlobStore {
 
     public func put(fileAt url: URL, digest: SHA256Digest?, midpoint: SHA256Midpoint?) throws -> PutResult {
         try put(fileAt: url, digest: digest)
+    }
+
+    /// Streams the blob into `fileURL`, verified, knowing nothing of it beforehand (see ``get(digest:known:to:)``).
+    @discardableResult
+    public func get(digest: SHA256Digest, to fileURL: URL) throws -> Int64 {
+        try get(digest: digest, known: nil, to: fileURL)
     }
 
     /// True when the blob is present.

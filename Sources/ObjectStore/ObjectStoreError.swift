@@ -61,6 +61,17 @@ public struct ObjectStoreError: NamedError, Equatable {
         )
     }
 
+    /// The stored object under a blob's key has another size than the blob (`stored`, nil when only known to be
+    /// shorter): it is not the blob.
+    static func sizeDiffers(_ digest: SHA256Digest, stored: Int64?, expected: Int64, at location: String) -> ObjectStoreError {
+        ObjectStoreError(
+            .corruptBlob,
+            "blob sha256/\(digest.hex) at \(location) is \(expected) bytes, but the stored object "
+                + (stored.map { "holds \($0)" } ?? "is shorter"),
+            hint: "the stored object was altered or truncated; re-upload it from a good copy (quiver verify finds others)"
+        )
+    }
+
     /// A ranged read that starts past the blob's end (`size` when known).
     static func rangeNotSatisfiable(_ range: Range<Int64>, _ digest: SHA256Digest, size: Int64?) -> ObjectStoreError {
         ObjectStoreError(

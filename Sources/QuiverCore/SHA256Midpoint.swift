@@ -26,29 +26,8 @@ public struct SHA256Midpoint: Sendable, Equatable {
     public static func digest(
         size: Int64, _ stream: ((UnsafeRawBufferPointer) -> Void) -> Void
     ) -> (digest: SHA256Digest, midpoint: SHA256Midpoint?) {
-        guard available, size >= minimumFileSize else {
-            var hasher = SHA256Hasher()
-            stream { hasher.update($0) }
-            return (hasher.finalize(), nil)
-        }
-        let middle = offset(forFileSize: size)
-        var hasher = SHA256Stream()
-        var midpoint: SHA256Midpoint?
-        var position: Int64 = 0
-        stream { piece in
-            var rest = piece
-            if midpoint == nil, position + Int64(rest.count) >= middle {
-                let head = Int(middle - position)
-                hasher.update(UnsafeRawBufferPointer(rebasing: rest[..<head]))
-                midpoint = SHA256Midpoint(offset: middle, state: hasher.state)  // a block boundary: nothing buffered
-                rest = UnsafeRawBufferPointer(rebasing: rest[head...])
-                position += Int64(head)
-            }
-            hasher.update(rest)
-            position += Int64(rest.count)
-        }
-        guard position == size else { return (hasher.finalize(), nil) }
-        return (hasher.finalize(), midpoint)
+        let recorded = SHA256Chain.digest(size: size, stream)
+        return (recorded.digest, recorded.midpoint)
     }
 
     /// Whether this midpoint can check a file of `size` bytes on this machine: a block boundary inside the file,

@@ -1,5 +1,6 @@
 import Foundation
 import LoRA
+import ObjectStore
 import QuiverCore
 
 extension Registry {
@@ -27,11 +28,17 @@ extension Registry {
     /// Downloads both files of a version into an existing directory (verified). The small config comes on a helper
     /// thread while the weights download here, so its round trips and its flush (~10 ms on this project's disks)
     /// are not added to the weights' time; a failure of the config is reported first, as when they ran in turn.
+    /// The sizes the catalog recorded let the store start each download without asking for them first, and the
+    /// weights' chaining states let parallel ranges verify themselves as they arrive.
     func download(_ version: AdapterVersion, into directory: URL) throws {
-        let (blobs, configURL) = (self.blobs, directory.appendingPathComponent(LoRAAdapter.configFileName))
+        let (blobs, catalog, configURL) = (self.blobs, self.catalog, directory.appendingPathComponent(LoRAAdapter.configFileName))
         let (config, weights) = ParallelMap.alongside(
-            { try blobs.get(digest: version.configDigest, to: configURL) },
-            { try blobs.get(digest: version.weightsDigest, to: directory.appendingPathComponent(LoRAAdapter.weightsFileName)) })
+            { try blobs.get(digest: version.configDigest, known: KnownBlob(size: version.configSize), to: configURL) },
+            {
+                let chain = try catalog.read { try $0.blobs.chain(of: version.weightsDigest) }
+                return try blobs.get(digest: version.weightsDigest, known: KnownBlob(size: version.weightsSize, chain: chain),
+                                     to: directory.appendingPathComponent(LoRAAdapter.weightsFileName))
+            })
         _ = try config.get()
         _ = try weights.get()
     }

@@ -61,7 +61,8 @@ extension Registry {
                     return RegisterOutcome(version: existing, existed: true)
                 }
                 try tx.locks.lockAdapterName(name)
-                for blob in [config, weights] { try tx.blobs.record(blob.digest, size: blob.size) }
+                try tx.blobs.record(config.digest, size: config.size)
+                try tx.blobs.record(weights.digest, size: weights.size, chain: adapter.weightsChain)
                 let created = try tx.versions.insert(Self.newVersion(
                     adapter, name: name, kind: kind, tags: tags, baseRevision: baseRevision,
                     config: config, weights: weights, actor: actor))

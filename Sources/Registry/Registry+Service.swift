@@ -1,5 +1,6 @@
 import Foundation
 import Merge
+import ObjectStore
 import QuiverCore
 
 /// Local mode: the registry's own use cases, named by reference. Each method resolves and delegates; none adds
@@ -75,7 +76,7 @@ extension Registry: RegistryService {
     }
 
     public func fetchBlob(_ digest: SHA256Digest, size: Int64, to file: URL) throws {
-        try blobs.get(digest: digest, to: file)
+        try blobs.get(digest: digest, known: KnownBlob(size: size), to: file)
     }
 
     public func collectGarbage(graceSeconds: Int64, dryRun: Bool) throws -> GCReport {

@@ -25,6 +25,29 @@ struct MigratorIntegrationTests {
         }
     }
 
+    @Test func currentCatalogOpensWithoutTheLockButPendingWorkWaitsForIt() throws {
+        try withScratch { url in
+            let conn = try PostgresConnection(url: url)
+            let first = [Migration(version: 1, name: "first", sql: "CREATE TABLE t (a int);")]
+            try Migrator(migrations: first).migrate(on: conn)
+            // Another process holds the migration lock (it is migrating, or stuck).
+            let holder = try PostgresConnection(url: url)
+            try holder.query("SELECT pg_advisory_lock(\(Migrator.advisoryLockKey))")
+            // A current catalog is checked without the lock: the open does not wait for the holder.
+            #expect(try Migrator(migrations: first).migrate(on: conn).isEmpty)
+            // A pending migration, an edited one and an unknown one are all decided under the lock: each waits.
+            try conn.query("SET lock_timeout = '200ms'")
+            let second = first + [Migration(version: 2, name: "second", sql: "CREATE TABLE u (a int);")]
+            let edited = [Migration(version: 1, name: "first", sql: "CREATE TABLE t (a bigint);")]
+            for migrations in [second, edited, []] {
+                let error = try #require(throws: PostgresError.self) { try Migrator(migrations: migrations).migrate(on: conn) }
+                #expect(error.sqlState == SQLState.lockNotAvailable)
+            }
+            try holder.query("SELECT pg_advisory_unlock(\(Migrator.advisoryLockKey))")
+            #expect(try Migrator(migrations: second).migrate(on: conn).map(\.version) == [2])
+        }
+    }
+
     @Test func changedAppliedFileIsRefusedByName() throws {
         try withScratch { url in
             let conn = try PostgresConnection(url: url)

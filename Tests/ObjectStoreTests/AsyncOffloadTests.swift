@@ -31,7 +31,7 @@ struct AsyncOffloadTests {
             record("put(from:)")
             return PutResult(digest: Self.digest, size: size, alreadyPresent: false)
         }
-        func get(digest: SHA256Digest, to fileURL: URL) throws -> Int64 { record("get(to:)"); return 3 }
+        func get(digest: SHA256Digest, known: KnownBlob?, to fileURL: URL) throws -> Int64 { record("get(to:)"); return 3 }
         func get(digest: SHA256Digest, range: Range<Int64>?, into sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
             record("get(into:)")
             return 0

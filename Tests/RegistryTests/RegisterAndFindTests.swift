@@ -1,6 +1,7 @@
 import Synchronization
 import Foundation
 import LoRA
+import ObjectStore
 import QuiverCore
 import QuiverTesting
 import Registry
@@ -70,6 +71,56 @@ struct RegisterAndFindTests {
             #expect(try f.count("SELECT count(*) FROM adapter_versions") == 0)
             #expect(try f.count("SELECT count(*) FROM blobs") == 0)
             #expect(try f.s3.list().isEmpty)
+        }
+    }
+
+    /// An adapter above the multipart threshold: its weights' chaining states are recorded with its blob, and a
+    /// pull checks each parallel range against them as it arrives.
+    @Test func aLargeAdapterRecordsItsWeightsChainAndPullChecksRangesWithIt() throws {
+        try RegistryFixture.with { f in
+            let scratch = try Fixtures.temporaryDirectory("large-adapter")
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let large = scratch.appendingPathComponent("large", isDirectory: true)
+            try FileManager.default.createDirectory(at: large, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: RegistryFixture.golden("a1").appendingPathComponent("adapter_config.json"),
+                                             to: large.appendingPathComponent("adapter_config.json"))
+            // Four r=8 modules 81,920 wide: 20 MiB of F32, above the 16 MiB threshold, so two 16 MiB ranges.
+            var state: UInt32 = 12_345
+            let width = 81_920
+            let tensors = (0..<2).flatMap { layer in ["q_proj", "v_proj"].flatMap { module -> [TensorToWrite] in
+                let prefix = "base_model.model.model.layers.\(layer).self_attn.\(module)"
+                return [("lora_A", [8, width]), ("lora_B", [width, 8])].map { part, shape in
+                    TensorToWrite(name: "\(prefix).\(part).weight", shape: shape, values: (0..<(8 * width)).map { _ in
+                        state = state &* 1_664_525 &+ 1_013_904_223
+                        return Float(Int32(bitPattern: state) >> 8) / Float(1 << 26)
+                    })
+                }
+            } }
+            let weightsURL = large.appendingPathComponent("adapter_model.safetensors")
+            try SafeTensorsWriter.write(tensors, metadata: ["format": "pt"], to: weightsURL)
+            let version = try f.registry.register(directory: large, name: "large").version
+            #expect(version.weightsSize > 16 << 20)
+
+            let recorded = try f.registry.catalog.read { try $0.blobs.chain(of: version.weightsDigest) }
+            let bytes = try Data(contentsOf: weightsURL)
+            let expected = SHA256Chain.digest(size: Int64(bytes.count)) { feed in bytes.withUnsafeBytes { feed($0) } }
+            #expect(expected.digest == version.weightsDigest)
+            if SHA256Chain.available {
+                #expect(recorded != nil && recorded == expected.chain)
+            }
+
+            let out = scratch.appendingPathComponent("pulled")
+            try f.registry.pull(version, to: out)
+            #expect(try Data(contentsOf: out.appendingPathComponent("adapter_model.safetensors")) == bytes)
+
+            // Other bytes of the same size: their range fails its check, the pull fails and leaves nothing.
+            var altered = bytes
+            altered[altered.count - 1000] ^= 0x01
+            try f.tamper(version.weightsDigest, with: altered)
+            let again = scratch.appendingPathComponent("again")
+            let error = #expect(throws: (any Error).self) { try f.registry.pull(version, to: again) }
+            #expect((error as? ObjectStoreError)?.kind == .corruptBlob)
+            #expect(!FileManager.default.fileExists(atPath: again.path))
         }
     }
 

@@ -10,9 +10,23 @@ public struct BlobRecords: Sendable {
         self.connection = connection
     }
 
-    /// Records a stored blob (a no-op when already recorded).
-    public func record(_ digest: SHA256Digest, size: Int64) throws {
-        try connection.query("INSERT INTO blobs (sha256, size) VALUES (\(digest.hex), \(size)) ON CONFLICT (sha256) DO NOTHING")
+    /// Records a stored blob (a no-op when already recorded), with its chaining states when known: a blob recorded
+    /// without them gains them the next time it is recorded with them.
+    public func record(_ digest: SHA256Digest, size: Int64, chain: SHA256Chain? = nil) throws {
+        guard let chain else {
+            try connection.query("INSERT INTO blobs (sha256, size) VALUES (\(digest.hex), \(size)) ON CONFLICT (sha256) DO NOTHING")
+            return
+        }
+        try connection.query("""
+            INSERT INTO blobs (sha256, size, chain) VALUES (\(digest.hex), \(size), \(Data(chain.encoded)))
+            ON CONFLICT (sha256) DO UPDATE SET chain = excluded.chain WHERE blobs.chain IS NULL
+            """)
+    }
+
+    /// The blob's chaining states, when recorded and well formed (nil otherwise: readers hash in one stream).
+    public func chain(of digest: SHA256Digest) throws -> SHA256Chain? {
+        let rows = try connection.query("SELECT chain FROM blobs WHERE sha256 = \(digest.hex)").decode(Data?.self)
+        return rows.first.flatMap { $0 }.flatMap { SHA256Chain(encoded: [UInt8]($0)) }
     }
 
     /// Hex digests of every blob a version references.

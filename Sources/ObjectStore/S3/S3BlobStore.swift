@@ -122,14 +122,21 @@ public final class S3BlobStore: BlobStore {
     /// Blobs above `settings.multipartThreshold` come down as parallel ranges (see
     /// `S3Client.getObjectRanged`), smaller ones as one stream; both are verified before returning.
     @discardableResult
-    public func get(digest: SHA256Digest, to fileURL: URL) throws -> Int64 {
+    public func get(digest: SHA256Digest, known: KnownBlob?, to fileURL: URL) throws -> Int64 {
         let key = BlobKey.key(for: digest)
-        // The size decides the path; it costs one HEAD round-trip per read.
-        guard let info = try client.headObject(key: key) else {
-            throw ObjectStoreError(.notFound, "GET \(client.describe(client.objectKey(key))) → HTTP 404: no blob sha256/\(digest.hex)")
+        // The size decides the path. Unless the caller knows it, it costs one HEAD round trip.
+        let size: Int64
+        if let known {
+            size = known.size
+        } else {
+            guard let info = try client.headObject(key: key) else {
+                throw ObjectStoreError(.notFound, "GET \(client.describe(client.objectKey(key))) → HTTP 404: no blob sha256/\(digest.hex)")
+            }
+            size = info.size
         }
-        if info.size > client.settings.multipartThreshold {
-            return try client.getObjectRanged(key: key, size: info.size, to: fileURL.path, expected: digest, location: location)
+        if size > client.settings.multipartThreshold {
+            return try client.getObjectRanged(key: key, size: size, to: fileURL.path, expected: digest, location: location,
+                                              chain: known?.chain)
         }
         return try VerifiedRead.toFile(digest, fileURL, location: location) {
             _ = try client.getObject(key: key, sink: $0)

@@ -7,15 +7,22 @@ extension S3Client {
     /// `settings.downloadConcurrency` workers, each written in place with `pwrite`, and verifies it against
     /// `expected`; returns the byte count.
     ///
-    /// Another worker hashes the file as its written prefix grows, following the lowest part still arriving byte by
-    /// byte rather than waiting for whole parts (parts finish in batches, and the last batch would all be hashed
-    /// after the download), reading back from the page cache while the network is busy, so verification adds only
-    /// the tail. A retried part rewrites the same bytes of the same range, so what was hashed stays valid; anything
-    /// else fails the digest. Memory stays at curl's buffers plus one read buffer. Any failed
-    /// part, a size that changes under us, or a digest mismatch (`.corruptBlob`) fails the whole read and removes
-    /// the file.
-    func getObjectRanged(key: String, size: Int64, to path: String, expected: SHA256Digest, location: String) throws
-        -> Int64
+    /// With the blob's `chain` (``SHA256Chain``) each range starts at a recorded state (the part size is rounded up
+    /// to whole strides) and is hashed by its own worker from curl's buffer as it arrives, checked at every boundary
+    /// and, for the last range, against the digest: nothing is read back, and nothing is left to hash once the last
+    /// byte is in. When a range does not arrive at its recorded state (wrong bytes, or wrong states), the written
+    /// file is hashed in one stream to decide.
+    ///
+    /// Without a chain another worker hashes the file as its written prefix grows, following the lowest part still
+    /// arriving byte by byte rather than waiting for whole parts (parts finish in batches, and the last batch would
+    /// all be hashed after the download), reading back from the page cache while the network is busy, so
+    /// verification adds only the tail. A retried part rewrites the same bytes of the same range, so what was hashed
+    /// stays valid; anything else fails the digest. Memory stays at curl's buffers plus one read buffer.
+    ///
+    /// Any failed part, an object of another size (`.corruptBlob`, from the first answer's Content-Range) or a
+    /// digest mismatch (`.corruptBlob`) fails the whole read and removes the file.
+    func getObjectRanged(key: String, size: Int64, to path: String, expected: SHA256Digest, location: String,
+                         chain: SHA256Chain? = nil) throws -> Int64
     {
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ObjectStoreError.io("cannot create", path, errno: errno) }
@@ -33,49 +40,33 @@ extension S3Client {
             if allocated != 0 {
                 guard ftruncate(fd, off_t(size)) == 0 else { throw ObjectStoreError.io("cannot size", path, errno: errno) }
             }
-            return (try downloadRanges(key: key, size: size, fd: fd, path: path), size)
+            let target = RangeTarget(key: key, size: size, fd: fd, path: path, digest: expected, location: location)
+            if let chain, chain.fits(fileSize: size) {
+                return (try downloadCheckedRanges(target, chain: chain), size)
+            }
+            return (try downloadRanges(target), size)
         } commit: {
             guard fsync(fd) == 0 else { throw ObjectStoreError.io("cannot fsync", path, errno: errno) }
         }
     }
 
-    /// Fetches the ranges on `settings.downloadConcurrency` workers while another worker hashes the completed
-    /// prefix (``ParallelMap``); returns the file's digest once every range is in. The first failure (a range, or
-    /// reading the file back) stops everyone and is the error thrown: ranges in flight abandon their transfers.
-    private func downloadRanges(key: String, size: Int64, fd: Int32, path: String) throws -> SHA256Digest {
+    /// Fetches the ranges while another worker hashes the completed prefix (``ParallelMap``); returns the file's
+    /// digest once every range is in. The first failure (a range, or reading the file back) stops everyone and is
+    /// the error thrown: ranges in flight abandon their transfers.
+    private func downloadRanges(_ target: RangeTarget) throws -> SHA256Digest {
         let partSize = max(settings.partSize, 1 << 20)
-        let count = Int((size + partSize - 1) / partSize)
-        let state = RangeProgress(count: count)
+        let state = RangeProgress(count: Int((target.size + partSize - 1) / partSize))
         do {
             let (digest, _) = try ParallelMap.both({
                 do {
-                    return try Self.hashWrittenPrefix(fd: fd, path: path, size: size, partSize: partSize, state: state)
+                    return try Self.hashWrittenPrefix(fd: target.fd, path: target.path, size: target.size, partSize: partSize,
+                                                      state: state)
                 } catch {
                     state.fail(error)
                     throw error
                 }
             }, { [self] in
-                try ParallelMap.run(count: count, workers: settings.downloadConcurrency) { index in
-                    let offset = Int64(index) * partSize
-                    let range = offset..<min(offset + partSize, size)
-                    do {
-                        // Another range or the hashing failed: start no more transfers.
-                        if state.hasFailed { throw ObjectStoreError(.io, "download abandoned after another part failed") }
-                        try getRange(key: key, part: index, range: range, total: size, fd: fd, path: path, state: state)
-                        // The disk write of this part starts now, beside the parts still arriving; the fsync
-                        // at the end waits only for what is left.
-                        FileWriteback.start(fd: fd, offset: range.lowerBound, length: Int64(range.count))
-                        state.partFinished()
-                    } catch {
-                        let failure = (error as? ObjectStoreError).map {
-                            ObjectStoreError(
-                                $0.kind, "part \(index + 1) of \(count) (bytes \(range.lowerBound)-\(range.upperBound - 1)): \($0.reason)",
-                                hint: $0.hint)
-                        } ?? error
-                        state.fail(failure)
-                        throw failure
-                    }
-                }
+                _ = try fetchRanges(target, partSize: partSize, state: state, segment: { _ in nil })
             })
             guard let digest else { throw ObjectStoreError(.io, "the download finished without a digest") }
             return digest
@@ -85,28 +76,104 @@ extension S3Client {
         }
     }
 
-    /// One range into its place in the file, retried as a whole by `send`; checks that the server answered with
-    /// exactly that range of an object of the expected total size.
-    private func getRange(key: String, part: Int, range: Range<Int64>, total: Int64, fd: Int32, path: String,
-                          state: RangeProgress) throws
+    /// Fetches ranges of whole strides, each verified by its worker against `chain` as it arrives; returns the
+    /// expected digest when every range passed, else the written file's digest, hashed in one stream.
+    private func downloadCheckedRanges(_ target: RangeTarget, chain: SHA256Chain) throws -> SHA256Digest {
+        let partSize = (max(settings.partSize, 1 << 20) + chain.stride - 1) / chain.stride * chain.stride
+        let state = RangeProgress(count: Int((target.size + partSize - 1) / partSize))
+        let passed: Bool
+        do {
+            passed = try fetchRanges(target, partSize: partSize, state: state) { offset in
+                chain.segment(from: offset, fileSize: target.size, expected: target.digest)
+            }
+        } catch {
+            throw state.firstError ?? error
+        }
+        if passed { return target.digest }
+        return try Self.hashFile(fd: target.fd, path: target.path, size: target.size)
+    }
+
+    /// Fetches every range on `settings.downloadConcurrency` workers, each checked by `segment(offset)` when that
+    /// gives a checker; returns whether every checked range passed. The first failure stops the others.
+    private func fetchRanges(_ target: RangeTarget, partSize: Int64, state: RangeProgress,
+                             segment: @Sendable (Int64) -> SHA256ChainSegment?) throws -> Bool
     {
-        let sink = PositionalFileSink(fd: fd, path: path, part: part, range: range, state: state)
-        let response = try getObject(key: key, range: range, sink: sink)
+        let count = Int((target.size + partSize - 1) / partSize)
+        let refused = Atomic<Bool>(false)
+        _ = try ParallelMap.run(count: count, workers: settings.downloadConcurrency) { index in
+            let offset = Int64(index) * partSize
+            let range = offset..<min(offset + partSize, target.size)
+            do {
+                // Another range or the hashing failed: start no more transfers.
+                if state.hasFailed { throw ObjectStoreError(.io, "download abandoned after another part failed") }
+                if try !getRange(target, part: index, range: range, state: state, segment: segment(offset)) {
+                    refused.store(true, ordering: .relaxed)
+                }
+                // The disk write of this part starts now, beside the parts still arriving; the fsync
+                // at the end waits only for what is left.
+                FileWriteback.start(fd: target.fd, offset: range.lowerBound, length: Int64(range.count))
+                state.partFinished()
+            } catch {
+                let failure = (error as? ObjectStoreError).map {
+                    ObjectStoreError(
+                        $0.kind, "part \(index + 1) of \(count) (bytes \(range.lowerBound)-\(range.upperBound - 1)): \($0.reason)",
+                        hint: $0.hint)
+                } ?? error
+                state.fail(failure)
+                throw failure
+            }
+        }
+        return !refused.load(ordering: .relaxed)
+    }
+
+    /// One range into its place in the file, retried as a whole by `send`. The answer must be HTTP 206 with exactly
+    /// that range of an object of `total` bytes, checked before its first byte is written: under a content address,
+    /// an object of another size is not the blob (`.corruptBlob`), and a server that ignores Range is told apart.
+    /// Returns whether the range passed its `segment` check (true without one).
+    private func getRange(_ target: RangeTarget, part: Int, range: Range<Int64>, state: RangeProgress,
+                          segment: SHA256ChainSegment?) throws -> Bool
+    {
+        let (key, total, digest, location) = (target.key, target.size, target.digest, target.location)
         let full = objectKey(key)
         let expected = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(total)"
-        let contentRange = response.headers["content-range"] ?? ""
-        guard response.status == 206, contentRange == expected else {
-            throw ObjectStoreError(
-                .serverError,
-                "GET \(describe(full)) for \(expected) answered HTTP \(response.status) with Content-Range \"\(contentRange)\"",
-                hint: contentRange.hasSuffix("/\(total)") || contentRange.isEmpty
-                    ? "the server does not honour Range requests; raise the multipart threshold to read in one stream"
-                    : "the object changed size while it was being read; retry the read")
+        let check = { @Sendable (status: Int, contentRange: String) throws in
+            guard status == 206, contentRange == expected else {
+                if let slash = contentRange.lastIndex(of: "/"), let stored = Int64(contentRange[contentRange.index(after: slash)...]),
+                   stored != total
+                {
+                    throw ObjectStoreError.sizeDiffers(digest, stored: stored, expected: total, at: location)
+                }
+                throw ObjectStoreError(
+                    .serverError,
+                    "GET \(self.describe(full)) for \(expected) answered HTTP \(status) with Content-Range \"\(contentRange)\"",
+                    hint: "the server does not honour Range requests; raise the multipart threshold to read in one stream")
+            }
         }
+        let sink = PositionalFileSink(fd: target.fd, path: target.path, part: part, range: range, state: state,
+                                      segment: segment, check: check)
+        let response: HTTPResponse
+        do {
+            response = try getObject(key: key, range: range, sink: sink)
+        } catch let error as ObjectStoreError where error.kind == .rangeNotSatisfiable {
+            // The range starts past the stored object's end: it is shorter than the blob.
+            throw ObjectStoreError.sizeDiffers(digest, stored: nil, expected: total, at: location)
+        }
+        try check(response.status, response.headers["content-range"] ?? "")
         guard sink.count == Int64(range.count) else {
             throw ObjectStoreError(.serverError, "GET \(describe(full)) for \(expected) delivered \(sink.count) bytes",
                                    hint: "the transfer was cut short; retry the read")
         }
+        return sink.segment?.passed(through: range.upperBound) ?? true
+    }
+
+    /// The file's digest, read back in one stream (a checked download whose ranges did not all pass).
+    private static func hashFile(fd: Int32, path: String, size: Int64) throws -> SHA256Digest {
+        let state = RangeProgress(count: 1)
+        state.wrote(0, upTo: size)
+        guard let digest = try hashWrittenPrefix(fd: fd, path: path, size: size, partSize: size, state: state) else {
+            throw ObjectStoreError(.io, "the download finished without a digest")
+        }
+        return digest
     }
 
     /// Hashes parts from the file in order as they complete; nil when a worker failed (its error is the result).
@@ -136,6 +203,16 @@ extension S3Client {
     }
 }
 
+/// What a ranged download fetches and where it goes.
+private struct RangeTarget: Sendable {
+    let key: String
+    let size: Int64
+    let fd: Int32
+    let path: String
+    let digest: SHA256Digest
+    let location: String
+}
+
 /// Writes one range of a download at its offset in the shared file; a retry rewrites the range from its start.
 private final class PositionalFileSink: ResponseSink {
     private let fd: Int32
@@ -143,17 +220,32 @@ private final class PositionalFileSink: ResponseSink {
     private let part: Int
     private let range: Range<Int64>
     private let state: RangeProgress
+    private let check: (_ status: Int, _ contentRange: String) throws -> Void
     private(set) var count: Int64 = 0
+    /// Hashes the range as it arrives, from its recorded start state (checked downloads).
+    private(set) var segment: SHA256ChainSegment?
 
-    init(fd: Int32, path: String, part: Int, range: Range<Int64>, state: RangeProgress) {
+    init(fd: Int32, path: String, part: Int, range: Range<Int64>, state: RangeProgress, segment: SHA256ChainSegment?,
+         check: @escaping (_ status: Int, _ contentRange: String) throws -> Void)
+    {
         self.fd = fd
         self.path = path
         self.part = part
         self.range = range
         self.state = state
+        self.segment = segment
+        self.check = check
     }
 
-    func reset() { count = 0 }
+    func reset() {
+        count = 0
+        segment?.reset()
+    }
+
+    /// The answer is checked before its first byte lands in the file.
+    func begin(status: Int, headers: [String: String]) throws {
+        try check(status, headers["content-range"] ?? "")
+    }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         // Another part failed: stop this transfer now instead of finishing a download that will be thrown away.
@@ -173,6 +265,8 @@ private final class PositionalFileSink: ResponseSink {
             }
             done += n
         }
+        // Hashed while the bytes are still in the cache from curl's copy.
+        segment?.update(bytes)
         count += Int64(bytes.count)
         state.wrote(part, upTo: count)
     }

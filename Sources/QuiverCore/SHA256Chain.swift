@@ -1,0 +1,181 @@
+import Foundation
+
+/// The SHA-256 chaining states of a file at every `stride` bytes (after `stride`, `2·stride`, … bytes; none at the
+/// end), recorded in the one pass that computes its digest. With them a file's digest can be checked in pieces,
+/// each on its own, on any thread, as its bytes arrive: a piece that starts at a boundary continues from that
+/// boundary's state and must arrive at the next boundary's, and the last piece at the digest
+/// (``SHA256ChainSegment``).
+///
+/// Checked like that, the pieces compose exactly the one-stream computation from SHA-256's initial state (the
+/// first piece starts there, not from a recorded state), so a file passes only if it hashes to the digest,
+/// whatever the recorded states say. Wrong states can only refuse a good file, never pass a bad one: a reader
+/// that is refused hashes the file in one stream to decide.
+public struct SHA256Chain: Sendable, Equatable {
+    /// The stride recorded at registration: 8 MiB (a 1 GiB file has 127 states, 4 KiB).
+    public static let defaultStride: Int64 = 8 << 20
+
+    /// Bytes between recorded states; a multiple of the 64-byte block.
+    public let stride: Int64
+    /// The eight working words a..h at each boundary, in order.
+    public let states: [UInt32]
+
+    /// Nil unless `stride` is a positive multiple of 64 and `states` holds whole states.
+    public init?(stride: Int64, states: [UInt32]) {
+        guard stride > 0, stride % 64 == 0, states.count % 8 == 0 else { return nil }
+        self.stride = stride
+        self.states = states
+    }
+
+    /// How many boundaries have a state.
+    public var boundaries: Int { states.count / 8 }
+
+    /// Whether this machine can record and use chains (the x86 SHA extensions, as for ``SHA256Midpoint``).
+    public static var available: Bool { SHA256Pair.accelerated }
+
+    /// Whether the chain has a state at every boundary inside a file of `size` bytes, and this machine can use it.
+    public func fits(fileSize size: Int64) -> Bool {
+        Self.available && size > 0 && Int64(boundaries) == (size - 1) / stride
+    }
+
+    /// The stride as 8 bytes, then every word, big-endian: the catalog's form.
+    public var encoded: [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(8 + states.count * 4)
+        for shift in Swift.stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: UInt64(stride) >> UInt64(shift))) }
+        for word in states {
+            bytes += [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)]
+        }
+        return bytes
+    }
+
+    /// Reads ``encoded``; nil for bytes of another shape.
+    public init?(encoded bytes: [UInt8]) {
+        guard bytes.count >= 8, (bytes.count - 8) % 32 == 0 else { return nil }
+        let stride = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard stride <= UInt64(Int64.max) else { return nil }
+        var states: [UInt32] = []
+        states.reserveCapacity((bytes.count - 8) / 4)
+        var index = 8
+        while index < bytes.count {
+            states.append(bytes[index..<(index + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+            index += 4
+        }
+        self.init(stride: Int64(stride), states: states)
+    }
+
+    /// The state after `boundary · stride` bytes (boundary 0: SHA-256's initial state).
+    func state(atBoundary boundary: Int) -> [UInt32] {
+        boundary == 0 ? SHA256Stream().state : Array(states[((boundary - 1) * 8)..<(boundary * 8)])
+    }
+
+    /// A checker for the bytes of a file of `fileSize` bytes from `offset` (a multiple of the stride, inside the
+    /// file), which must hash to `expected` as a whole. Requires ``fits(fileSize:)``.
+    public func segment(from offset: Int64, fileSize: Int64, expected: SHA256Digest) -> SHA256ChainSegment {
+        precondition(offset % stride == 0 && offset >= 0 && offset < fileSize && fits(fileSize: fileSize))
+        return SHA256ChainSegment(chain: self, start: offset, fileSize: fileSize, expected: expected)
+    }
+
+    /// The digest of `size` bytes fed by `stream` (in order, in any pieces), its ``SHA256Midpoint`` and its chain at
+    /// `stride`, in one pass of one stream. Midpoint and chain are nil for a file shorter than
+    /// ``SHA256Midpoint/minimumFileSize``, a stream of another length than `size`, or a machine without the SHA
+    /// extensions (then the digest comes from swift-crypto); the chain is also nil for a file of one stride or less
+    /// (nothing to split).
+    public static func digest(
+        size: Int64, stride: Int64 = defaultStride, _ stream: ((UnsafeRawBufferPointer) -> Void) -> Void
+    ) -> (digest: SHA256Digest, midpoint: SHA256Midpoint?, chain: SHA256Chain?) {
+        precondition(stride > 0 && stride % 64 == 0, "a chain's stride is a positive multiple of 64")
+        guard SHA256Midpoint.available, size >= SHA256Midpoint.minimumFileSize else {
+            var hasher = SHA256Hasher()
+            stream { hasher.update($0) }
+            return (hasher.finalize(), nil, nil)
+        }
+        let middle = SHA256Midpoint.offset(forFileSize: size)
+        var hasher = SHA256Stream()
+        var midpoint: SHA256Midpoint?
+        var states: [UInt32] = []
+        var position: Int64 = 0
+        var nextBoundary = stride
+        stream { piece in
+            var rest = piece
+            while !rest.isEmpty {
+                // The next place a state is taken: the midpoint, or a boundary inside the file.
+                var mark = Int64.max
+                if midpoint == nil { mark = middle }
+                if nextBoundary < size { mark = min(mark, nextBoundary) }
+                guard mark != Int64.max, position + Int64(rest.count) >= mark else {
+                    hasher.update(rest)
+                    position += Int64(rest.count)
+                    return
+                }
+                let head = Int(mark - position)
+                hasher.update(UnsafeRawBufferPointer(rebasing: rest[..<head]))
+                position = mark
+                rest = UnsafeRawBufferPointer(rebasing: rest[head...])
+                // Both marks are block boundaries: nothing is buffered.
+                if position == middle, midpoint == nil { midpoint = SHA256Midpoint(offset: middle, state: hasher.state) }
+                if position == nextBoundary, nextBoundary < size {
+                    states += hasher.state
+                    nextBoundary += stride
+                }
+            }
+        }
+        guard position == size else { return (hasher.finalize(), nil, nil) }
+        let chain = states.isEmpty ? nil : SHA256Chain(stride: stride, states: states)
+        return (hasher.finalize(), midpoint, chain)
+    }
+}
+
+/// Checks one piece of a file against its ``SHA256Chain``: fed the piece's bytes in order from its start, it
+/// hashes them from the start's recorded state and compares the state at every boundary it crosses, and the
+/// digest at the file's end. One per thread; ``reset()`` starts the piece over (a retried transfer).
+public struct SHA256ChainSegment {
+    private let chain: SHA256Chain
+    private let start: Int64
+    private let fileSize: Int64
+    private let expected: SHA256Digest
+    private var stream: SHA256Stream
+    private var position: Int64
+    private var nextBoundary: Int64
+    private var mismatch = false
+
+    init(chain: SHA256Chain, start: Int64, fileSize: Int64, expected: SHA256Digest) {
+        self.chain = chain
+        self.start = start
+        self.fileSize = fileSize
+        self.expected = expected
+        stream = SHA256Stream(state: chain.state(atBoundary: Int(start / chain.stride)), length: UInt64(start))
+        position = start
+        nextBoundary = start + chain.stride
+    }
+
+    /// Back to the piece's start.
+    public mutating func reset() {
+        self = SHA256ChainSegment(chain: chain, start: start, fileSize: fileSize, expected: expected)
+    }
+
+    /// The next bytes of the piece.
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        var rest = bytes
+        while !rest.isEmpty {
+            guard nextBoundary < fileSize, position + Int64(rest.count) >= nextBoundary else {
+                stream.update(rest)
+                position += Int64(rest.count)
+                return
+            }
+            let head = Int(nextBoundary - position)
+            stream.update(UnsafeRawBufferPointer(rebasing: rest[..<head]))
+            rest = UnsafeRawBufferPointer(rebasing: rest[head...])
+            position = nextBoundary
+            if stream.state != chain.state(atBoundary: Int(position / chain.stride)) { mismatch = true }
+            nextBoundary += chain.stride
+        }
+    }
+
+    /// Whether the bytes fed so far are the piece up to `end` (a boundary, or the file's end) and passed: every
+    /// boundary on the way matched its state, and at the file's end the whole file's digest.
+    public func passed(through end: Int64) -> Bool {
+        guard !mismatch, position == end, end > start else { return false }
+        if end == fileSize { return stream.finalize() == expected }
+        return end % chain.stride == 0  // its state was compared when the boundary was reached
+    }
+}

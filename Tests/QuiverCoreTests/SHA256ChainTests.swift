@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+@testable import QuiverCore
+
+/// The chaining states recorded while a file is hashed, and the piece-by-piece check that uses them, against
+/// swift-crypto's digest of the whole.
+@Suite("SHA-256 chains")
+struct SHA256ChainTests {
+    static let stride: Int64 = 1 << 20
+
+    func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
+        var state = seed &+ 0x9E37_79B9_7F4A_7C15
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(truncatingIfNeeded: state >> 33)
+        }
+    }
+
+    /// Records the chain of `data`, fed in pieces of the given sizes (cycled).
+    func record(_ data: [UInt8], pieces: [Int], stride: Int64 = stride) -> (SHA256Digest, SHA256Midpoint?, SHA256Chain?) {
+        SHA256Chain.digest(size: Int64(data.count), stride: stride) { feed in
+            data.withUnsafeBytes { all in
+                var start = 0, index = 0
+                while start < all.count {
+                    let end = min(all.count, start + pieces[index % pieces.count])
+                    feed(UnsafeRawBufferPointer(rebasing: all[start..<end]))
+                    start = end
+                    index += 1
+                }
+            }
+        }
+    }
+
+    /// Checks `data` as ranges of `partSize` (a multiple of the stride), each fed in pieces of `piece` bytes;
+    /// returns whether each range passed.
+    func check(_ data: [UInt8], chain: SHA256Chain, expected: SHA256Digest, partSize: Int64, piece: Int = 70_001) -> [Bool] {
+        let size = Int64(data.count)
+        return Swift.stride(from: Int64(0), to: size, by: Int(partSize)).map { start in
+            let end = min(start + partSize, size)
+            var segment = chain.segment(from: start, fileSize: size, expected: expected)
+            data.withUnsafeBytes { all in
+                var at = Int(start)
+                while at < Int(end) {
+                    let next = min(Int(end), at + piece)
+                    segment.update(UnsafeRawBufferPointer(rebasing: all[at..<next]))
+                    at = next
+                }
+            }
+            return segment.passed(through: end)
+        }
+    }
+
+    @Test func recordingKeepsTheDigestAndTheMidpointAndTakesAStateAtEveryBoundaryInside() throws {
+        try #require(SHA256Chain.available, "needs the SHA extensions")
+        for size in [(1 << 20) + 1, 3 << 20, (5 << 20) + 4321] {
+            let data = bytes(size, seed: UInt64(size))
+            for pieces in [[1 << 20], [4093, 65_536, 17], [size + 1]] {
+                let (digest, midpoint, chain) = record(data, pieces: pieces)
+                #expect(digest == SHA256Digest.of(data), "size \(size), pieces \(pieces)")
+                #expect(midpoint == SHA256Midpoint.digest(size: Int64(size)) { feed in data.withUnsafeBytes { feed($0) } }.midpoint)
+                let recorded = try #require(chain)
+                #expect(recorded.stride == Self.stride)
+                #expect(recorded.boundaries == (size - 1) >> 20, "a state at each whole MiB before the end, size \(size)")
+                #expect(recorded.fits(fileSize: Int64(size)))
+                #expect(!recorded.fits(fileSize: Int64(size) + Self.stride))
+            }
+        }
+    }
+
+    @Test func nothingToSplitRecordsNoChain() {
+        // One stride or less has no boundary inside; below a MiB nothing is recorded at all.
+        #expect(record(bytes(1 << 20, seed: 1), pieces: [4096]).2 == nil)
+        #expect(record(bytes(1000, seed: 2), pieces: [64]).2 == nil)
+        // A stream of another length than announced records nothing either.
+        let data = bytes(3 << 20, seed: 3)
+        let short = SHA256Chain.digest(size: Int64(data.count) + 1, stride: Self.stride) { feed in data.withUnsafeBytes { feed($0) } }
+        #expect(short.chain == nil && short.midpoint == nil)
+    }
+
+    @Test func everyRangeOfTheRightBytesPassesInAnyPieces() throws {
+        let size = (6 << 20) + 999
+        let data = bytes(size, seed: 7)
+        let (digest, _, recorded) = record(data, pieces: [65_536])
+        let chain = try #require(recorded)
+        for partSize in [Self.stride, 2 * Self.stride, 4 * Self.stride, 16 * Self.stride] {
+            for piece in [1, 64 * 1024 + 3, size] where piece > 1 || partSize == Self.stride {
+                #expect(check(data, chain: chain, expected: digest, partSize: partSize, piece: piece).allSatisfy { $0 },
+                        "part \(partSize), piece \(piece)")
+            }
+        }
+    }
+
+    @Test func aChangedByteFailsItsRangeAndOnlyItsRange() throws {
+        let size = (5 << 20) + 100
+        let original = bytes(size, seed: 11)
+        let (digest, _, recorded) = record(original, pieces: [1 << 20])
+        let chain = try #require(recorded)
+        for position in [0, (1 << 20) - 1, 1 << 20, (3 << 20) + 5, size - 1] {
+            var data = original
+            data[position] ^= 0x01
+            let results = check(data, chain: chain, expected: digest, partSize: 2 * Self.stride)
+            let failed = results.indices.filter { !results[$0] }
+            #expect(failed == [position / (2 << 20)], "byte \(position)")
+        }
+    }
+
+    @Test func wrongStatesRefuseRightBytesButCannotPassWrongOnes() throws {
+        let size = (4 << 20) + 64
+        let data = bytes(size, seed: 13)
+        let (digest, _, recorded) = record(data, pieces: [1 << 20])
+        let chain = try #require(recorded)
+        // A state altered: the two ranges that meet at it are refused, the others pass.
+        var states = chain.states
+        states[8 + 3] ^= 1  // the state at 2 MiB
+        let altered = try #require(SHA256Chain(stride: chain.stride, states: states))
+        #expect(check(data, chain: altered, expected: digest, partSize: Self.stride) == [true, false, false, true, true])
+        // Other bytes for the whole file pass nowhere under the right digest, whatever states they come with: the
+        // states of those bytes let every range but the last pass, and the last must end at the digest.
+        var other = data
+        other[size - 1] ^= 0x80
+        let (_, _, otherChain) = record(other, pieces: [1 << 20])
+        let results = check(other, chain: try #require(otherChain), expected: digest, partSize: Self.stride)
+        #expect(results == [true, true, true, true, false])
+    }
+
+    @Test func aRangeMustBeFedToItsEnd() throws {
+        let data = bytes(3 << 20, seed: 17)
+        let (digest, _, recorded) = record(data, pieces: [1 << 20])
+        let chain = try #require(recorded)
+        var segment = chain.segment(from: 0, fileSize: Int64(data.count), expected: digest)
+        data.withUnsafeBytes { segment.update(UnsafeRawBufferPointer(rebasing: $0[0..<((1 << 20) - 1)])) }
+        #expect(!segment.passed(through: 1 << 20), "one byte short of the boundary")
+        segment.reset()
+        data.withUnsafeBytes { segment.update(UnsafeRawBufferPointer(rebasing: $0[0..<(1 << 20)])) }
+        #expect(segment.passed(through: 1 << 20), "after a reset the range starts over")
+    }
+
+    @Test func theEncodingRoundTripsAndRefusesOtherShapes() throws {
+        let data = bytes((3 << 20) + 1, seed: 19)
+        let chain = try #require(record(data, pieces: [1 << 20]).2)
+        let encoded = chain.encoded
+        #expect(encoded.count == 8 + chain.boundaries * 32)
+        #expect(SHA256Chain(encoded: encoded) == chain)
+        #expect(SHA256Chain(encoded: Array(encoded.dropLast())) == nil)
+        #expect(SHA256Chain(encoded: [1, 2, 3]) == nil)
+        // A stride of zero or off the block size is refused.
+        #expect(SHA256Chain(encoded: [UInt8](repeating: 0, count: 8)) == nil)
+        #expect(SHA256Chain(encoded: [0, 0, 0, 0, 0, 0, 0, 65]) == nil)
+        #expect(SHA256Chain(stride: 0, states: []) == nil)
+        #expect(SHA256Chain(stride: 64, states: [1, 2, 3]) == nil)
+    }
+}
