@@ -109,9 +109,6 @@ extension S3Client {
                 if try !getRange(target, part: index, range: range, state: state, segment: segment(offset)) {
                     refused.store(true, ordering: .relaxed)
                 }
-                // The disk write of this part starts now, beside the parts still arriving; the fsync
-                // at the end waits only for what is left.
-                FileWriteback.start(fd: target.fd, offset: range.lowerBound, length: Int64(range.count))
                 state.partFinished()
             } catch {
                 let failure = (error as? ObjectStoreError).map {
@@ -222,6 +219,8 @@ private final class PositionalFileSink: ResponseSink {
     private let state: RangeProgress
     private let check: (_ status: Int, _ contentRange: String) throws -> Void
     private(set) var count: Int64 = 0
+    /// Bytes of the range from its start whose disk write was started.
+    private var flushed: Int64 = 0
     /// Hashes the range as it arrives, from its recorded start state (checked downloads).
     private(set) var segment: SHA256ChainSegment?
 
@@ -237,8 +236,11 @@ private final class PositionalFileSink: ResponseSink {
         self.check = check
     }
 
+    static let writebackStep: Int64 = 2 << 20
+
     func reset() {
         count = 0
+        flushed = 0
         segment?.reset()
     }
 
@@ -268,6 +270,12 @@ private final class PositionalFileSink: ResponseSink {
         // Hashed while the bytes are still in the cache from curl's copy.
         segment?.update(bytes)
         count += Int64(bytes.count)
+        // The disk write starts every few MiB, beside the bytes still arriving, and for the range's tail when it is
+        // complete: the fsync at the end waits only for the last few MiB, not for the last whole ranges.
+        if count - flushed >= Self.writebackStep || count == Int64(range.count) {
+            FileWriteback.start(fd: fd, offset: range.lowerBound + flushed, length: count - flushed)
+            flushed = count
+        }
         state.wrote(part, upTo: count)
     }
 }
