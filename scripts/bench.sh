@@ -15,7 +15,7 @@
 #        PEFT_THREADS (torch threads for PEFT, 2; under load 1 avoids OpenMP's spinning threads collapsing),
 #        PEFT=0 (skip PEFT), REGISTRY=0 (skip the registry figures below), AUDIT_VERSIONS (catalog sizes for
 #        the catalog reads, "100000"; "100000 1000000" adds the million, ~3 min of seeding), AUDIT_RUNS (1000),
-#        TRANSFER_SIZES (register/pull sizes in MiB, "32 200 1024"), TRANSFER_ROUNDS (3),
+#        TRANSFER_SIZES (register/pull sizes in MiB, "32 200 1024"), TRANSFER_ROUNDS (5),
 #        TRANSFER=FILES (also scripts/bench-objectstore.sh FILES; needs the test SeaweedFS), DOC=0 (print only),
 #        REPORT_ONLY=1 (no measuring: rewrite the section from the last run's files in bench-out/bench-sh).
 # Needs hyperfine. PEFT goes into <repo>/.venv-peft through bench/peft/setup.sh (its own venv, gitignored).
@@ -127,14 +127,14 @@ if [ "${REGISTRY:-1}" = 1 ]; then
         export PATH="$ROOT/.venv-peft/bin:$PATH"
     fi
     echo "== register and pull against raw S3 (load $(load))"
-    QUIVER="$QUIVER" bench/registry/transfer.sh --sizes "${TRANSFER_SIZES:-32 200 1024}" --rounds "${TRANSFER_ROUNDS:-3}"
+    QUIVER="$QUIVER" bench/registry/transfer.sh --sizes "${TRANSFER_SIZES:-32 200 1024}" --rounds "${TRANSFER_ROUNDS:-5}"
     cp bench-out/registry-transfer.md "$OUT/registry-transfer.md"
 fi
 [ -n "${TRANSFER:-}" ] && bash scripts/bench-objectstore.sh $TRANSFER | tee "$OUT/transfer.md"
 fi
 read -r CAT_BYTES R16_BYTES < "$OUT/sizes.txt"
 
-AUDIT_RUNS="${AUDIT_RUNS:-1000}" TRANSFER_SIZES="${TRANSFER_SIZES:-32 200 1024}" TRANSFER_ROUNDS="${TRANSFER_ROUNDS:-3}" python3 - "$OUT" "$LAYERS" "$RUNS" "$CAT_BYTES" "$R16_BYTES" "${DOC:-1}" <<'PY'
+AUDIT_RUNS="${AUDIT_RUNS:-1000}" TRANSFER_SIZES="${TRANSFER_SIZES:-32 200 1024}" TRANSFER_ROUNDS="${TRANSFER_ROUNDS:-5}" python3 - "$OUT" "$LAYERS" "$RUNS" "$CAT_BYTES" "$R16_BYTES" "${DOC:-1}" <<'PY'
 import json, os, sys, glob, datetime, subprocess
 out, layers, runs, cat_bytes, r16_bytes, doc = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1"
 def median(name):
@@ -210,7 +210,7 @@ with 10,000 descendants). Times in ms.
 if os.path.exists(f"{out}/registry-transfer.md"):
     sizes = os.environ.get("TRANSFER_SIZES", "32 200 1024")
     text += f"""
-Register and pull against the raw S3 rate of the same bytes, `bench/registry/transfer.sh --sizes "{sizes}" --rounds {os.environ.get('TRANSFER_ROUNDS', '3')}`:
+Register and pull against the raw S3 rate of the same bytes, `bench/registry/transfer.sh --sizes "{sizes}" --rounds {os.environ.get('TRANSFER_ROUNDS', '5')}`:
 raw is the faster of a plain libcurl PUT/GET (`curl --aws-sigv4`) and `aws s3 cp`; register = validate, both
 digests, upload, record; pull = download, verify, write, flush. Each round alternates raw and Quiver.
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `quiver register` and `quiver pull` against the raw S3 rate of the same bytes, in one run.
 #
-#   bench/registry/transfer.sh [--sizes "32 200 1024"] [--rounds 3]      (QUIVER=BINARY to skip the build)
+#   bench/registry/transfer.sh [--sizes "32 200 1024"] [--rounds 5]      (QUIVER=BINARY to skip the build)
 #
 # Starts a throw-away PostgreSQL and SeaweedFS (scripts/services) and writes one PEFT adapter per size (MiB, F32,
 # scripts/make-big-adapter.py). Each round, for each size, alternating:
@@ -15,12 +15,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIZES="32 200 1024"
-ROUNDS=3
+ROUNDS=5
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --sizes) SIZES="$2"; shift 2 ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
-        *) echo "usage: $0 [--sizes \"32 200 1024\"] [--rounds 3]" >&2; exit 64 ;;
+        *) echo "usage: $0 [--sizes \"32 200 1024\"] [--rounds 5]" >&2; exit 64 ;;
     esac
 done
 bash scripts/bootstrap.sh >/dev/null
