@@ -77,15 +77,15 @@ struct SHA256ChainTests {
         #expect(short.chain == nil && short.midpoint == nil)
     }
 
-    @Test func everyRangeOfTheRightBytesPassesInAnyPieces() throws {
-        let size = (6 << 20) + 999
+    @Test(arguments: [(6 << 20) + 999, 4 << 20])
+    func everyRangeOfTheRightBytesPassesInAnyPieces(size: Int) throws {
         let data = bytes(size, seed: 7)
         let (digest, _, recorded) = record(data, pieces: [65_536])
         let chain = try #require(recorded)
         for partSize in [Self.stride, 2 * Self.stride, 4 * Self.stride, 16 * Self.stride] {
             for piece in [1, 64 * 1024 + 3, size] where piece > 1 || partSize == Self.stride {
                 #expect(check(data, chain: chain, expected: digest, partSize: partSize, piece: piece).allSatisfy { $0 },
-                        "part \(partSize), piece \(piece)")
+                        "size \(size), part \(partSize), piece \(piece)")
             }
         }
     }
