@@ -91,7 +91,9 @@ extension LoRAAdapter {
     /// the file from start to end, every byte goes to the file hasher and every tensor's bytes (after its
     /// description line) to the canonical hasher as well, chunk by chunk while the chunk is in the cache.
     /// nil when the tensors are stored in another order (then each digest is its own pass).
-    func computeDigests() -> (canonical: SHA256Digest, weights: SHA256Digest)? {
+    /// The file stream's chaining states are taken every ``SHA256Chain/defaultStride`` bytes on the way (the chain
+    /// the catalog keeps for downloads), when the SHA extensions are there.
+    func computeDigests() -> (canonical: SHA256Digest, weights: SHA256Digest, chain: SHA256Chain?)? {
         let stored = weights.tensors
         for (earlier, later) in zip(stored, stored.dropFirst())
         where !earlier.name.unicodeScalars.lexicographicallyPrecedes(later.name.unicodeScalars) {
@@ -114,6 +116,10 @@ extension LoRAAdapter {
         }
         var next = 0  // the first segment not yet finished
         var windowStart = 0
+        let stride = SHA256Chain.defaultStride
+        let fileSize = Int64(weights.fileSize)
+        var nextBoundary = stride  // the next file offset where the file stream's state is taken
+        var states: [UInt32]? = []
         // streamBytes releases each 32 MiB window's pages once it is hashed, so RSS stays flat for large files.
         weights.streamBytes(0..<weights.fileSize) { window in
             let windowEnd = windowStart + window.count
@@ -133,10 +139,15 @@ extension LoRAAdapter {
                 }
                 var piece = position
                 while piece < end {
-                    let pieceEnd = min(end, piece + Self.digestChunk)
+                    var pieceEnd = min(end, piece + Self.digestChunk)
+                    if nextBoundary < fileSize { pieceEnd = min(pieceEnd, Int(nextBoundary)) }
                     let bytes = UnsafeRawBufferPointer(rebasing: window[(piece - windowStart)..<(pieceEnd - windowStart)])
                     if tensorBytes { digests.updateBoth(bytes) } else { digests.updateSecond(bytes) }
                     piece = pieceEnd
+                    if Int64(piece) == nextBoundary, nextBoundary < fileSize {
+                        if let state = digests.secondChainingState { states? += state } else { states = nil }
+                        nextBoundary += stride
+                    }
                 }
                 position = end
                 if tensorBytes && next < segments.count && position == segments[next].range.upperBound { next += 1 }
@@ -150,7 +161,8 @@ extension LoRAAdapter {
         }
         guard next == segments.count else { return nil }
         let (canonical, file) = digests.finalize()
-        return (canonical, file)
+        let chain = states.flatMap { $0.isEmpty ? nil : SHA256Chain(stride: stride, states: $0) }
+        return (canonical, file, chain.flatMap { $0.fits(fileSize: fileSize) ? $0 : nil })
     }
 }
 

@@ -85,8 +85,10 @@ public final class LoRAAdapter: Sendable {
     /// otherwise (small files, no SHA extensions, a digest computed together with the canonical one or assumed).
     public var weightsMidpoint: SHA256Midpoint? { midpointCache.withLock { $0.midpoint } }
 
-    /// The weights file's chaining states every ``SHA256Chain/defaultStride`` bytes, recorded with ``weightsMidpoint``
-    /// (and nil when it is): the catalog keeps them so a download can verify its ranges in parallel.
+    /// The weights file's chaining states every ``SHA256Chain/defaultStride`` bytes, recorded when the file's
+    /// digest was computed here (alone, as registration computes it, or together with the canonical digest, as for a
+    /// merge's output); nil otherwise, for files of one stride or less, and without the SHA extensions. The catalog
+    /// keeps them so a download can verify its ranges in parallel.
     public var weightsChain: SHA256Chain? { midpointCache.withLock { $0.chain } }
 
     /// The adapter's identity independent of file formatting; see ``canonicalDigestDefinition``. Computed on first
@@ -109,6 +111,7 @@ public final class LoRAAdapter: Sendable {
         if let canonical = known.canonical, let weights = known.weights { return (canonical, weights) }
         if known.canonical != nil || known.weights != nil { return (canonicalDigest, weightsDigest) }
         guard let both = computeDigests() else { return (canonicalDigest, weightsDigest) }
+        if let chain = both.chain { midpointCache.withLock { if $0.chain == nil { $0.chain = chain } } }
         return digestCache.withLock { cache in
             cache.canonical = cache.canonical ?? both.canonical
             cache.weights = cache.weights ?? both.weights

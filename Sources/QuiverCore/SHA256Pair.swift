@@ -62,6 +62,12 @@ public struct SHA256Pair {
         second.update(UnsafeRawBufferPointer(rebasing: bytes[(b + blocks * 64)...]))
     }
 
+    /// The second stream's chaining state, at a block boundary with the SHA extensions (nil otherwise): what
+    /// ``SHA256Chain`` records.
+    public var secondChainingState: [UInt32]? {
+        fallback == nil && second.buffered == 0 ? second.state : nil
+    }
+
     /// The two digests.
     public func finalize() -> (first: SHA256Digest, second: SHA256Digest) {
         if let fallback { return (SHA256Digest(fallback.first.finalize()), SHA256Digest(fallback.second.finalize())) }

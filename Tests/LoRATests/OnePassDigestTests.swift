@@ -50,6 +50,33 @@ struct OnePassDigestTests {
         }
     }
 
+    /// A file over one stride (8 MiB) gets its chain from either way of computing its digest: the one pass that
+    /// gives both digests (a merge's output) and the registration check's two threads.
+    @Test func bothWaysRecordTheChainOfTheFile() throws {
+        try #require(SHA256Chain.available, "needs the SHA extensions")
+        let out = try Fixtures.temporaryDirectory("chain")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let config = AdapterConfig(baseModelNameOrPath: "tiny", r: 8, loraAlpha: 16, targetModules: .list(["q"]))
+        try config.jsonData().write(to: out.appendingPathComponent(LoRAAdapter.configFileName))
+        let width = 180_000  // two 8 × 180,000 F32 tensors: 11.5 MB, one boundary inside
+        let values = (0..<(8 * width)).map { Float($0 % 1013) * 0.0005 }
+        try SafeTensorsWriter.write([
+            TensorToWrite(name: "base_model.model.m.q.lora_A.weight", shape: [8, width], values: values),
+            TensorToWrite(name: "base_model.model.m.q.lora_B.weight", shape: [width, 8], values: values),
+        ], metadata: ["format": "pt"], to: out.appendingPathComponent(LoRAAdapter.weightsFileName))
+        let bytes = try Data(contentsOf: out.appendingPathComponent(LoRAAdapter.weightsFileName))
+        let reference = SHA256Chain.digest(size: Int64(bytes.count)) { feed in bytes.withUnsafeBytes { feed($0) } }
+        let expected = try #require(reference.chain)
+        #expect(expected.boundaries == 1)
+
+        let onePass = try LoRAAdapter.load(directory: out)
+        #expect(onePass.digests().weights == reference.digest)
+        #expect(onePass.weightsChain == expected)
+        let checked = try LoRAAdapter.load(directory: out)
+        try checked.requireFiniteWeightsAndDigests()
+        #expect(checked.weightsChain == expected)
+    }
+
     @Test("the registration check gives the same digests on two threads", arguments: directories)
     func registrationCheckDigests(directory: URL) throws {
         let checked = try LoRAAdapter.load(directory: directory)
