@@ -19,9 +19,13 @@ public struct SHA256Chain: Sendable, Equatable {
     /// The eight working words a..h at each boundary, in order.
     public let states: [UInt32]
 
-    /// Nil unless `stride` is a positive multiple of 64 and `states` holds whole states.
+    /// The largest stride a chain may have (1 TiB): far above any recorded one, and small enough that ranges of
+    /// whole strides cannot overflow.
+    public static let maximumStride: Int64 = 1 << 40
+
+    /// Nil unless `stride` is a multiple of 64 from 64 to ``maximumStride`` and `states` holds whole states.
     public init?(stride: Int64, states: [UInt32]) {
-        guard stride > 0, stride % 64 == 0, states.count % 8 == 0 else { return nil }
+        guard stride > 0, stride <= Self.maximumStride, stride % 64 == 0, states.count % 8 == 0 else { return nil }
         self.stride = stride
         self.states = states
     }
@@ -32,9 +36,10 @@ public struct SHA256Chain: Sendable, Equatable {
     /// Whether this machine can record and use chains (the x86 SHA extensions, as for ``SHA256Midpoint``).
     public static var available: Bool { SHA256Pair.accelerated }
 
-    /// Whether the chain has a state at every boundary inside a file of `size` bytes, and this machine can use it.
+    /// Whether the chain has a state at every boundary inside a file of `size` bytes (at least one: a file of one
+    /// stride has nothing to split), and this machine can use it.
     public func fits(fileSize size: Int64) -> Bool {
-        Self.available && size > 0 && Int64(boundaries) == (size - 1) / stride
+        Self.available && size > 0 && boundaries > 0 && Int64(boundaries) == (size - 1) / stride
     }
 
     /// The stride as 8 bytes, then every word, big-endian: the catalog's form.
@@ -52,7 +57,7 @@ public struct SHA256Chain: Sendable, Equatable {
     public init?(encoded bytes: [UInt8]) {
         guard bytes.count >= 8, (bytes.count - 8) % 32 == 0 else { return nil }
         let stride = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        guard stride <= UInt64(Int64.max) else { return nil }
+        guard stride <= UInt64(Self.maximumStride) else { return nil }
         var states: [UInt32] = []
         states.reserveCapacity((bytes.count - 8) / 4)
         var index = 8

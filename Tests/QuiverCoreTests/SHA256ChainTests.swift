@@ -147,6 +147,10 @@ struct SHA256ChainTests {
         #expect(SHA256Chain(encoded: [UInt8](repeating: 0, count: 8)) == nil)
         #expect(SHA256Chain(encoded: [0, 0, 0, 0, 0, 0, 0, 65]) == nil)
         #expect(SHA256Chain(stride: 0, states: []) == nil)
+        // A stride so large that whole-stride ranges would overflow, and a chain with no state, are not used.
+        #expect(SHA256Chain(encoded: [0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xC0]) == nil)
+        #expect(SHA256Chain(stride: 1 << 41, states: []) == nil)
+        #expect(SHA256Chain(stride: 1 << 20, states: [])?.fits(fileSize: 1000) == false)
         #expect(SHA256Chain(stride: 64, states: [1, 2, 3]) == nil)
     }
 }
