@@ -102,7 +102,7 @@ let package = Package(
         // Test support shared by the suites: fixtures and the real servers started by scripts/services.sh.
         .target(name: "QuiverTesting", dependencies: ["QuiverCore"], swiftSettings: swiftSettings),
 
-        .testTarget(name: "QuiverCoreTests", dependencies: ["QuiverCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "QuiverCoreTests", dependencies: ["QuiverCore", "QuiverTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "QuiverTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "QuiverTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "ProvenanceTests", dependencies: ["Provenance", "QuiverCore", "QuiverTesting"], swiftSettings: swiftSettings),
