@@ -35,7 +35,9 @@ extension Registry {
         let (config, weights) = ParallelMap.alongside(
             { try blobs.get(digest: version.configDigest, known: KnownBlob(size: version.configSize), to: configURL) },
             {
-                let chain = try catalog.read { try $0.blobs.chain(of: version.weightsDigest) }
+                // Chains are recorded at the default stride, so a file of one stride or less has none to ask for.
+                let chain = version.weightsSize > SHA256Chain.defaultStride
+                    ? try catalog.read { try $0.blobs.chain(of: version.weightsDigest) } : nil
                 return try blobs.get(digest: version.weightsDigest, known: KnownBlob(size: version.weightsSize, chain: chain),
                                      to: directory.appendingPathComponent(LoRAAdapter.weightsFileName))
             })
