@@ -116,10 +116,8 @@ extension LoRAAdapter {
         }
         var next = 0  // the first segment not yet finished
         var windowStart = 0
-        let stride = SHA256Chain.defaultStride
-        let fileSize = Int64(weights.fileSize)
-        var nextBoundary = stride  // the next file offset where the file stream's state is taken
-        var states: [UInt32]? = []
+        var boundaries = SHA256ChainBoundaries(stride: SHA256Chain.defaultStride, fileSize: Int64(weights.fileSize))
+        var states: [UInt32]? = []  // the file stream's state at each boundary; nil without the SHA extensions
         // streamBytes releases each 32 MiB window's pages once it is hashed, so RSS stays flat for large files.
         weights.streamBytes(0..<weights.fileSize) { window in
             let windowEnd = windowStart + window.count
@@ -139,14 +137,12 @@ extension LoRAAdapter {
                 }
                 var piece = position
                 while piece < end {
-                    var pieceEnd = min(end, piece + Self.digestChunk)
-                    if nextBoundary < fileSize { pieceEnd = min(pieceEnd, Int(nextBoundary)) }
+                    let pieceEnd = Int(boundaries.limit(Int64(min(end, piece + Self.digestChunk))))
                     let bytes = UnsafeRawBufferPointer(rebasing: window[(piece - windowStart)..<(pieceEnd - windowStart)])
                     if tensorBytes { digests.updateBoth(bytes) } else { digests.updateSecond(bytes) }
                     piece = pieceEnd
-                    if Int64(piece) == nextBoundary, nextBoundary < fileSize {
+                    if boundaries.reached(Int64(piece)) {
                         if let state = digests.secondChainingState { states? += state } else { states = nil }
-                        nextBoundary += stride
                     }
                 }
                 position = end
@@ -161,8 +157,8 @@ extension LoRAAdapter {
         }
         guard next == segments.count else { return nil }
         let (canonical, file) = digests.finalize()
-        let chain = states.flatMap { $0.isEmpty ? nil : SHA256Chain(stride: stride, states: $0) }
-        return (canonical, file, chain.flatMap { $0.fits(fileSize: fileSize) ? $0 : nil })
+        let chain = states.flatMap { SHA256Chain(stride: boundaries.stride, states: $0) }
+        return (canonical, file, chain.flatMap { $0.fits(fileSize: boundaries.fileSize) ? $0 : nil })
     }
 }
 

@@ -99,29 +99,20 @@ public struct SHA256Chain: Sendable, Equatable {
         var midpoint: SHA256Midpoint?
         var states: [UInt32] = []
         var position: Int64 = 0
-        var nextBoundary = stride
+        var boundaries = SHA256ChainBoundaries(stride: stride, fileSize: size)
         stream { piece in
             var rest = piece
             while !rest.isEmpty {
-                // The next place a state is taken: the midpoint, or a boundary inside the file.
-                var mark = Int64.max
-                if midpoint == nil { mark = middle }
-                if nextBoundary < size { mark = min(mark, nextBoundary) }
-                guard mark != Int64.max, position + Int64(rest.count) >= mark else {
-                    hasher.update(rest)
-                    position += Int64(rest.count)
-                    return
-                }
-                let head = Int(mark - position)
+                // Pieces stop at the midpoint and at every boundary inside the file: a state is taken at each.
+                var end = boundaries.limit(position + Int64(rest.count))
+                if midpoint == nil, position < middle { end = min(end, middle) }
+                let head = Int(end - position)
                 hasher.update(UnsafeRawBufferPointer(rebasing: rest[..<head]))
-                position = mark
+                position = end
                 rest = UnsafeRawBufferPointer(rebasing: rest[head...])
-                // Both marks are block boundaries: nothing is buffered.
+                // Both are block boundaries: nothing is buffered.
                 if position == middle, midpoint == nil { midpoint = SHA256Midpoint(offset: middle, state: hasher.state) }
-                if position == nextBoundary, nextBoundary < size {
-                    states += hasher.state
-                    nextBoundary += stride
-                }
+                if boundaries.reached(position) { states += hasher.state }
             }
         }
         guard position == size else { return (hasher.finalize(), nil, nil) }
@@ -140,7 +131,7 @@ public struct SHA256ChainSegment {
     private let expected: SHA256Digest
     private var stream: SHA256Stream
     private var position: Int64
-    private var nextBoundary: Int64
+    private var boundaries: SHA256ChainBoundaries
     private var mismatch = false
 
     init(chain: SHA256Chain, start: Int64, fileSize: Int64, expected: SHA256Digest) {
@@ -150,7 +141,7 @@ public struct SHA256ChainSegment {
         self.expected = expected
         stream = SHA256Stream(state: chain.state(atBoundary: Int(start / chain.stride)), length: UInt64(start))
         position = start
-        nextBoundary = start + chain.stride
+        boundaries = SHA256ChainBoundaries(stride: chain.stride, fileSize: fileSize, from: start)
     }
 
     /// Back to the piece's start.
@@ -162,17 +153,14 @@ public struct SHA256ChainSegment {
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         var rest = bytes
         while !rest.isEmpty {
-            guard nextBoundary < fileSize, position + Int64(rest.count) >= nextBoundary else {
-                stream.update(rest)
-                position += Int64(rest.count)
-                return
-            }
-            let head = Int(nextBoundary - position)
+            let end = boundaries.limit(position + Int64(rest.count))
+            let head = Int(end - position)
             stream.update(UnsafeRawBufferPointer(rebasing: rest[..<head]))
             rest = UnsafeRawBufferPointer(rebasing: rest[head...])
-            position = nextBoundary
-            if stream.state != chain.state(atBoundary: Int(position / chain.stride)) { mismatch = true }
-            nextBoundary += chain.stride
+            position = end
+            if boundaries.reached(position), stream.state != chain.state(atBoundary: Int(position / chain.stride)) {
+                mismatch = true
+            }
         }
     }
 
@@ -182,5 +170,36 @@ public struct SHA256ChainSegment {
         guard !mismatch, position == end, end > start else { return false }
         if end == fileSize { return stream.finalize() == expected }
         return end % chain.stride == 0  // its state was compared when the boundary was reached
+    }
+}
+
+/// Where a chain's states sit in a file (every `stride` bytes, strictly inside it), walked in order by a hasher fed
+/// pieces: where a piece must stop so the hasher's state can be taken there, and whether it stopped at one. The one
+/// walk behind recording a chain (``SHA256Chain/digest(size:stride:_:)``, and the one pass of both a weights file's
+/// digests), and checking it (``SHA256ChainSegment``).
+public struct SHA256ChainBoundaries {
+    public let stride: Int64
+    public let fileSize: Int64
+    /// The boundary ahead; none is left once it lies at or past the file's end.
+    private var next: Int64
+
+    /// The boundaries after `start` (a boundary itself, or the file's start).
+    public init(stride: Int64, fileSize: Int64, from start: Int64 = 0) {
+        self.stride = stride
+        self.fileSize = fileSize
+        next = start + stride
+    }
+
+    /// Where a piece reaching to `end` must stop instead: the boundary ahead, when it lies inside the file and
+    /// before `end`.
+    public func limit(_ end: Int64) -> Int64 {
+        next < fileSize ? min(end, next) : end
+    }
+
+    /// Whether `position` is the boundary ahead (inside the file); if so the walk moves on to the next one.
+    public mutating func reached(_ position: Int64) -> Bool {
+        guard position == next, next < fileSize else { return false }
+        next += stride
+        return true
     }
 }
