@@ -8,27 +8,11 @@ import Testing
 struct SHA256ChainTests {
     static let stride: Int64 = 1 << 20
 
-    func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
-        var state = seed &+ 0x9E37_79B9_7F4A_7C15
-        return (0..<count).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return UInt8(truncatingIfNeeded: state >> 33)
-        }
-    }
+    func bytes(_ count: Int, seed: UInt64) -> [UInt8] { HashingInputs.bytes(count, seed: seed) }
 
     /// Records the chain of `data`, fed in pieces of the given sizes (cycled).
     func record(_ data: [UInt8], pieces: [Int], stride: Int64 = stride) -> (SHA256Digest, SHA256Midpoint?, SHA256Chain?) {
-        SHA256Chain.digest(size: Int64(data.count), stride: stride) { feed in
-            data.withUnsafeBytes { all in
-                var start = 0, index = 0
-                while start < all.count {
-                    let end = min(all.count, start + pieces[index % pieces.count])
-                    feed(UnsafeRawBufferPointer(rebasing: all[start..<end]))
-                    start = end
-                    index += 1
-                }
-            }
-        }
+        SHA256Chain.digest(size: Int64(data.count), stride: stride) { HashingInputs.feed(data, inPieces: pieces, to: $0) }
     }
 
     /// Checks `data` as ranges of `partSize` (a multiple of the stride), each fed in pieces of `piece` bytes;

@@ -6,27 +6,11 @@ import Testing
 /// The midpoint recorded while hashing a file, and the two-halves check that uses it, against swift-crypto.
 @Suite("SHA-256 midpoints")
 struct SHA256MidpointTests {
-    func bytes(_ count: Int, seed: UInt8) -> [UInt8] {
-        var state = UInt64(seed) &+ 0x9E37_79B9_7F4A_7C15
-        return (0..<count).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return UInt8(truncatingIfNeeded: state >> 33)
-        }
-    }
+    func bytes(_ count: Int, seed: UInt8) -> [UInt8] { HashingInputs.bytes(count, seed: UInt64(seed)) }
 
     /// Feeds `data` in pieces of the given sizes (cycled), as a file's windows would come.
     func digest(_ data: [UInt8], pieces: [Int]) -> (digest: SHA256Digest, midpoint: SHA256Midpoint?) {
-        SHA256Midpoint.digest(size: Int64(data.count)) { feed in
-            data.withUnsafeBytes { all in
-                var start = 0, index = 0
-                while start < all.count {
-                    let end = min(all.count, start + pieces[index % pieces.count])
-                    feed(UnsafeRawBufferPointer(rebasing: all[start..<end]))
-                    start = end
-                    index += 1
-                }
-            }
-        }
+        SHA256Midpoint.digest(size: Int64(data.count)) { HashingInputs.feed(data, inPieces: pieces, to: $0) }
     }
 
     @Test func theDigestIsSHA256AndTheMidpointSitsHalfWay() {
