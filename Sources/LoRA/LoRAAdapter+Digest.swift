@@ -19,13 +19,13 @@ extension LoRAAdapter {
     ///    comma-separated decimals, `\n`, the byte count in decimal, `\n`, then the raw little-endian bytes.
     public static let canonicalDigestDefinition = "quiver-lora-canonical-v1"
 
-    /// sha256 of the weights file as stored, one streaming pass; records the file's midpoint and chain on the way
-    /// (``weightsMidpoint``, ``weightsChain``).
+    /// sha256 of the weights file as stored, one streaming pass; records the file's chain on the way
+    /// (``weightsChain``).
     func computeWeightsDigest() -> SHA256Digest {
-        let (digest, midpoint, chain) = SHA256Chain.digest(size: Int64(weights.fileSize)) { feed in
+        let (digest, chain) = SHA256Chain.digest(size: Int64(weights.fileSize)) { feed in
             weights.streamBytes(0..<weights.fileSize) { feed($0) }
         }
-        midpointCache.withLock { $0 = (midpoint, chain) }
+        chainCache.withLock { $0 = chain }
         return digest
     }
 

@@ -24,8 +24,8 @@ public final class LoRAAdapter: Sendable {
     public let configDigest: SHA256Digest
     private let moduleIndex: [String: Int]
     let digestCache = Mutex<(weights: SHA256Digest?, canonical: SHA256Digest?)>((nil, nil))
-    /// The weights file's SHA-256 midpoint and chain, when its digest was computed here in one stream (registration).
-    let midpointCache = Mutex<(midpoint: SHA256Midpoint?, chain: SHA256Chain?)>((nil, nil))
+    /// The weights file's SHA-256 chain, when its digest was computed here (see ``weightsChain``).
+    let chainCache = Mutex<SHA256Chain?>(nil)
 
     init(
         directory: URL, config: AdapterConfig, configBytes: Data, weights: SafeTensorsFile, modules: [LoRAModuleInfo], savedModuleTensors: [String],
@@ -80,16 +80,12 @@ public final class LoRAAdapter: Sendable {
         }
     }
 
-    /// The chaining state half-way through the weights file, recorded when ``weightsDigest`` was computed on its
-    /// own (as registration computes it), so the upload can verify the file again in two halves at once; nil
-    /// otherwise (small files, no SHA extensions, a digest computed together with the canonical one or assumed).
-    public var weightsMidpoint: SHA256Midpoint? { midpointCache.withLock { $0.midpoint } }
-
     /// The weights file's chaining states every ``SHA256Chain/defaultStride`` bytes, recorded when the file's
     /// digest was computed here (alone, as registration computes it, or together with the canonical digest, as for a
-    /// merge's output); nil otherwise, for files of one stride or less, and without the SHA extensions. The catalog
-    /// keeps them so a download can verify its ranges in parallel.
-    public var weightsChain: SHA256Chain? { midpointCache.withLock { $0.chain } }
+    /// merge's output); nil otherwise, for files of one stride or less, and without the SHA extensions. An upload
+    /// checks the file again with them on every core once its parts went out, and the catalog keeps them so a
+    /// download can verify its ranges in parallel.
+    public var weightsChain: SHA256Chain? { chainCache.withLock { $0 } }
 
     /// The adapter's identity independent of file formatting; see ``canonicalDigestDefinition``. Computed on first
     /// use (it hashes every tensor's bytes).
@@ -111,7 +107,7 @@ public final class LoRAAdapter: Sendable {
         if let canonical = known.canonical, let weights = known.weights { return (canonical, weights) }
         if known.canonical != nil || known.weights != nil { return (canonicalDigest, weightsDigest) }
         guard let both = computeDigests() else { return (canonicalDigest, weightsDigest) }
-        if let chain = both.chain { midpointCache.withLock { if $0.chain == nil { $0.chain = chain } } }
+        if let chain = both.chain { chainCache.withLock { if $0 == nil { $0 = chain } } }
         return digestCache.withLock { cache in
             cache.canonical = cache.canonical ?? both.canonical
             cache.weights = cache.weights ?? both.weights

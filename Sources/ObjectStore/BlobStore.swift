@@ -20,10 +20,10 @@ public protocol BlobStore: Sendable {
     /// or the single PUT's body is cut short and any partial object the server kept is deleted).
     func put(fileAt url: URL, digest: SHA256Digest?) throws -> PutResult
 
-    /// The same, given the file's SHA-256 midpoint recorded when `digest` was computed: a store that re-reads the
-    /// file to check it while uploading hashes the two halves at once (``SHA256Midpoint``). Stores that do not
-    /// re-read it ignore the midpoint.
-    func put(fileAt url: URL, digest: SHA256Digest?, midpoint: SHA256Midpoint?) throws -> PutResult
+    /// The same, given the file's SHA-256 chain recorded when `digest` was computed: a store that re-reads the file
+    /// to check it checks its strides on every core (``SHA256Chain/verify(fileAt:size:expected:workers:)``). Stores
+    /// that do not re-read it ignore the chain.
+    func put(fileAt url: URL, digest: SHA256Digest?, chain: SHA256Chain?) throws -> PutResult
 
     /// Stores bytes already in memory (small blobs: configs, manifests).
     func put(data: Data) throws -> PutResult
@@ -179,7 +179,7 @@ extension BlobStore {
     /// Stores the file, computing its digest first.
     public func put(fileAt url: URL) throws -> PutResult { try put(fileAt: url, digest: nil) }
 
-    public func put(fileAt url: URL, digest: SHA256Digest?, midpoint: SHA256Midpoint?) throws -> PutResult {
+    public func put(fileAt url: URL, digest: SHA256Digest?, chain: SHA256Chain?) throws -> PutResult {
         try put(fileAt: url, digest: digest)
     }
 

@@ -33,7 +33,7 @@ public struct SHA256Chain: Sendable, Equatable {
     /// How many boundaries have a state.
     public var boundaries: Int { states.count / 8 }
 
-    /// Whether this machine can record and use chains (the x86 SHA extensions, as for ``SHA256Midpoint``).
+    /// Whether this machine can record and use chains (the x86 SHA extensions).
     public static var available: Bool { SHA256Pair.accelerated }
 
     /// Whether the chain has a state at every boundary inside a file of `size` bytes (at least one: a file of one
@@ -80,44 +80,37 @@ public struct SHA256Chain: Sendable, Equatable {
         return SHA256ChainSegment(chain: self, start: offset, fileSize: fileSize, expected: expected)
     }
 
-    /// The digest of `size` bytes fed by `stream` (in order, in any pieces), its ``SHA256Midpoint`` and its chain at
-    /// `stride`, in one pass of one stream. Midpoint and chain are nil for a file shorter than
-    /// ``SHA256Midpoint/minimumFileSize``, a stream of another length than `size`, or a machine without the SHA
-    /// extensions (then the digest comes from swift-crypto); the chain is also nil for a file of one stride or less
-    /// (nothing to split).
+    /// The digest of `size` bytes fed by `stream` (in order, in any pieces) and its chain at `stride`, in one pass of
+    /// one stream. The chain is nil for a file of one stride or less (nothing to split), a stream of another length
+    /// than `size`, or a machine without the SHA extensions (then the digest comes from swift-crypto).
     public static func digest(
         size: Int64, stride: Int64 = defaultStride, _ stream: ((UnsafeRawBufferPointer) -> Void) -> Void
-    ) -> (digest: SHA256Digest, midpoint: SHA256Midpoint?, chain: SHA256Chain?) {
+    ) -> (digest: SHA256Digest, chain: SHA256Chain?) {
         precondition(stride > 0 && stride % 64 == 0, "a chain's stride is a positive multiple of 64")
-        guard SHA256Midpoint.available, size >= SHA256Midpoint.minimumFileSize else {
+        guard available, size > stride else {
             var hasher = SHA256Hasher()
             stream { hasher.update($0) }
-            return (hasher.finalize(), nil, nil)
+            return (hasher.finalize(), nil)
         }
-        let middle = SHA256Midpoint.offset(forFileSize: size)
         var hasher = SHA256Stream()
-        var midpoint: SHA256Midpoint?
         var states: [UInt32] = []
         var position: Int64 = 0
         var boundaries = SHA256ChainBoundaries(stride: stride, fileSize: size)
         stream { piece in
             var rest = piece
             while !rest.isEmpty {
-                // Pieces stop at the midpoint and at every boundary inside the file: a state is taken at each.
-                var end = boundaries.limit(position + Int64(rest.count))
-                if midpoint == nil, position < middle { end = min(end, middle) }
+                // Pieces stop at every boundary inside the file: a state is taken at each.
+                let end = boundaries.limit(position + Int64(rest.count))
                 let head = Int(end - position)
                 hasher.update(UnsafeRawBufferPointer(rebasing: rest[..<head]))
                 position = end
                 rest = UnsafeRawBufferPointer(rebasing: rest[head...])
-                // Both are block boundaries: nothing is buffered.
-                if position == middle, midpoint == nil { midpoint = SHA256Midpoint(offset: middle, state: hasher.state) }
+                // A boundary is a block boundary: nothing is buffered.
                 if boundaries.reached(position) { states += hasher.state }
             }
         }
-        guard position == size else { return (hasher.finalize(), nil, nil) }
-        let chain = states.isEmpty ? nil : SHA256Chain(stride: stride, states: states)
-        return (hasher.finalize(), midpoint, chain)
+        guard position == size else { return (hasher.finalize(), nil) }
+        return (hasher.finalize(), states.isEmpty ? nil : SHA256Chain(stride: stride, states: states))
     }
 }
 

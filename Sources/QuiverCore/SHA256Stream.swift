@@ -2,7 +2,7 @@ import CSHA256
 
 /// One SHA-256 stream on the x86 SHA extensions (callers check ``SHA256Pair/accelerated`` first): the eight working
 /// words, the bytes of a partly filled block, and the length so far. Its chaining state can be read at a block
-/// boundary and a stream started from one (``SHA256Midpoint``).
+/// boundary and a stream started from one (``SHA256Chain``).
 struct SHA256Stream {
     var state: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
     var buffer = [UInt8](repeating: 0, count: 64)
@@ -62,5 +62,37 @@ struct SHA256Stream {
         bytes.reserveCapacity(32)
         for word in copy.state { bytes += [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)] }
         return SHA256Digest(bytes: bytes)
+    }
+}
+
+extension SHA256Stream {
+    /// A stream continued from a chaining state after `length` bytes (a multiple of 64).
+    init(state: [UInt32], length: UInt64) {
+        self.init()
+        self.state = state
+        self.length = length
+    }
+
+    /// Feeds `x` to `a` and `y` to `b`: their whole blocks side by side, interleaved on one core, while both streams
+    /// are at a block boundary; the rest one stream at a time.
+    static func updateTogether(_ a: inout SHA256Stream, _ x: UnsafeRawBufferPointer, _ b: inout SHA256Stream, _ y: UnsafeRawBufferPointer) {
+        var x = x, y = y
+        if a.buffered == 0, b.buffered == 0, let px = x.baseAddress, let py = y.baseAddress {
+            let blocks = min(x.count, y.count) / 64
+            if blocks > 0 {
+                a.state.withUnsafeMutableBufferPointer { sa in
+                    b.state.withUnsafeMutableBufferPointer { sb in
+                        quiver_sha256_blocks_x2(sa.baseAddress, px.assumingMemoryBound(to: UInt8.self), sb.baseAddress,
+                                                py.assumingMemoryBound(to: UInt8.self), blocks)
+                    }
+                }
+                a.length += UInt64(blocks * 64)
+                b.length += UInt64(blocks * 64)
+                x = UnsafeRawBufferPointer(rebasing: x[(blocks * 64)...])
+                y = UnsafeRawBufferPointer(rebasing: y[(blocks * 64)...])
+            }
+        }
+        a.update(x)
+        b.update(y)
     }
 }

@@ -52,9 +52,11 @@ extension Registry {
         // caller's work (a merge's computation): the uploads are skipped when present, the transaction finds the
         // version if a lost COMMIT had in fact committed it.
         return try catalog.retryingOnConnectionLoss { try catalog.withBlobFence { connection in
-            let config = try blobs.put(data: adapter.configBytes)
+            // The config's few round trips go alongside the weights' upload, not before it.
             let weightsURL = adapter.directory.appendingPathComponent(LoRAAdapter.weightsFileName)
-            let weights = try blobs.put(fileAt: weightsURL, digest: adapter.weightsDigest, midpoint: adapter.weightsMidpoint)
+            let (config, weights) = try ParallelMap.both(
+                { try blobs.put(data: adapter.configBytes) },
+                { try blobs.put(fileAt: weightsURL, digest: adapter.weightsDigest, chain: adapter.weightsChain) })
             return try catalog.transaction(on: connection) { tx in
                 try tx.locks.lockContent(canonical.hex)
                 if let existing = try tx.versions.version(canonicalDigest: canonical) {
@@ -109,7 +111,7 @@ extension Registry {
         }
         if adapter.weightsDigest == version.weightsDigest, try !blobs.exists(digest: version.weightsDigest) {
             missing.append((.weights, version.weightsDigest, {
-                _ = try self.blobs.put(fileAt: weightsURL, digest: version.weightsDigest, midpoint: adapter.weightsMidpoint)
+                _ = try self.blobs.put(fileAt: weightsURL, digest: version.weightsDigest, chain: adapter.weightsChain)
             }))
         }
         guard !missing.isEmpty else { return }

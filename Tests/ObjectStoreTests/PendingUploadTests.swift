@@ -45,8 +45,8 @@ struct PendingUploadTests {
         try await store.delete(digest: actual)
     }
 
-    @Test("a multipart put checked from the file's midpoint stores the file as hashed and refuses it changed in either half")
-    func multipartFromAMidpoint() async throws {
+    @Test("a multipart put checked with the file's chain once its parts went out stores the file as hashed, refuses it changed in any stride, and is not fooled by wrong states")
+    func multipartCheckedWithTheChain() async throws {
         let store = try Self.smallPartStore(try TestS3.require())
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -55,14 +55,14 @@ struct PendingUploadTests {
         let size = (11 << 20) + 321
         _ = try generator.writeFile(at: source, size: size)
         let original = try Data(contentsOf: source)
-        let (digest, midpoint) = SHA256Midpoint.digest(size: Int64(size)) { feed in original.withUnsafeBytes { feed($0) } }
-        if SHA256Midpoint.available { #expect(midpoint != nil) }
-        for position in [17, size - 5] {  // one byte in the first half, one in the second
+        let (digest, chain) = SHA256Chain.digest(size: Int64(size)) { feed in original.withUnsafeBytes { feed($0) } }
+        if SHA256Chain.available { #expect(chain?.strideCount == 2) }
+        for position in [17, size - 5] {  // one byte in the first stride, one in the second
             var changed = original
             changed[position] ^= 0x40
             try changed.write(to: source)
             let error = await #expect(throws: ObjectStoreError.self) {
-                try await BlockingExecutor.shared.run { try store.put(fileAt: source, digest: digest, midpoint: midpoint) }
+                try await BlockingExecutor.shared.run { try store.put(fileAt: source, digest: digest, chain: chain) }
             }
             #expect(error?.kind == .corruptBlob, "byte \(position)")
             #expect(error?.reason.contains(SHA256Digest.of(changed).hex) == true, "the message names what the file hashes to")
@@ -70,7 +70,17 @@ struct PendingUploadTests {
             #expect(try await BlockingExecutor.shared.run { try store.pendingUploads() }.isEmpty)
         }
         try original.write(to: source)
-        let put = try await BlockingExecutor.shared.run { try store.put(fileAt: source, digest: digest, midpoint: midpoint) }
+        // A chain whose states are wrong refuses the good file, and the one-stream hash then lets it through.
+        if let chain {
+            var states = chain.states
+            states[5] ^= 1
+            let wrong = try #require(SHA256Chain(stride: chain.stride, states: states))
+            let put = try await BlockingExecutor.shared.run { try store.put(fileAt: source, digest: digest, chain: wrong) }
+            #expect(put == PutResult(digest: digest, size: Int64(size), alreadyPresent: false))
+            #expect(try await store.getData(digest: digest) == original)
+            try await store.delete(digest: digest)
+        }
+        let put = try await BlockingExecutor.shared.run { try store.put(fileAt: source, digest: digest, chain: chain) }
         #expect(put == PutResult(digest: digest, size: Int64(size), alreadyPresent: false))
         #expect(try await store.getData(digest: digest) == original)
         try await store.delete(digest: digest)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import QuiverCore
+import QuiverTesting
 
 /// The chaining states recorded while a file is hashed, and the piece-by-piece check that uses them, against
 /// swift-crypto's digest of the whole.
@@ -11,7 +12,7 @@ struct SHA256ChainTests {
     func bytes(_ count: Int, seed: UInt64) -> [UInt8] { HashingInputs.bytes(count, seed: seed) }
 
     /// Records the chain of `data`, fed in pieces of the given sizes (cycled).
-    func record(_ data: [UInt8], pieces: [Int], stride: Int64 = stride) -> (SHA256Digest, SHA256Midpoint?, SHA256Chain?) {
+    func record(_ data: [UInt8], pieces: [Int], stride: Int64 = stride) -> (SHA256Digest, SHA256Chain?) {
         SHA256Chain.digest(size: Int64(data.count), stride: stride) { HashingInputs.feed(data, inPieces: pieces, to: $0) }
     }
 
@@ -34,14 +35,13 @@ struct SHA256ChainTests {
         }
     }
 
-    @Test func recordingKeepsTheDigestAndTheMidpointAndTakesAStateAtEveryBoundaryInside() throws {
+    @Test func recordingKeepsTheDigestAndTakesAStateAtEveryBoundaryInside() throws {
         try #require(SHA256Chain.available, "needs the SHA extensions")
         for size in [(1 << 20) + 1, 3 << 20, (5 << 20) + 4321] {
             let data = bytes(size, seed: UInt64(size))
             for pieces in [[1 << 20], [4093, 65_536, 17], [size + 1]] {
-                let (digest, midpoint, chain) = record(data, pieces: pieces)
+                let (digest, chain) = record(data, pieces: pieces)
                 #expect(digest == SHA256Digest.of(data), "size \(size), pieces \(pieces)")
-                #expect(midpoint == SHA256Midpoint.digest(size: Int64(size)) { feed in data.withUnsafeBytes { feed($0) } }.midpoint)
                 let recorded = try #require(chain)
                 #expect(recorded.stride == Self.stride)
                 #expect(recorded.boundaries == (size - 1) >> 20, "a state at each whole MiB before the end, size \(size)")
@@ -52,19 +52,20 @@ struct SHA256ChainTests {
     }
 
     @Test func nothingToSplitRecordsNoChain() {
-        // One stride or less has no boundary inside; below a MiB nothing is recorded at all.
-        #expect(record(bytes(1 << 20, seed: 1), pieces: [4096]).2 == nil)
-        #expect(record(bytes(1000, seed: 2), pieces: [64]).2 == nil)
+        // One stride or less has no boundary inside; the digest is still the file's.
+        let stride = bytes(1 << 20, seed: 1), small = bytes(1000, seed: 2)
+        #expect(record(stride, pieces: [4096]) == (SHA256Digest.of(stride), nil))
+        #expect(record(small, pieces: [64]) == (SHA256Digest.of(small), nil))
         // A stream of another length than announced records nothing either.
         let data = bytes(3 << 20, seed: 3)
         let short = SHA256Chain.digest(size: Int64(data.count) + 1, stride: Self.stride) { feed in data.withUnsafeBytes { feed($0) } }
-        #expect(short.chain == nil && short.midpoint == nil)
+        #expect(short.chain == nil)
     }
 
     @Test(arguments: [(6 << 20) + 999, 4 << 20])
     func everyRangeOfTheRightBytesPassesInAnyPieces(size: Int) throws {
         let data = bytes(size, seed: 7)
-        let (digest, _, recorded) = record(data, pieces: [65_536])
+        let (digest, recorded) = record(data, pieces: [65_536])
         let chain = try #require(recorded)
         for partSize in [Self.stride, 2 * Self.stride, 4 * Self.stride, 16 * Self.stride] {
             for piece in [1, 64 * 1024 + 3, size] where piece > 1 || partSize == Self.stride {
@@ -77,7 +78,7 @@ struct SHA256ChainTests {
     @Test func aChangedByteFailsItsRangeAndOnlyItsRange() throws {
         let size = (5 << 20) + 100
         let original = bytes(size, seed: 11)
-        let (digest, _, recorded) = record(original, pieces: [1 << 20])
+        let (digest, recorded) = record(original, pieces: [1 << 20])
         let chain = try #require(recorded)
         for position in [0, (1 << 20) - 1, 1 << 20, (3 << 20) + 5, size - 1] {
             var data = original
@@ -91,7 +92,7 @@ struct SHA256ChainTests {
     @Test func wrongStatesRefuseRightBytesButCannotPassWrongOnes() throws {
         let size = (4 << 20) + 64
         let data = bytes(size, seed: 13)
-        let (digest, _, recorded) = record(data, pieces: [1 << 20])
+        let (digest, recorded) = record(data, pieces: [1 << 20])
         let chain = try #require(recorded)
         // A state altered: the two ranges that meet at it are refused, the others pass.
         var states = chain.states
@@ -102,14 +103,14 @@ struct SHA256ChainTests {
         // states of those bytes let every range but the last pass, and the last must end at the digest.
         var other = data
         other[size - 1] ^= 0x80
-        let (_, _, otherChain) = record(other, pieces: [1 << 20])
+        let (_, otherChain) = record(other, pieces: [1 << 20])
         let results = check(other, chain: try #require(otherChain), expected: digest, partSize: Self.stride)
         #expect(results == [true, true, true, true, false])
     }
 
     @Test func aRangeMustBeFedToItsEnd() throws {
         let data = bytes(3 << 20, seed: 17)
-        let (digest, _, recorded) = record(data, pieces: [1 << 20])
+        let (digest, recorded) = record(data, pieces: [1 << 20])
         let chain = try #require(recorded)
         var segment = chain.segment(from: 0, fileSize: Int64(data.count), expected: digest)
         data.withUnsafeBytes { segment.update(UnsafeRawBufferPointer(rebasing: $0[0..<((1 << 20) - 1)])) }
@@ -121,7 +122,7 @@ struct SHA256ChainTests {
 
     @Test func theEncodingRoundTripsAndRefusesOtherShapes() throws {
         let data = bytes((3 << 20) + 1, seed: 19)
-        let chain = try #require(record(data, pieces: [1 << 20]).2)
+        let chain = try #require(record(data, pieces: [1 << 20]).1)
         let encoded = chain.encoded
         #expect(encoded.count == 8 + chain.boundaries * 32)
         #expect(SHA256Chain(encoded: encoded) == chain)
@@ -136,5 +137,92 @@ struct SHA256ChainTests {
         #expect(SHA256Chain(stride: 1 << 41, states: []) == nil)
         #expect(SHA256Chain(stride: 1 << 20, states: [])?.fits(fileSize: 1000) == false)
         #expect(SHA256Chain(stride: 64, states: [1, 2, 3]) == nil)
+    }
+
+    /// A file of `data` in a fresh directory; returns its path (the directory is removed by the caller).
+    func file(_ data: [UInt8]) throws -> (directory: URL, path: String) {
+        let directory = try Fixtures.temporaryDirectory("chain")
+        let file = directory.appendingPathComponent("weights.bin")
+        try Data(data).write(to: file)
+        return (directory, file.path)
+    }
+
+    @Test(arguments: [1, 2, 4])
+    func aFileIsAcceptedAsHashedAndRefusedChangedInAnyStride(workers: Int) throws {
+        try #require(SHA256Chain.available, "needs the SHA extensions")
+        // Odd: a partial last block, a short last stride, and an odd number of strides (one left without a pair).
+        let size = (4 << 20) + 1234
+        let original = bytes(size, seed: 23)
+        let (directory, path) = try file(original)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (digest, recorded) = record(original, pieces: [1 << 20])
+        let chain = try #require(recorded)
+        #expect(chain.strideCount == 5)
+        #expect(try chain.verify(fileAt: path, size: Int64(size), expected: digest, workers: workers))
+        // One byte changed at either end of a stride, in the middle, or at the file's end, is caught.
+        for position in [0, (1 << 20) - 1, 1 << 20, (2 << 20) + 77, (4 << 20) - 1, 4 << 20, size - 1] {
+            var changed = original
+            changed[position] ^= 0x01
+            try Data(changed).write(to: URL(fileURLWithPath: path))
+            #expect(try !chain.verify(fileAt: path, size: Int64(size), expected: digest, workers: workers), "byte \(position)")
+            // Checked stride by stride, only the changed one fails.
+            let passing = try (0..<chain.strideCount).map {
+                try chain.verify(fileAt: path, size: Int64(size), expected: digest, strides: $0..<($0 + 1), workers: 1)
+            }
+            #expect(passing.indices.filter { !passing[$0] } == [position >> 20], "byte \(position)")
+        }
+        // A longer or shorter file is not the file; another digest is not its digest.
+        try Data(original + [0]).write(to: URL(fileURLWithPath: path))
+        #expect(try !chain.verify(fileAt: path, size: Int64(size), expected: digest, workers: workers))
+        try Data(original.dropLast()).write(to: URL(fileURLWithPath: path))
+        #expect(try !chain.verify(fileAt: path, size: Int64(size), expected: digest, workers: workers))
+        try Data(original).write(to: URL(fileURLWithPath: path))
+        #expect(try !chain.verify(fileAt: path, size: Int64(size), expected: SHA256Digest.of(Data("other".utf8)), workers: workers))
+    }
+
+    @Test func wrongStatesRefuseAGoodFileAndNeverPassAChangedOne() throws {
+        try #require(SHA256Chain.available, "needs the SHA extensions")
+        let size = (3 << 20) + 64
+        let original = bytes(size, seed: 29)
+        let (directory, path) = try file(original)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (digest, recorded) = record(original, pieces: [1 << 20])
+        let chain = try #require(recorded)
+        var states = chain.states
+        states[0] ^= 1
+        let altered = try #require(SHA256Chain(stride: chain.stride, states: states))
+        #expect(try !altered.verify(fileAt: path, size: Int64(size), expected: digest, workers: 2))
+        // The chain of other bytes does not make them pass under this digest.
+        var other = original
+        other[10] ^= 0x40
+        try Data(other).write(to: URL(fileURLWithPath: path))
+        let otherChain = try #require(record(other, pieces: [1 << 20]).1)
+        #expect(try !otherChain.verify(fileAt: path, size: Int64(size), expected: digest, workers: 2))
+    }
+
+    @Test func aChainThatDoesNotFitOrAPathThatIsNoFileIsAnError() throws {
+        try #require(SHA256Chain.available, "needs the SHA extensions")
+        let size = (2 << 20) + 5
+        let original = bytes(size, seed: 31)
+        let (directory, path) = try file(original)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (digest, recorded) = record(original, pieces: [1 << 20])
+        let chain = try #require(recorded)
+        // Recorded for another size, or strides that are not the file's: refused, not trusted.
+        #expect(throws: SHA256Chain.VerificationError.unusableChain) {
+            try chain.verify(fileAt: path, size: Int64(size) + (1 << 20), expected: digest, workers: 2)
+        }
+        #expect(throws: SHA256Chain.VerificationError.unusableChain) {
+            try chain.verify(fileAt: path, size: Int64(size), expected: digest, strides: 2..<4, workers: 1)
+        }
+        // A FIFO is refused at once (nothing blocks on it); a missing file is unreadable.
+        let fifo = directory.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(throws: SHA256Chain.VerificationError.self) {
+            try chain.verify(fileAt: fifo, size: Int64(size), expected: digest, workers: 2)
+        }
+        #expect(throws: SHA256Chain.VerificationError.self) {
+            try chain.verify(fileAt: directory.appendingPathComponent("missing").path, size: Int64(size), expected: digest, workers: 2)
+        }
     }
 }

@@ -18,12 +18,13 @@ public final class S3BlobStore: BlobStore {
     public var location: String { client.settings.displayURL }
 
     public func put(fileAt url: URL, digest: SHA256Digest?) throws -> PutResult {
-        try put(fileAt: url, digest: digest, midpoint: nil)
+        try put(fileAt: url, digest: digest, chain: nil)
     }
 
-    /// See ``BlobStore/put(fileAt:digest:midpoint:)``: a multipart upload re-hashes the file while its parts go out,
-    /// from the midpoint in two halves at once when one is given with the digest.
-    public func put(fileAt url: URL, digest: SHA256Digest?, midpoint: SHA256Midpoint?) throws -> PutResult {
+    /// See ``BlobStore/put(fileAt:digest:chain:)``: a multipart upload hashes the file again, from the chain on every
+    /// core once its parts went out when one is given with the digest, else while they go out
+    /// (``S3Client/putObjectMultipart(key:path:size:expected:chain:)``).
+    public func put(fileAt url: URL, digest: SHA256Digest?, chain: SHA256Chain?) throws -> PutResult {
         let path = url.path
         var info = stat()
         guard stat(path, &info) == 0 else { throw ObjectStoreError.io("cannot stat", path, errno: errno) }
@@ -37,7 +38,7 @@ public final class S3BlobStore: BlobStore {
         let key = BlobKey.key(for: digest)
         if size > client.settings.multipartThreshold {
             try client.putObjectMultipart(key: key, path: path, size: size, expected: digest,
-                                          midpoint: declared == nil ? nil : midpoint)
+                                          chain: declared == nil ? nil : chain)
         } else {
             // The payload hash is the blob's digest: AWS rejects a body that differs from what we claim. Other servers
             // (SeaweedFS) neither check it nor drop a body cut short, and store what arrived, so a digest passed in is

@@ -7,16 +7,25 @@ extension S3Client {
     /// `settings.uploadConcurrency` workers (``ParallelMap``), then complete. Any failure aborts the upload, so no
     /// orphaned parts are left on the server, and is rethrown.
     ///
-    /// Parts are sent as `UNSIGNED-PAYLOAD` and S3 never sees the whole object's sha256, so while they go out
-    /// another worker hashes the file and the upload is completed only when it hashes to `expected`; otherwise
-    /// it is aborted with `.corruptBlob`. This re-reads the file (normally from the page cache, overlapped with
-    /// the network) and catches both a wrong digest passed in and a file changed after it was hashed.
-    /// With a `midpoint` (recorded when `expected` was computed) the file is re-hashed as two halves at once.
-    func putObjectMultipart(key: String, path: String, size: Int64, expected: SHA256Digest, midpoint: SHA256Midpoint? = nil) throws {
+    /// Parts are sent as `UNSIGNED-PAYLOAD` and S3 never sees the whole object's sha256, so the file is hashed
+    /// again and the upload is completed only when it hashes to `expected`; otherwise it is aborted with
+    /// `.corruptBlob`. This catches both a wrong digest passed in and a file changed after it was hashed:
+    /// - with a `chain` (recorded when `expected` was computed), once every part went out: whatever bytes were
+    ///   sent, they were the file's at the time, so a file that still hashes to `expected` then was sent as hashed
+    ///   (unless it was changed and changed back in between). The strides are checked on every core, two at a time
+    ///   on each (``SHA256Chain/verify(fileAt:size:expected:workers:)``);
+    /// - without one (a machine without the SHA extensions), by another worker while the parts go out, in one
+    ///   stream, which catches a change only if it comes before that worker reads the bytes.
+    func putObjectMultipart(key: String, path: String, size: Int64, expected: SHA256Digest, chain: SHA256Chain? = nil) throws {
         let (partSize, count) = try partLayout(size: size, of: path)
         try withMultipartUpload(key: key) { uploadID in
-            try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize,
-                            count: count, expected: expected, midpoint: midpoint)
+            if let chain, chain.fits(fileSize: size) {
+                let etags = try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize, count: count)
+                try verifySent(path: path, size: size, expected: expected, chain: chain, key: key)
+                return etags
+            }
+            return try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize,
+                                   count: count, hashingAlongside: expected)
         }
     }
 
@@ -115,38 +124,17 @@ extension S3Client {
         }
     }
 
-    /// Uploads the parts on `settings.uploadConcurrency` workers while another worker hashes the file; returns the
-    /// ETags in part order. The first failing part (or a digest mismatch) stops the handing out of further parts;
+    /// Uploads the parts on `settings.uploadConcurrency` workers and returns the ETags in part order. With
+    /// `hashingAlongside`, another worker hashes the file meanwhile and the upload fails (`.corruptBlob`) unless it
+    /// hashes to that digest. The first failing part (or a digest mismatch) stops the handing out of further parts;
     /// parts already in flight finish. A failed verification is the error reported, else the lowest failed part's.
     private func uploadParts(
-        key: String, uploadID: String, path: String, size: Int64, partSize: Int64, count: Int, expected: SHA256Digest,
-        midpoint: SHA256Midpoint?
+        key: String, uploadID: String, path: String, size: Int64, partSize: Int64, count: Int,
+        hashingAlongside expected: SHA256Digest? = nil
     ) throws -> [String] {
         let full = objectKey(key)
         let verificationFailed = Atomic<Bool>(false)
-        let (_, etags) = try ParallelMap.both({ [self] in
-            let actual: SHA256Digest
-            do {
-                // From a usable midpoint the two halves are hashed at once; the full digest is computed only to
-                // name what the file hashes to when it does not match.
-                if let midpoint, midpoint.fits(fileSize: size), try midpoint.verify(fileAt: path, size: size, expected: expected) {
-                    actual = expected
-                } else {
-                    actual = try SHA256Digest.ofFile(at: URL(fileURLWithPath: path))
-                }
-            } catch {
-                verificationFailed.store(true, ordering: .releasing)
-                throw ObjectStoreError(.io, "cannot hash \(path) while uploading it: \(error.localizedDescription)",
-                                       hint: "do not move or modify files while storing them")
-            }
-            guard actual == expected else {
-                verificationFailed.store(true, ordering: .releasing)
-                throw ObjectStoreError(
-                    .corruptBlob,
-                    "\(path) hashes to \(actual.hex), not to sha256/\(expected.hex) it is being stored as in \(describe(full))",
-                    hint: "the file changed after it was hashed, or the digest passed in is wrong; the upload was aborted")
-            }
-        }, { [self] in
+        let send: @Sendable () throws -> [String] = { [self] in
             try ParallelMap.run(count: count, workers: settings.uploadConcurrency) { index in
                 // The file does not hash to its digest: send no more parts (the upload is aborted).
                 if verificationFailed.load(ordering: .acquiring) {
@@ -157,8 +145,49 @@ extension S3Client {
                 return try uploadPart(objectKey: full, uploadID: uploadID, number: index + 1,
                                       body: .file(path: path, offset: offset, length: length))
             }
-        })
+        }
+        guard let expected else { return try send() }
+        let (_, etags) = try ParallelMap.both({ [self] in
+            let actual: SHA256Digest
+            do {
+                actual = try SHA256Digest.ofFile(at: URL(fileURLWithPath: path))
+            } catch {
+                verificationFailed.store(true, ordering: .releasing)
+                throw unhashable(path, error)
+            }
+            guard actual == expected else {
+                verificationFailed.store(true, ordering: .releasing)
+                throw mismatch(path, actual: actual, expected: expected, key: full)
+            }
+        }, send)
         return etags
+    }
+
+    /// Checks, once every part went out, that the file still hashes to `expected`: from its chain on every core,
+    /// and when the chain refuses it, in one stream (wrong states refuse a good file; the one stream decides and
+    /// names what the file hashes to).
+    private func verifySent(path: String, size: Int64, expected: SHA256Digest, chain: SHA256Chain, key: String) throws {
+        do {
+            if try chain.verify(fileAt: path, size: size, expected: expected, workers: ParallelMap.activeCores) { return }
+            let actual = try SHA256Digest.ofFile(at: URL(fileURLWithPath: path))
+            guard actual == expected else { throw mismatch(path, actual: actual, expected: expected, key: objectKey(key)) }
+        } catch let error as ObjectStoreError {
+            throw error
+        } catch {
+            throw unhashable(path, error)
+        }
+    }
+
+    private func unhashable(_ path: String, _ error: any Error) -> ObjectStoreError {
+        ObjectStoreError(.io, "cannot hash \(path) while uploading it: \(error.localizedDescription)",
+                         hint: "do not move or modify files while storing them")
+    }
+
+    private func mismatch(_ path: String, actual: SHA256Digest, expected: SHA256Digest, key full: String) -> ObjectStoreError {
+        ObjectStoreError(
+            .corruptBlob,
+            "\(path) hashes to \(actual.hex), not to sha256/\(expected.hex) it is being stored as in \(describe(full))",
+            hint: "the file changed after it was hashed, or the digest passed in is wrong; the upload was aborted")
     }
 
     private func completeMultipartUpload(key: String, uploadID: String, etags: [String]) throws {
