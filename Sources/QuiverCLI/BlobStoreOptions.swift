@@ -16,8 +16,8 @@ struct BlobStoreOptions: ParsableArguments {
     @Option(name: .customLong("part-size-mib"), help: "S3 only: multipart part size in MiB (at least 5).")
     var partSizeMiB: Int = 16
 
-    @Option(name: .long, help: "S3 only: parts uploaded, or ranges downloaded, at once (default: 4 ranges; 4 parts, or one per core from 2 to 4 to a loopback endpoint).")
-    var concurrency: Int?
+    @Option(name: .long, help: "S3 only: parts uploaded, or ranges downloaded, at once.")
+    var concurrency: Int = 4
 
     func validate() throws {
         try OptionParsing.blobStore(store)
@@ -27,17 +27,15 @@ struct BlobStoreOptions: ParsableArguments {
         guard (5...5120).contains(partSizeMiB) else {
             throw OptionError("invalid_option", "--part-size-mib must be between 5 and 5120 (S3's part size limits), got \(partSizeMiB)")
         }
-        if let concurrency { try OptionParsing.positive(concurrency, "concurrency") }
+        try OptionParsing.positive(concurrency, "concurrency")
     }
 
     func open() throws -> any BlobStore {
         try RegistryConfiguration(blobStore: store).openBlobStore { settings in
             settings.multipartThreshold = Int64(multipartThresholdMiB) << 20
             settings.partSize = Int64(partSizeMiB) << 20
-            if let concurrency {
-                settings.uploadConcurrency = concurrency
-                settings.downloadConcurrency = concurrency
-            }
+            settings.uploadConcurrency = concurrency
+            settings.downloadConcurrency = concurrency
         }
     }
 }

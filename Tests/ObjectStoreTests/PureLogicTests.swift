@@ -59,30 +59,6 @@ struct RetryPolicyTests {
         #expect(throws: ObjectStoreError.self) { try settings.applyTimeouts(environment: ["QUIVER_S3_STALL_TIMEOUT": "0"]) }
     }
 
-    @Test("parts in flight: 4 to a remote endpoint; to a loopback one, one per core from 2 to 4")
-    func uploadConcurrencyFollowsTheEndpoint() throws {
-        for remote in ["https://s3.us-east-1.amazonaws.com", "http://10.0.0.7:9000", "http://128.0.0.1:8333", "http://127.0.0.1.example.com",
-                       "http://[fe80::1]:9000", "http://localhost.example:9000"] {
-            let url = try #require(URL(string: remote))
-            for cores in [1, 2, 8] { #expect(S3Settings.defaultUploadConcurrency(endpoint: url, cores: cores) == 4, "\(remote)") }
-        }
-        for loopback in ["http://127.0.0.1:8333", "http://127.5.4.3", "http://localhost:9000", "http://LOCALHOST", "http://[::1]:9000"] {
-            let url = try #require(URL(string: loopback))
-            #expect(S3Settings.defaultUploadConcurrency(endpoint: url, cores: 1) == 2, "\(loopback)")
-            #expect(S3Settings.defaultUploadConcurrency(endpoint: url, cores: 2) == 2, "\(loopback)")
-            #expect(S3Settings.defaultUploadConcurrency(endpoint: url, cores: 3) == 3, "\(loopback)")
-            #expect(S3Settings.defaultUploadConcurrency(endpoint: url, cores: 64) == 4, "\(loopback)")
-        }
-        // Every way of making settings starts from the endpoint's default; an explicit value stays.
-        var settings = S3Settings(endpoint: URL(string: "http://127.0.0.1:1")!, region: "us-east-1", accessKey: "a", secretKey: "b", bucket: "b")
-        #expect(settings.uploadConcurrency == S3Settings.defaultUploadConcurrency(endpoint: settings.endpoint))
-        settings.uploadConcurrency = 7
-        #expect(settings.uploadConcurrency == 7)
-        let fromEnvironment = try S3Settings.fromEnvironment(url: "s3://bucket", environment: [
-            "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_ENDPOINT_URL_S3": "https://s3.example.com"])
-        #expect(fromEnvironment.uploadConcurrency == 4 && fromEnvironment.downloadConcurrency == 4)
-    }
-
     @Test("retries transport failures, 5xx and 429, not other 4xx")
     func retryable() {
         #expect(RetryPolicy.isRetryable(.transport))

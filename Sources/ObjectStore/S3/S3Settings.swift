@@ -1,5 +1,4 @@
 import Foundation
-import QuiverCore
 
 /// Where an S3 blob store lives and how to reach it.
 public struct S3Settings: Sendable {
@@ -19,9 +18,8 @@ public struct S3Settings: Sendable {
     /// The size of each multipart part, and of each range of a parallel download; S3 requires at least 5 MiB
     /// for upload parts (except the last part).
     public var partSize: Int64 = 16 << 20
-    /// Parts uploaded at once: 4, or to an endpoint on the loopback interface one per core, from 2 to 4
-    /// (``defaultUploadConcurrency(endpoint:cores:)``).
-    public var uploadConcurrency: Int
+    /// Parts uploaded at once.
+    public var uploadConcurrency: Int = 4
     /// Ranges downloaded at once when a blob is larger than `multipartThreshold`.
     public var downloadConcurrency: Int = 4
     public var retry: RetryPolicy = .standard
@@ -38,25 +36,6 @@ public struct S3Settings: Sendable {
         self.credentials = credentials
         self.bucket = bucket
         self.prefix = prefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        uploadConcurrency = Self.defaultUploadConcurrency(endpoint: endpoint)
-    }
-
-    /// Parallel parts take an upload past what one connection carries over a network, so 4 are in flight. An
-    /// endpoint on the loopback interface has no such limit, and its server works on the same cores as the
-    /// upload: a stream beyond one per core only adds to the server's work. There, one part per core (2 to 4)
-    /// keeps one part's request and response overlapped with another's bytes. Measured against SeaweedFS on 2
-    /// cores, 16 rounds alternating: a 200 MiB register at 0.81 of a plain PUT's rate with 2 parts in flight,
-    /// 0.77 with 4, SeaweedFS spending 1.91 against 1.97 CPU-seconds (docs/benchmarks.md, eighth session).
-    public static func defaultUploadConcurrency(endpoint: URL, cores: Int = ParallelMap.activeCores) -> Int {
-        isLoopback(endpoint) ? min(4, max(2, cores)) : 4
-    }
-
-    /// Whether `endpoint`'s host is this machine's loopback interface (`localhost`, 127.0.0.0/8, `::1`).
-    static func isLoopback(_ endpoint: URL) -> Bool {
-        guard let host = endpoint.host?.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]")) else { return false }
-        if host == "localhost" || host == "::1" || host == "0:0:0:0:0:0:0:1" { return true }
-        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
-        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     /// Settings with fixed keys.
