@@ -21,9 +21,9 @@ extension SHA256Chain {
         try verify(fileAt: path, size: size, expected: expected, strides: 0..<strideCount, workers: workers)
     }
 
-    /// The same for the strides in `strides` only (what one part of an upload covers): whether each arrives at
-    /// the state recorded at its end, the file's last stride at `expected`.
-    public func verify(
+    /// The same for the strides in `strides` only: whether each arrives at the state recorded at its end, the
+    /// file's last stride at `expected` (the tests check a file stride by stride with it).
+    func verify(
         fileAt path: String, size: Int64, expected: SHA256Digest, strides: Range<Int>, workers: Int
     ) throws -> Bool {
         guard fits(fileSize: size), strides.lowerBound >= 0, strides.upperBound <= strideCount, !strides.isEmpty else {

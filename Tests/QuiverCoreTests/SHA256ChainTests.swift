@@ -139,12 +139,17 @@ struct SHA256ChainTests {
         #expect(SHA256Chain(stride: 64, states: [1, 2, 3]) == nil)
     }
 
-    /// A file of `data` in a fresh directory; returns its path (the directory is removed by the caller).
-    func file(_ data: [UInt8]) throws -> (directory: URL, path: String) {
+    /// A file of `size` seeded bytes in a fresh directory (the caller removes it), with its digest and the chain
+    /// recorded at ``stride``.
+    func recordedFile(size: Int, seed: UInt64) throws
+        -> (directory: URL, path: String, data: [UInt8], digest: SHA256Digest, chain: SHA256Chain)
+    {
+        let data = bytes(size, seed: seed)
         let directory = try Fixtures.temporaryDirectory("chain")
         let file = directory.appendingPathComponent("weights.bin")
         try Data(data).write(to: file)
-        return (directory, file.path)
+        let (digest, recorded) = record(data, pieces: [1 << 20])
+        return (directory, file.path, data, digest, try #require(recorded))
     }
 
     @Test(arguments: [1, 2, 4])
@@ -152,11 +157,8 @@ struct SHA256ChainTests {
         try #require(SHA256Chain.available, "needs the SHA extensions")
         // Odd: a partial last block, a short last stride, and an odd number of strides (one left without a pair).
         let size = (4 << 20) + 1234
-        let original = bytes(size, seed: 23)
-        let (directory, path) = try file(original)
+        let (directory, path, original, digest, chain) = try recordedFile(size: size, seed: 23)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (digest, recorded) = record(original, pieces: [1 << 20])
-        let chain = try #require(recorded)
         #expect(chain.strideCount == 5)
         #expect(try chain.verify(fileAt: path, size: Int64(size), expected: digest, workers: workers))
         // One byte changed at either end of a stride, in the middle, or at the file's end, is caught.
@@ -183,11 +185,8 @@ struct SHA256ChainTests {
     @Test func wrongStatesRefuseAGoodFileAndNeverPassAChangedOne() throws {
         try #require(SHA256Chain.available, "needs the SHA extensions")
         let size = (3 << 20) + 64
-        let original = bytes(size, seed: 29)
-        let (directory, path) = try file(original)
+        let (directory, path, original, digest, chain) = try recordedFile(size: size, seed: 29)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (digest, recorded) = record(original, pieces: [1 << 20])
-        let chain = try #require(recorded)
         var states = chain.states
         states[0] ^= 1
         let altered = try #require(SHA256Chain(stride: chain.stride, states: states))
@@ -203,11 +202,8 @@ struct SHA256ChainTests {
     @Test func aChainThatDoesNotFitOrAPathThatIsNoFileIsAnError() throws {
         try #require(SHA256Chain.available, "needs the SHA extensions")
         let size = (2 << 20) + 5
-        let original = bytes(size, seed: 31)
-        let (directory, path) = try file(original)
+        let (directory, path, _, digest, chain) = try recordedFile(size: size, seed: 31)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (digest, recorded) = record(original, pieces: [1 << 20])
-        let chain = try #require(recorded)
         // Recorded for another size, or strides that are not the file's: refused, not trusted.
         #expect(throws: SHA256Chain.VerificationError.unusableChain) {
             try chain.verify(fileAt: path, size: Int64(size) + (1 << 20), expected: digest, workers: 2)
