@@ -6,20 +6,22 @@ import QuiverCore
 /// The text stays in its result's buffer until a decoder asks for it: numbers, booleans, timestamps and arrays are
 /// parsed from the bytes in place; a `String` is made only when the value is one.
 public struct PostgresCell: Sendable, Hashable {
-    /// The buffer of the result the cell belongs to, and where the cell's text is in it.
-    let buffer: [UInt8]
+    /// The result the cell belongs to, and where the cell's text is in it.
+    let buffer: ResultBuffer
     let span: CellSpan
-    /// The column's type OID.
-    public let typeOID: UInt32
-    /// The column's name, for error messages.
-    public let column: String
+    /// The cell's column in `buffer`.
+    let columnIndex: Int
 
-    init(text buffer: [UInt8], span: CellSpan, typeOID: UInt32, column: String) {
+    init(buffer: ResultBuffer, span: CellSpan, column: Int) {
         self.buffer = buffer
         self.span = span
-        self.typeOID = typeOID
-        self.column = column
+        self.columnIndex = column
     }
+
+    /// The column's type OID.
+    public var typeOID: UInt32 { buffer.columnTypes[columnIndex] }
+    /// The column's name, for error messages.
+    public var column: String { buffer.columns[columnIndex] }
 
     /// A cell holding `text` (nil for SQL NULL), not read from a result.
     public init(text: String?, typeOID: UInt32, column: String) {
@@ -29,7 +31,8 @@ public struct PostgresCell: Sendable, Hashable {
         } else {
             builder.appendNull()
         }
-        self.init(text: builder.text, span: builder.spans[0], typeOID: typeOID, column: column)
+        self.init(buffer: ResultBuffer(columns: [column], columnTypes: [typeOID], text: builder.text, spans: builder.spans),
+                  span: builder.spans[0], column: 0)
     }
 
     /// True for SQL NULL.
@@ -43,7 +46,7 @@ public struct PostgresCell: Sendable, Hashable {
     /// Calls `body` with the value's UTF-8 bytes, in place; nil for SQL NULL.
     public func withUTF8<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R? {
         guard !isNull else { return nil }
-        return try buffer.withUnsafeBufferPointer { all in
+        return try buffer.text.withUnsafeBufferPointer { all in
             try body(UnsafeBufferPointer(rebasing: all[span.start ..< span.start + span.count]))
         }
     }
@@ -109,6 +112,30 @@ func parseInteger<T: FixedWidthInteger & SignedInteger>(_ bytes: UnsafeBufferPoi
     return value
 }
 
+/// A float as the server writes it (`1.5`, `-2e-07`, `NaN`, `Infinity`, `-Infinity`), or nil when it is not one:
+/// what `Double(String)` accepts, read from the bytes in place (the whole text consumed).
+func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
+    if bytes.elementsEqual("NaN".utf8) { return .nan }
+    if bytes.elementsEqual("Infinity".utf8) { return .infinity }
+    if bytes.elementsEqual("-Infinity".utf8) { return -.infinity }
+    // strtod skips leading white space, which Double(String) refuses; a NUL inside would end the text early.
+    guard let first = bytes.first, first > 0x20, !bytes.contains(0) else { return nil }
+    // strtod reads the decimal point of the C locale's numeric category, which this process never changes; should
+    // anything have changed it, Double(String) reads the text instead.
+    guard bytes.count < 128, localeconv()?.pointee.decimal_point?.pointee == CChar(UInt8(ascii: ".")) else {
+        return Double(String(decoding: bytes, as: UTF8.self))
+    }
+    return withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { buffer -> Double? in
+        guard let base = buffer.baseAddress else { return nil }
+        UnsafeMutableRawPointer(base).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        base[bytes.count] = 0
+        var end: UnsafeMutablePointer<CChar>?
+        let value = strtod(base, &end)
+        guard let end, end == base + bytes.count else { return nil }
+        return value
+    }
+}
+
 /// A Swift type that a column value can be decoded into. Optional types accept NULL; the others reject it.
 public protocol PostgresDecodable: Sendable {
     static func decode(from cell: PostgresCell) throws -> Self
@@ -145,15 +172,7 @@ extension Int32: PostgresDecodable {
 
 extension Double: PostgresDecodable {
     public static func decode(from cell: PostgresCell) throws -> Double {
-        let text = try cell.requireText()
-        switch text {
-        case "NaN": return .nan
-        case "Infinity": return .infinity
-        case "-Infinity": return -.infinity
-        default:
-            guard let value = Double(text) else { throw cell.mismatch(Double.self) }
-            return value
-        }
+        try cell.parse(as: Double.self, parseDouble)
     }
 }
 
@@ -184,8 +203,22 @@ extension Array: PostgresDecodable where Element: PostgresDecodable {
             return bytes as? [Element] ?? []
         }
         guard let items = try cell.withRequiredUTF8(PostgresArrayLiteral.cells(of:)) else { throw cell.mismatch([Element].self) }
+        if Element.self == String.self {
+            // The common case made directly: each item's text a String, no cell for it.
+            let strings = try items.text.withUnsafeBufferPointer { text in
+                try items.spans.map { span throws(PostgresError) -> String in
+                    guard span.count >= 0 else {
+                        throw PostgresError(.decoding, message: "column \"\(cell.column)\" holds a NULL array item; decode [String?] to accept NULL")
+                    }
+                    return String(decoding: UnsafeBufferPointer(rebasing: text[span.start ..< span.start + span.count]), as: UTF8.self)
+                }
+            }
+            // The branch proved Element is String; a conditional cast would copy the array element by element.
+            return unsafeBitCast(strings, to: [Element].self)
+        }
+        let buffer = ResultBuffer(columns: [cell.column], columnTypes: [0], text: items.text, spans: [])
         return try items.spans.map { span in
-            try Element.decode(from: PostgresCell(text: items.text, span: span, typeOID: 0, column: cell.column))
+            try Element.decode(from: PostgresCell(buffer: buffer, span: span, column: 0))
         }
     }
 }

@@ -89,7 +89,11 @@ struct JSONTextReader {
     }
 
     private mutating func stringObject() throws(PostgresError) -> [String: String] {
-        var object: [String: String] = [:]
+        // Each pair has four quotes (a quote inside a string adds to the count, so this only ever overestimates):
+        // reserved so that the table is not grown pair by pair.
+        var quotes = 0
+        for byte in bytes where byte == UInt8(ascii: "\"") { quotes += 1 }
+        var object = [String: String](minimumCapacity: quotes / 4)
         try expect(UInt8(ascii: "{"))
         skipSpace()
         if peek() == UInt8(ascii: "}") {

@@ -3,34 +3,30 @@
 /// Every cell's text sits in one byte buffer, and a cell is a span of it: reading a result
 /// makes two allocations, not one string per cell, and a number is parsed from its bytes without ever being a string.
 public struct PostgresRows: Sendable, RandomAccessCollection {
-    /// Column names in result order.
-    public let columns: [String]
-    /// Column type OIDs in result order.
-    public let columnTypes: [UInt32]
     /// Rows affected by INSERT/UPDATE/DELETE (or returned by SELECT), as the server's command tag says.
     public let affectedRows: Int
-    /// Every cell's text, one after another.
-    let text: [UInt8]
-    /// Every row's cells, row after row (`columns.count` each): spans of `text`.
-    let spans: [CellSpan]
+    /// The cells' text, where each cell is in it, and the columns: one object that every row and cell read from
+    /// this result refers to.
+    let buffer: ResultBuffer
     let rowCount: Int
 
     init(columns: [String], columnTypes: [UInt32], affectedRows: Int, text: [UInt8], spans: [CellSpan], rowCount: Int) {
         precondition(spans.count == rowCount * columns.count, "a result's cells must fill its rows")
-        self.columns = columns
-        self.columnTypes = columnTypes
         self.affectedRows = affectedRows
-        self.text = text
-        self.spans = spans
+        self.buffer = ResultBuffer(columns: columns, columnTypes: columnTypes, text: text, spans: spans)
         self.rowCount = rowCount
     }
+
+    /// Column names in result order.
+    public var columns: [String] { buffer.columns }
+    /// Column type OIDs in result order.
+    public var columnTypes: [UInt32] { buffer.columnTypes }
 
     public var startIndex: Int { 0 }
     public var endIndex: Int { rowCount }
 
     public subscript(position: Int) -> PostgresRow {
-        let width = columns.count
-        return PostgresRow(columns: columns, columnTypes: columnTypes, text: text, spans: spans[position * width ..< (position + 1) * width])
+        PostgresRow(buffer: buffer, first: position * buffer.columns.count)
     }
 
     /// The only row; an error when there is none or more than one.
@@ -47,25 +43,46 @@ public struct PostgresRows: Sendable, RandomAccessCollection {
     }
 }
 
+/// A result's cells and columns, immutable once made. Rows and cells hold this one reference instead of the
+/// arrays themselves: reading a cell retains one object, not four.
+final class ResultBuffer: Sendable {
+    let columns: [String]
+    let columnTypes: [UInt32]
+    /// Every cell's text, one after another.
+    let text: [UInt8]
+    /// Every row's cells, row after row (`columns.count` each): spans of `text`.
+    let spans: [CellSpan]
+
+    init(columns: [String], columnTypes: [UInt32], text: [UInt8], spans: [CellSpan]) {
+        self.columns = columns
+        self.columnTypes = columnTypes
+        self.text = text
+        self.spans = spans
+    }
+}
+
 /// One result row: values in text form, decoded on demand into typed Swift values.
 public struct PostgresRow: Sendable {
-    public let columns: [String]
-    let columnTypes: [UInt32]
-    let text: [UInt8]
-    let spans: ArraySlice<CellSpan>
+    let buffer: ResultBuffer
+    /// The index of the row's first cell among the result's spans.
+    let first: Int
+
+    /// Column names in result order.
+    public var columns: [String] { buffer.columns }
 
     /// The cell at a column index.
     public func cell(at index: Int) throws(PostgresError) -> PostgresCell {
-        guard index >= 0, index < spans.count else {
-            throw PostgresError(.decoding, message: "column index \(index) out of range (row has \(spans.count))")
+        let width = buffer.columns.count
+        guard index >= 0, index < width else {
+            throw PostgresError(.decoding, message: "column index \(index) out of range (row has \(width))")
         }
-        return PostgresCell(text: text, span: spans[spans.startIndex + index], typeOID: columnTypes[index], column: columns[index])
+        return PostgresCell(buffer: buffer, span: buffer.spans[first + index], column: index)
     }
 
     /// The cell of the first column with this name.
     public func cell(named column: String) throws(PostgresError) -> PostgresCell {
-        guard let index = columns.firstIndex(of: column) else {
-            throw PostgresError(.decoding, message: "no column \"\(column)\" in result (columns: \(columns.joined(separator: ", ")))")
+        guard let index = buffer.columns.firstIndex(of: column) else {
+            throw PostgresError(.decoding, message: "no column \"\(column)\" in result (columns: \(buffer.columns.joined(separator: ", ")))")
         }
         return try cell(at: index)
     }

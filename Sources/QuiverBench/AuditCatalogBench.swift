@@ -74,6 +74,8 @@ struct AuditCatalog: ParsableCommand {
         // audit takes only when the stored lineage parts are incomplete: the reference resolved, then a recursive
         // walk of the lineage edges with everything read along it (the audit before migration 0008).
         try time("  of which: the audit statement, undecoded") { _ = try catalog.pool.query(LineageStore.auditQuery(.digest(target.weightsDigest))) }
+        let auditRow = try catalog.pool.query(LineageStore.auditQuery(.digest(target.weightsDigest))).single()
+        try time("  of which: its row decoded (no round trip)") { _ = try LineageStore.decodeStoredAudit(auditRow) }
         try time("the long way: resolve, then walk the edges (decoded)") {
             _ = try catalog.read { session in try session.lineage.audit(subjectID: try session.versions.matching(digest: target.weightsDigest)[0].id) }
         }

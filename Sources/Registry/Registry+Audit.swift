@@ -13,10 +13,9 @@ extension Registry {
     /// client's side, in remote mode) and audited by its digest, labelled `FILE (sha256 HEX)`; anything else is a
     /// reference or a digest, labelled as written.
     public static func auditTarget(_ query: String) throws -> (ref: AdapterRef, label: String) {
-        let fileURL = URL(fileURLWithPath: query)
         var isDirectory: ObjCBool = false
-        if SHA256Digest(hex: query) == nil, FileManager.default.fileExists(atPath: fileURL.path, isDirectory: &isDirectory), !isDirectory.boolValue {
-            let digest = try SHA256Digest.ofFile(at: fileURL)
+        if SHA256Digest(hex: query) == nil, FileManager.default.fileExists(atPath: query, isDirectory: &isDirectory), !isDirectory.boolValue {
+            let digest = try SHA256Digest.ofFile(at: URL(fileURLWithPath: query))
             return (.digest(digest), "\(query) (sha256 \(digest.hex))")
         }
         return (try AdapterRef.parse(query), query)

@@ -56,7 +56,8 @@ struct SQLQueryTests {
     static func arrayItems(_ text: String) -> [String?]? {
         var text = text
         guard let items = text.withUTF8(PostgresArrayLiteral.cells(of:)) else { return nil }
-        return items.spans.map { PostgresCell(text: items.text, span: $0, typeOID: 0, column: "").text }
+        let buffer = ResultBuffer(columns: [""], columnTypes: [0], text: items.text, spans: items.spans)
+        return items.spans.map { PostgresCell(buffer: buffer, span: $0, column: 0).text }
     }
 
     @Test func timestampRoundTripsAtMicrosecondPrecision() throws {
@@ -100,6 +101,32 @@ struct SQLQueryTests {
         #expect((try? Int64.decode(from: cell)) == Int64(text))
         #expect((try? Int.decode(from: cell)) == Int(text))
         #expect((try? Int32.decode(from: cell)) == Int32(text))
+    }
+
+    @Test(arguments: ["0", "-0", "1.5", "0.1", "-2e-07", "1.7976931348623157e+308", "2e308", "4.9e-324", "1e-400", "NaN",
+                      "Infinity", "-Infinity", "", "-", "1a", " 1", "1 ", "1.0.0", "1,5", "0x10", "inf", "nan", "١",
+                      String(repeating: "1", count: 200) + ".5"])
+    func floatsReadFromBytesAsFromText(_ text: String) throws {
+        let cell = PostgresCell(text: text, typeOID: PostgresType.float8, column: "f")
+        let expected: Double? = switch text {
+        case "NaN": .nan
+        case "Infinity": .infinity
+        case "-Infinity": -.infinity
+        default: Double(text)
+        }
+        let decoded = try? Double.decode(from: cell)
+        #expect(decoded?.bitPattern == expected?.bitPattern, "\(text)")
+    }
+
+    @Test func textArraysRefuseANullItemUnlessOptional() throws {
+        let cell = PostgresCell(text: #"{a,"b c",NULL,"q\"x"}"#, typeOID: 1009, column: "tags")
+        #expect(try [String?].decode(from: cell) == ["a", "b c", nil, "q\"x"])
+        let error = try #require(throws: PostgresError.self) { try [String].decode(from: cell) }
+        #expect(error.kind == .decoding)
+        #expect(error.message.contains("tags"))
+        #expect(try [String].decode(from: PostgresCell(text: #"{a,"b c","",NULLX}"#, typeOID: 1009, column: "t")) == ["a", "b c", "", "NULLX"])
+        #expect(try [String].decode(from: PostgresCell(text: "{}", typeOID: 1009, column: "t")) == [])
+        #expect(throws: PostgresError.self) { try [String].decode(from: PostgresCell(text: "{a", typeOID: 1009, column: "t")) }
     }
 
     @Test func cellsCompareByTheirText() {
