@@ -115,9 +115,13 @@ func parseInteger<T: FixedWidthInteger & SignedInteger>(_ bytes: UnsafeBufferPoi
 /// A float as the server writes it (`1.5`, `-2e-07`, `NaN`, `Infinity`, `-Infinity`), or nil when it is not one:
 /// what `Double(String)` accepts, read from the bytes in place (the whole text consumed).
 func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
-    if bytes.elementsEqual("NaN".utf8) { return .nan }
-    if bytes.elementsEqual("Infinity".utf8) { return .infinity }
-    if bytes.elementsEqual("-Infinity".utf8) { return -.infinity }
+    // The server's spellings of the specials, looked for only when the text could be one (a number starts with a
+    // digit, a sign or a point).
+    if let first = bytes.first, first == UInt8(ascii: "N") || first == UInt8(ascii: "I") || bytes.count == 9 {
+        if bytes.elementsEqual("NaN".utf8) { return .nan }
+        if bytes.elementsEqual("Infinity".utf8) { return .infinity }
+        if bytes.elementsEqual("-Infinity".utf8) { return -.infinity }
+    }
     // strtod skips leading white space, which Double(String) refuses; a NUL inside would end the text early.
     guard let first = bytes.first, first > 0x20, !bytes.contains(0) else { return nil }
     // strtod reads the decimal point of the C locale's numeric category, which this process never changes; should
@@ -180,9 +184,12 @@ extension Bool: PostgresDecodable {
     public static func decode(from cell: PostgresCell) throws -> Bool {
         // `t`/`f` is bool's output; `true`/`false` is `bool::text`, as nested rows (``PostgresRows/init(jsonRows:columns:)``) carry it.
         try cell.parse(as: Bool.self) { bytes in
-            if bytes.elementsEqual("t".utf8) || bytes.elementsEqual("true".utf8) { return true }
-            if bytes.elementsEqual("f".utf8) || bytes.elementsEqual("false".utf8) { return false }
-            return nil
+            switch bytes.count {
+            case 1: return bytes[0] == UInt8(ascii: "t") ? true : bytes[0] == UInt8(ascii: "f") ? false : nil
+            case 4: return bytes.elementsEqual("true".utf8) ? true : nil
+            case 5: return bytes.elementsEqual("false".utf8) ? false : nil
+            default: return nil
+            }
         }
     }
 }

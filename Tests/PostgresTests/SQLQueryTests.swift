@@ -118,6 +118,12 @@ struct SQLQueryTests {
         #expect(decoded?.bitPattern == expected?.bitPattern, "\(text)")
     }
 
+    @Test(arguments: [("t", true), ("f", false), ("true", true), ("false", false), ("T", nil), ("yes", nil), ("", nil),
+                      ("tru", nil), ("falsy", nil), ("truee", nil), ("1", nil)] as [(String, Bool?)])
+    func booleansAsTheServerWritesThem(_ text: String, _ expected: Bool?) {
+        #expect((try? Bool.decode(from: PostgresCell(text: text, typeOID: 16, column: "b"))) == expected)
+    }
+
     @Test func textArraysRefuseANullItemUnlessOptional() throws {
         let cell = PostgresCell(text: #"{a,"b c",NULL,"q\"x"}"#, typeOID: 1009, column: "tags")
         #expect(try [String?].decode(from: cell) == ["a", "b c", nil, "q\"x"])
