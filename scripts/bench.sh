@@ -199,7 +199,7 @@ for path in sorted(glob.glob(f"{out}/audit-*.txt"), key=lambda p: int(p.rsplit("
     lines = open(path).read().splitlines()
     versions = int(path.rsplit("-", 1)[1][:-4])
     table = [l for l in lines if l.startswith("|")]
-    notes = [l for l in lines if l.startswith(("seeded", "reusing", "vacuumed", "audit of", "list (", "load average after"))]
+    notes = [l for l in lines if l.startswith(("seeded", "reusing", "vacuumed", "audit of", "list (", "machine during", "load average after"))]
     text += f"""
 Catalog reads at {versions:,} versions: `QuiverBench audit-catalog --versions {versions} --runs {os.environ.get('AUDIT_RUNS', '1000')}`
 (release build, in process, one pooled connection to the test PostgreSQL on loopback TCP, statements prepared;

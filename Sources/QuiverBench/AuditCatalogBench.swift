@@ -69,6 +69,7 @@ struct AuditCatalog: ParsableCommand {
         print("\nin process, one pooled connection, statements prepared once per connection; \(runs) timed runs after 5 warm-up runs (ms):")
         print("| operation | p50 | p99 | min | max |")
         print("|---|---:|---:|---:|---:|")
+        let machineBefore = MachineTimes.read()
         try time("audit <weights sha256> (depth 50)") { _ = try registry.audit(digest) }
         // The statement alone (sent, executed, its text received; nothing decoded); then the long way, which an
         // audit takes only when the stored lineage parts are incomplete: the reference resolved, then a recursive
@@ -84,6 +85,10 @@ struct AuditCatalog: ParsableCommand {
         try time("lineage NAME@VERSION (ancestors, depth 50)") { _ = try registry.lineage(of: .version(name: target.name, number: 100), direction: .ancestors) }
         try time("lineage --down fan@1 (\(fan.nodes.count - 1) descendants)", runs: max(10, runs / 10)) {
             _ = try registry.lineage(of: .version(name: "fan", number: 1), direction: .descendants)
+        }
+        if let before = machineBefore, let after = MachineTimes.read() {
+            // What else the machine did meanwhile: time stolen by the hypervisor is time neither process ran.
+            print("\n" + after.since(before).summary)
         }
 
         for (title, query) in [("audit", LineageStore.auditQuery(.digest(target.weightsDigest))),
@@ -143,5 +148,30 @@ struct AuditCatalog: ParsableCommand {
             }
         }
         try catalog.pool.query("ANALYZE")
+    }
+}
+
+/// The machine's CPU time by kind, from the first line of `/proc/stat` (Linux; nil elsewhere), in clock ticks.
+struct MachineTimes {
+    var busy = 0, idle = 0, steal = 0
+
+    static func read() -> MachineTimes? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = text.split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
+        // user nice system idle iowait irq softirq steal guest guest_nice (guest time is already in user).
+        let fields = line.split(separator: " ").dropFirst().compactMap { Int($0) }
+        guard fields.count >= 8 else { return nil }
+        return MachineTimes(busy: fields[0] + fields[1] + fields[2] + fields[5] + fields[6], idle: fields[3] + fields[4], steal: fields[7])
+    }
+
+    func since(_ start: MachineTimes) -> MachineTimes {
+        MachineTimes(busy: busy - start.busy, idle: idle - start.idle, steal: steal - start.steal)
+    }
+
+    /// One line for the report: the share of all cores' time that was busy, idle and stolen.
+    var summary: String {
+        let total = max(1, busy + idle + steal)
+        func percent(_ part: Int) -> String { String(format: "%.1f %%", 100 * Double(part) / Double(total)) }
+        return "machine during the timed runs (all cores, /proc/stat): busy \(percent(busy)), idle \(percent(idle)), stolen by the hypervisor \(percent(steal))"
     }
 }
