@@ -12,13 +12,15 @@ public struct FsckCommand: ParsableCommand, JSONOutputCommand {
             has its files, every merge's lineage edges match its inputs, lineage is acyclic, jobs are in a legal state
             with no dead lease, and alias histories are unbroken. Each violation names the versions, aliases and
             deployed digests it affects. --repair only does what is safe: it re-runs a recorded merge whose files were
-            lost and restores them when the result is byte-identical; it never deletes.
+            lost and restores them when the result is byte-identical; it never deletes. With --deep it also records
+            the SHA-256 chaining states of a blob registered before they were kept (migration 0010), taken from the
+            bytes it verified, so that pulls verify that blob's ranges as they arrive.
             """)
 
     /// Local only: fsck reads the catalog and the store directly (and may repair the store), where they are.
     @OptionGroup var options: LocalRegistryOptions
     @Flag(help: "Also download and re-hash every referenced blob.") var deep = false
-    @Flag(help: "Restore lost merge outputs by re-running their recorded merges (never deletes).") var repair = false
+    @Flag(help: "Restore lost merge outputs by re-running their recorded merges (never deletes); with --deep, also record missing chaining states.") var repair = false
     @Flag(help: "Print JSON.") var json = false
 
     public init() {}

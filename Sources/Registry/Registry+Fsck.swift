@@ -35,12 +35,17 @@ extension Registry {
     /// `repair` does only what is safe and never deletes: a merged version whose files the store lost is re-run
     /// from its recorded inputs and its files restored when the result matches the recorded digest exactly. A lost
     /// trained file can only come back from its original directory (`quiver register` of it heals the store).
+    /// With `deep`, a blob recorded without its SHA-256 chaining states (before migration 0010) gains them, taken
+    /// from the very bytes the read verified, so that pulls then verify its ranges as they arrive.
     public func fsck(deep: Bool = false, repair: Bool = false) throws -> FsckReport {
         let (referenced, catalogFindings, versionCount) = try catalog.read { session in
             (try session.integrity.referencedBlobs(), try session.integrity.findings(now: clock.now()),
              try session.versions.list(VersionFilter(), limit: Int.max).count)
         }
         var findings = catalogFindings
+        var repaired: [String] = []
+        let unchained = deep && repair && SHA256Chain.available
+            ? try catalog.read { try $0.blobs.digestsWithoutChain(largerThan: SHA256Chain.defaultStride) } : []
         let stored = Dictionary(try blobs.list().map { ($0.digest.hex, $0.size) }, uniquingKeysWith: { a, _ in a })
         var lostVersionIDs: Set<Int64> = []
         for blob in referenced {
@@ -61,7 +66,21 @@ extension Registry {
             if deep, let digest = SHA256Digest(hex: blob.hexDigest) {
                 do {
                     // Streamed and hashed, nothing written: a whole-blob read verifies the digest at its end.
-                    _ = try blobs.get(digest: digest, range: nil) { _ in }
+                    guard unchained.contains(blob.hexDigest) else {
+                        _ = try blobs.get(digest: digest, range: nil) { _ in }
+                        continue
+                    }
+                    // The chaining states taken from the bytes as they stream in, in order; kept only once the
+                    // read has verified those bytes against the digest.
+                    var failure: (any Error)?
+                    let (_, chain) = SHA256Chain.digest(size: blob.size) { feed in
+                        do { _ = try blobs.get(digest: digest, range: nil) { feed($0) } } catch { failure = error }
+                    }
+                    if let failure { throw failure }
+                    if let chain {
+                        try catalog.transaction { try $0.blobs.record(digest, size: blob.size, chain: chain) }
+                        repaired.append("sha256:\(blob.hexDigest) (\(who)): recorded its chaining states; pulls verify its ranges as they arrive")
+                    }
                 } catch let error as ObjectStoreError where error.errorKind == .integrity {
                     findings.append(CatalogFinding(check: "blob_corrupt", subject: "sha256:\(blob.hexDigest)",
                                                    detail: "\(error.reason) (\(who))", versionIDs: blob.versionIDs))
@@ -69,10 +88,9 @@ extension Registry {
                 }
             }
         }
-        var repaired: [String] = []
         if repair {
             let mended = try repairLostMergeOutputs(Array(lostVersionIDs).sorted())
-            repaired = mended.lines
+            repaired += mended.lines
             findings.removeAll { finding in
                 ["blob_missing", "blob_size", "blob_corrupt"].contains(finding.check)
                     && !finding.versionIDs.isEmpty && finding.versionIDs.allSatisfy(mended.versionIDs.contains)

@@ -115,4 +115,47 @@ struct FsckTests {
             #expect(report.passed, "\(report.violations)")
         }
     }
+
+    /// A blob recorded before its chaining states were kept (migration 0010) gains them from `fsck --deep --repair`,
+    /// taken from the bytes the read verified. A deep fsck without `--repair` writes nothing, and a corrupt blob
+    /// gains no states.
+    @Test func deepRepairRecordsTheChainingStatesABlobWasRecordedWithout() throws {
+        try RegistryFixture.with { f in
+            let scratch = try Fixtures.temporaryDirectory("fsck-chain")
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let large = try LargeAdapter.write(in: scratch)
+            let version = try f.registry.register(directory: large, name: "large").version
+            let bytes = try Data(contentsOf: large.appendingPathComponent("adapter_model.safetensors"))
+            let expected = SHA256Chain.digest(size: Int64(bytes.count)) { feed in bytes.withUnsafeBytes { feed($0) } }.chain
+            func recorded() throws -> SHA256Chain? { try f.registry.catalog.read { try $0.blobs.chain(of: version.weightsDigest) } }
+            func forget() throws {
+                _ = try TestPostgres.psql(f.databaseURL, "UPDATE blobs SET chain = NULL WHERE sha256 = '\(version.weightsDigest.hex)'")
+            }
+            try forget()
+
+            let deepOnly = try f.registry.fsck(deep: true)
+            #expect(deepOnly.passed && deepOnly.repaired.isEmpty, "\(deepOnly.violations)")
+            #expect(try recorded() == nil, "without --repair nothing is written")
+
+            let repaired = try f.registry.fsck(deep: true, repair: true)
+            #expect(repaired.passed, "\(repaired.violations)")
+            guard SHA256Chain.available else {
+                #expect(repaired.repaired.isEmpty)
+                return
+            }
+            #expect(repaired.repaired.count == 1 && repaired.repaired[0].contains(version.weightsDigest.hex), "\(repaired.repaired)")
+            #expect(try recorded() != nil && recorded() == expected)
+            #expect(try f.registry.fsck(deep: true, repair: true).repaired.isEmpty, "nothing left to record")
+
+            // Other bytes of the same size: the read refuses them, and no states are taken from them.
+            try forget()
+            var altered = bytes
+            altered[altered.count - 1000] ^= 0x01
+            try f.tamper(version.weightsDigest, with: altered)
+            let corrupt = try f.registry.fsck(deep: true, repair: true)
+            #expect(corrupt.violations.map(\.check) == ["blob_corrupt"])
+            #expect(corrupt.repaired.isEmpty)
+            #expect(try recorded() == nil)
+        }
+    }
 }

@@ -29,6 +29,12 @@ public struct BlobRecords: Sendable {
         return rows.first.flatMap { $0 }.flatMap { SHA256Chain(encoded: [UInt8]($0)) }
     }
 
+    /// Hex digests of the recorded blobs larger than `size` bytes that have no chaining states (recorded before
+    /// migration 0010, or on a machine without the SHA extensions): what `fsck --deep --repair` can give them.
+    public func digestsWithoutChain(largerThan size: Int64) throws -> Set<String> {
+        Set(try connection.query("SELECT sha256 FROM blobs WHERE chain IS NULL AND size > \(size)").map { try $0.decode(String.self, at: 0) })
+    }
+
     /// Hex digests of every blob a version references.
     public func referencedDigests() throws -> Set<String> {
         Set(try connection.query("""
