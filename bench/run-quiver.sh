@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:-/tmp/quiver-bench-data}
-swift build -c release --product QuiverBench >/dev/null
+swift build -c release --product QuiverBench --static-swift-stdlib >/dev/null
 BIN=.build/release/QuiverBench
 if [ -d "$DATA/adapter_2" ]; then
     INPUTS=("$DATA/adapter_0" "$DATA/adapter_1" "$DATA/adapter_2")   # written by bench/peft/generate.py

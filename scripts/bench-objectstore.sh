@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput and peak RSS of Quiver's S3 blob store vs `aws s3 cp` on the local SeaweedFS (loopback).
 #   bash scripts/services/seaweedfs.sh start && source .services/s3.env
-#   swift build -c release --product quiver
+#   swift build -c release --product quiver --static-swift-stdlib
 #   bash scripts/bench-objectstore.sh FILE...
 # Prints one markdown table row per transfer. MB/s uses MB = 10^6 bytes; RSS is /usr/bin/time's maximum RSS.
 set -euo pipefail

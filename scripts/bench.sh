@@ -37,8 +37,8 @@ echo "load average at start: $(load)" | tee "$OUT/load-start.txt"
 if [ -n "${BIN:-}" ]; then  # BIN=DIR: quiver and QuiverBench already built there
     echo "using $BIN"
 else
-    swift build -c release --product quiver >/dev/null
-    swift build -c release --product QuiverBench >/dev/null
+    swift build -c release --product quiver --static-swift-stdlib >/dev/null
+    swift build -c release --product QuiverBench --static-swift-stdlib >/dev/null
     BIN=$(swift build -c release --show-bin-path)
 fi
 QUIVER=$BIN/quiver

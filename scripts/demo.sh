@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/bootstrap.sh
-swift build -c release --product quiver
+swift build -c release --product quiver --static-swift-stdlib
 exec .build/release/quiver demo "$@"

@@ -36,7 +36,7 @@ bash scripts/bootstrap.sh >/dev/null
 if [ -n "${QUIVER_TRIALS_BIN:-}" ]; then
     QUIVER="$QUIVER_TRIALS_BIN"
 else
-    swift build -c release --product quiver 2>&1 | tail -n 3
+    swift build -c release --product quiver --static-swift-stdlib 2>&1 | tail -n 3
     QUIVER="$(swift build -c release --show-bin-path)/quiver"
 fi
 

@@ -152,6 +152,9 @@ public struct SigningKeyLocation: Sendable, Equatable {
             .unavailable, code: "signing_key_create_failed", reason: "the default signing key could not be created under QUIVER_HOME/keys",
             hint: "check that QUIVER_HOME is writable, or set QUIVER_SIGNING_KEY to an existing key")
         do {
+            // QUIVER_HOME first, with the default mode: created with the keys' 0700 (which Foundation gives every
+            // intermediate directory it makes), it would be closed to the embedded PostgreSQL's server user.
+            try FileManager.default.createDirectory(at: directory.deletingLastPathComponent(), withIntermediateDirectories: true)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw failure

@@ -79,6 +79,16 @@ struct ProvenanceTests {
         #expect((directoryAttributes[.posixPermissions] as? Int) == 0o700)
         #expect(try FileManager.default.contentsOfDirectory(atPath: location.path.deletingLastPathComponent().path) == ["signing-key.pem"])
 
+        // A home the key creates is not closed like the key's directory: the embedded PostgreSQL's server user
+        // must still reach its own directory inside it.
+        let fresh = home.appendingPathComponent("fresh-home", isDirectory: true)
+        _ = try SigningKeyLocation.resolve(environment: [:], home: fresh).load()
+        let reference = home.appendingPathComponent("reference", isDirectory: true)
+        try FileManager.default.createDirectory(at: reference, withIntermediateDirectories: true)
+        func mode(_ url: URL) throws -> Int? { try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int }
+        #expect(try mode(fresh) != nil && mode(fresh) == mode(reference), "the home has the mode any new directory gets")
+        #expect(try mode(fresh.appendingPathComponent("keys")) == 0o700)
+
         let configured = SigningKeyLocation.resolve(environment: ["QUIVER_SIGNING_KEY": home.appendingPathComponent("absent.pem").path], home: home)
         #expect(!configured.createIfMissing)
         do {

@@ -3,6 +3,7 @@ import Foundation
 import Merge
 import ObjectStore
 import Postgres
+import Provenance
 import QuiverCore
 import QuiverTesting
 import Registry
@@ -39,7 +40,10 @@ struct AppRoleTests {
         let appURL = try #require(components.string)
         let catalog = try Catalog.open(url: appURL, maxConnections: 4)
         defer { catalog.pool.close() }
-        let registry = Registry(catalog: catalog, blobs: store, actor: "app")
+        // Its key in a scratch home: the default home is the machine's (/var/lib/quiver), not a test's to write.
+        let home = try Fixtures.temporaryDirectory("app-role-home")
+        defer { try? FileManager.default.removeItem(at: home) }
+        let registry = Registry(catalog: catalog, blobs: store, actor: "app", signingKey: SigningKeyLocation.resolve(environment: [:], home: home))
         let tone = try registry.register(directory: RegistryFixture.golden("a1"), name: "tone").version
         _ = try registry.register(directory: RegistryFixture.golden("a2"), name: "json")
         let blend = try registry.merge(inputs: [.latest(name: "tone"), .latest(name: "json")], into: "blend",

@@ -89,7 +89,7 @@ struct VerifyUnavailableTests {
             var settings = f.s3.client.settings
             settings.endpoint = URL(string: "http://127.0.0.1:1")!
             settings.retry = RetryPolicy(maxAttempts: 2, baseDelay: 0.01, maxDelay: 0.02, maxTotal: 1)
-            let away = Registry(catalog: f.registry.catalog, blobs: S3BlobStore(settings: settings), actor: "tester")
+            let away = Registry(catalog: f.registry.catalog, blobs: S3BlobStore(settings: settings), actor: "tester", signingKey: f.registry.signingKey)
             let error = #expect(throws: ObjectStoreError.self) { try away.verify(version) }
             #expect(error?.errorKind == .unavailable)
         }

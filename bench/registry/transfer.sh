@@ -45,7 +45,7 @@ source .services/postgres.env
 # shellcheck disable=SC1091
 source "$QUIVER_S3_SERVICE_DIR/s3.env"
 if [[ -z "${QUIVER:-}" ]]; then  # QUIVER=/path/to/quiver uses that binary instead of building this tree's
-    swift build -c release --product quiver 2>&1 | tail -1
+    swift build -c release --product quiver --static-swift-stdlib 2>&1 | tail -1
     QUIVER="$PWD/.build/release/quiver"
 fi
 export AWS_ACCESS_KEY_ID="$QUIVER_TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$QUIVER_TEST_S3_SECRET_KEY"

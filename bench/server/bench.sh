@@ -56,7 +56,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 database() { echo "$QUIVER_TEST_DATABASE_URL" | sed -E "s#/[^/?]+(\\?|\$)#/$1\\1#"; }
 psql "$QUIVER_TEST_DATABASE_URL" -qc "CREATE DATABASE quiver_bench" -c "CREATE DATABASE mlflow_bench"
 
-swift build -c release --product quiver 2>&1 | tail -1
+swift build -c release --product quiver --static-swift-stdlib 2>&1 | tail -1
 QUIVER="$PWD/.build/release/quiver"
 export QUIVER_DATABASE_URL; QUIVER_DATABASE_URL="$(database quiver_bench)"
 export QUIVER_BLOB_STORE="s3://$QUIVER_TEST_S3_BUCKET/bench-$(date +%s)"

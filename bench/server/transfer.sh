@@ -28,7 +28,7 @@ bash scripts/services/seaweedfs.sh start >/dev/null
 source .services/postgres.env
 # shellcheck disable=SC1091
 source .services/s3.env
-swift build -c release --product quiver 2>&1 | tail -1
+swift build -c release --product quiver --static-swift-stdlib 2>&1 | tail -1
 QUIVER="$PWD/.build/release/quiver"
 export QUIVER_DATABASE_URL="$QUIVER_TEST_DATABASE_URL"
 export AWS_ACCESS_KEY_ID="$QUIVER_TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$QUIVER_TEST_S3_SECRET_KEY"
