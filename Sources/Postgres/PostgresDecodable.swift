@@ -115,15 +115,16 @@ func parseInteger<T: FixedWidthInteger & SignedInteger>(_ bytes: UnsafeBufferPoi
 /// A float as the server writes it (`1.5`, `-2e-07`, `NaN`, `Infinity`, `-Infinity`), or nil when it is not one:
 /// what `Double(String)` accepts, read from the bytes in place (the whole text consumed).
 func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
+    guard let first = bytes.first else { return nil }
     // The server's spellings of the specials, looked for only when the text could be one (a number starts with a
     // digit, a sign or a point).
-    if let first = bytes.first, first == UInt8(ascii: "N") || first == UInt8(ascii: "I") || bytes.count == 9 {
+    if first == UInt8(ascii: "N") || first == UInt8(ascii: "I") || bytes.count == 9 {
         if bytes.elementsEqual("NaN".utf8) { return .nan }
         if bytes.elementsEqual("Infinity".utf8) { return .infinity }
         if bytes.elementsEqual("-Infinity".utf8) { return -.infinity }
     }
     // strtod skips leading white space, which Double(String) refuses; a NUL inside would end the text early.
-    guard let first = bytes.first, first > 0x20, !bytes.contains(0) else { return nil }
+    guard first > 0x20, !bytes.contains(0) else { return nil }
     // strtod reads the decimal point of the C locale's numeric category, which this process never changes; should
     // anything have changed it, Double(String) reads the text instead.
     guard bytes.count < 128, localeconv()?.pointee.decimal_point?.pointee == CChar(UInt8(ascii: ".")) else {

@@ -151,17 +151,12 @@ public struct LineageStore: Sendable {
     /// ``audit(_:)`` without the long way: the records are nil when nothing matches or when the stored parts of
     /// the lineage are incomplete.
     func storedAudit(_ key: VersionKey) throws -> (candidates: [AdapterVersion], records: AuditRecords?) {
-        var row = try connection.query(Self.auditQuery(key)).single()
-        var candidates = try PostgresRows(jsonRows: try row.cell(at: 0), columns: VersionStore.columnList.names)
-            .map(VersionStore.decode)
-        if candidates.isEmpty, case .digest(let digest) = key {
-            // Not a canonical or weights digest: a config digest, resolved on its own (see VersionStore.candidates).
-            candidates = try VersionStore(connection).matching(digest: digest)
-            guard let first = candidates.first else { return ([], nil) }
-            row = try connection.query(Self.auditQuery(.id(first.id))).single()
-        }
-        guard let subject = candidates.first else { return (candidates, nil) }
-        return (candidates, try Self.auditRecords(subjectID: subject.id, row))
+        let found = try Self.decodeStoredAudit(connection.query(Self.auditQuery(key)).single())
+        guard found.candidates.isEmpty, case .digest(let digest) = key else { return found }
+        // Not a canonical or weights digest: a config digest, resolved on its own (see VersionStore.candidates).
+        let candidates = try VersionStore(connection).matching(digest: digest)
+        guard let first = candidates.first else { return ([], nil) }
+        return (candidates, try Self.decodeStoredAudit(connection.query(Self.auditQuery(.id(first.id))).single()).records)
     }
 
     /// ``auditQuery(_:)``'s row decoded: the candidates, and the records of the first one's lineage (nil when none
