@@ -82,9 +82,9 @@ public final class LoRAAdapter: Sendable {
 
     /// The weights file's chaining states every ``SHA256Chain/defaultStride`` bytes, recorded when the file's
     /// digest was computed here (alone, as registration computes it, or together with the canonical digest, as for a
-    /// merge's output); nil otherwise, for files of one stride or less, and without the SHA extensions. An upload
-    /// checks the file again with them on every core once its parts went out, and the catalog keeps them so a
-    /// download can verify its ranges in parallel.
+    /// merge's output); nil otherwise, for files of one stride or less, and without the SHA extensions. A multipart
+    /// upload checks each part again with them once it went out, and the catalog keeps them so a download can
+    /// verify its ranges in parallel.
     public var weightsChain: SHA256Chain? { chainCache.withLock { $0 } }
 
     /// The adapter's identity independent of file formatting; see ``canonicalDigestDefinition``. Computed on first

@@ -22,8 +22,8 @@ extension SHA256Chain {
     }
 
     /// The same for the strides in `strides` only: whether each arrives at the state recorded at its end, the
-    /// file's last stride at `expected` (the tests check a file stride by stride with it).
-    func verify(
+    /// file's last stride at `expected` (a multipart upload checks each part's strides once the part went out).
+    public func verify(
         fileAt path: String, size: Int64, expected: SHA256Digest, strides: Range<Int>, workers: Int
     ) throws -> Bool {
         guard fits(fileSize: size), strides.lowerBound >= 0, strides.upperBound <= strideCount, !strides.isEmpty else {

@@ -45,7 +45,7 @@ struct PendingUploadTests {
         try await store.delete(digest: actual)
     }
 
-    @Test("a multipart put checked with the file's chain once its parts went out stores the file as hashed, refuses it changed in any stride, and is not fooled by wrong states")
+    @Test("a multipart put whose parts are checked with the file's chain as each goes out stores the file as hashed, refuses it changed in any stride, and is not fooled by wrong states")
     func multipartCheckedWithTheChain() async throws {
         let store = try Self.smallPartStore(try TestS3.require())
         let directory = try Fixtures.temporaryDirectory()
@@ -57,19 +57,28 @@ struct PendingUploadTests {
         let original = try Data(contentsOf: source)
         let (digest, chain) = SHA256Chain.digest(size: Int64(size)) { feed in original.withUnsafeBytes { feed($0) } }
         if SHA256Chain.available { #expect(chain?.strideCount == 2) }
-        for position in [17, size - 5] {  // one byte in the first stride, one in the second
-            var changed = original
-            changed[position] ^= 0x40
-            try changed.write(to: source)
-            let error = await #expect(throws: ObjectStoreError.self) {
-                try await BlockingExecutor.shared.run { try store.put(fileAt: source, digest: digest, chain: chain) }
+        // At the recorded stride (8 MiB) the 5 MiB parts become two of 8 MiB; at a 1 MiB stride they stay three of
+        // 5 MiB, each checked over five strides. One byte changed in any part is caught.
+        let fine = SHA256Chain.digest(size: Int64(size), stride: 1 << 20) { feed in original.withUnsafeBytes { feed($0) } }.chain
+        for (chain, positions) in [(chain, [17, size - 5]), (fine, [17, (6 << 20) + 3, size - 5])] {
+            for position in positions {
+                var changed = original
+                changed[position] ^= 0x40
+                try changed.write(to: source)
+                let error = await #expect(throws: ObjectStoreError.self) {
+                    try await BlockingExecutor.shared.run { try store.put(fileAt: source, digest: digest, chain: chain) }
+                }
+                #expect(error?.kind == .corruptBlob, "byte \(position)")
+                #expect(error?.reason.contains(SHA256Digest.of(changed).hex) == true, "the message names what the file hashes to")
+                #expect(try await store.head(digest: digest) == nil)
+                #expect(try await BlockingExecutor.shared.run { try store.pendingUploads() }.isEmpty)
             }
-            #expect(error?.kind == .corruptBlob, "byte \(position)")
-            #expect(error?.reason.contains(SHA256Digest.of(changed).hex) == true, "the message names what the file hashes to")
-            #expect(try await store.head(digest: digest) == nil)
-            #expect(try await BlockingExecutor.shared.run { try store.pendingUploads() }.isEmpty)
+            try original.write(to: source)
+            let put = try await BlockingExecutor.shared.run { try store.put(fileAt: source, digest: digest, chain: chain) }
+            #expect(put == PutResult(digest: digest, size: Int64(size), alreadyPresent: false))
+            #expect(try await store.getData(digest: digest) == original)
+            try await store.delete(digest: digest)
         }
-        try original.write(to: source)
         // A chain whose states are wrong refuses the good file, and the one-stream hash then lets it through.
         if let chain {
             var states = chain.states
@@ -80,10 +89,6 @@ struct PendingUploadTests {
             #expect(try await store.getData(digest: digest) == original)
             try await store.delete(digest: digest)
         }
-        let put = try await BlockingExecutor.shared.run { try store.put(fileAt: source, digest: digest, chain: chain) }
-        #expect(put == PutResult(digest: digest, size: Int64(size), alreadyPresent: false))
-        #expect(try await store.getData(digest: digest) == original)
-        try await store.delete(digest: digest)
     }
 
     @Test("a single PUT whose file does not hash to the declared digest is aborted and leaves nothing")

@@ -21,8 +21,8 @@ public final class S3BlobStore: BlobStore {
         try put(fileAt: url, digest: digest, chain: nil)
     }
 
-    /// See ``BlobStore/put(fileAt:digest:chain:)``: a multipart upload hashes the file again, from the chain on every
-    /// core once its parts went out when one is given with the digest, else while they go out
+    /// See ``BlobStore/put(fileAt:digest:chain:)``: a multipart upload checks each part's bytes against the chain as
+    /// they go out when one is given with the digest, else hashes the file again while they go out
     /// (``S3Client/putObjectMultipart(key:path:size:expected:chain:)``).
     public func put(fileAt url: URL, digest: SHA256Digest?, chain: SHA256Chain?) throws -> PutResult {
         let path = url.path

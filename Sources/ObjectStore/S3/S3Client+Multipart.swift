@@ -7,25 +7,42 @@ extension S3Client {
     /// `settings.uploadConcurrency` workers (``ParallelMap``), then complete. Any failure aborts the upload, so no
     /// orphaned parts are left on the server, and is rethrown.
     ///
-    /// Parts are sent as `UNSIGNED-PAYLOAD` and S3 never sees the whole object's sha256, so the file is hashed
-    /// again and the upload is completed only when it hashes to `expected`; otherwise it is aborted with
+    /// Parts are sent as `UNSIGNED-PAYLOAD` and S3 never sees the whole object's sha256, so the bytes are checked
+    /// on the way and the upload is completed only when they hash to `expected`; otherwise it is aborted with
     /// `.corruptBlob`. This catches both a wrong digest passed in and a file changed after it was hashed:
-    /// - with a `chain` (recorded when `expected` was computed), once every part went out: whatever bytes were
-    ///   sent, they were the file's at the time, so a file that still hashes to `expected` then was sent as hashed
-    ///   (unless it was changed and changed back in between). The strides are checked on every core, two at a time
-    ///   on each (``SHA256Chain/verify(fileAt:size:expected:workers:)``);
+    /// - with a `chain` (recorded when `expected` was computed), each part is checked once it went out, by the
+    ///   worker that sent it while the other workers send theirs: its strides read again and hashed from the
+    ///   states recorded at their starts, two interleaved on one core, must arrive at the states recorded at
+    ///   their ends, the file's last stride at the digest (``SHA256Chain/verify(fileAt:size:expected:strides:workers:)``).
+    ///   Whatever bytes a part sent were the file's at the time, so a part whose file region still hashes as
+    ///   recorded after it went out was sent as hashed (unless it was changed and changed back in between). Parts
+    ///   are then whole multiples of the chain's stride. A part refused aborts the upload and the file is hashed in
+    ///   one stream: a file that no longer hashes to `expected` is `.corruptBlob` naming what it hashes to; one
+    ///   that still does (wrong states refuse a good file, never pass a bad one) is uploaded again the way below;
     /// - without one (a machine without the SHA extensions), by another worker while the parts go out, in one
     ///   stream, which catches a change only if it comes before that worker reads the bytes.
     func putObjectMultipart(key: String, path: String, size: Int64, expected: SHA256Digest, chain: SHA256Chain? = nil) throws {
+        if let chain, chain.fits(fileSize: size), let (partSize, count) = try partLayout(size: size, of: path, strideOf: chain) {
+            let check = (chain: chain, expected: expected)
+            do {
+                try withMultipartUpload(key: key) { uploadID in
+                    try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize, count: count, checking: check)
+                }
+                return
+            } catch let error as ObjectStoreError where error.kind == .corruptBlob {
+                let actual: SHA256Digest
+                do {
+                    actual = try SHA256Digest.ofFile(at: URL(fileURLWithPath: path))
+                } catch {
+                    throw unhashable(path, error)
+                }
+                guard actual == expected else { throw mismatch(path, actual: actual, expected: expected, key: objectKey(key)) }
+            }
+        }
         let (partSize, count) = try partLayout(size: size, of: path)
         try withMultipartUpload(key: key) { uploadID in
-            if let chain, chain.fits(fileSize: size) {
-                let etags = try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize, count: count)
-                try verifySent(path: path, size: size, expected: expected, chain: chain, key: key)
-                return etags
-            }
-            return try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize,
-                                   count: count, hashingAlongside: expected)
+            try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize,
+                            count: count, hashingAlongside: expected)
         }
     }
 
@@ -63,7 +80,19 @@ extension S3Client {
 
     /// The part size (`settings.partSize`, at least S3's 5 MiB) and the number of parts of an object of `size` bytes.
     private func partLayout(size: Int64, of what: String) throws -> (partSize: Int64, count: Int) {
-        let partSize = max(settings.partSize, 5 << 20)
+        try partLayout(size: size, partSize: max(settings.partSize, 5 << 20), of: what)
+    }
+
+    /// The same with the part size rounded up to a multiple of `chain`'s stride, so that every part starts at one
+    /// of its boundaries; nil when that exceeds S3's largest part (5 GiB).
+    private func partLayout(size: Int64, of what: String, strideOf chain: SHA256Chain) throws -> (partSize: Int64, count: Int)? {
+        let minimum = max(settings.partSize, 5 << 20)
+        let partSize = (minimum + chain.stride - 1) / chain.stride * chain.stride
+        guard partSize <= 5 << 30 else { return nil }
+        return try partLayout(size: size, partSize: partSize, of: what)
+    }
+
+    private func partLayout(size: Int64, partSize: Int64, of what: String) throws -> (partSize: Int64, count: Int) {
         let count = Int((size + partSize - 1) / partSize)
         guard count <= 10_000 else {
             throw ObjectStoreError(.configuration, "\(what) needs \(count) parts of \(partSize) bytes; S3 allows 10000",
@@ -125,12 +154,13 @@ extension S3Client {
     }
 
     /// Uploads the parts on `settings.uploadConcurrency` workers and returns the ETags in part order. With
+    /// `checking`, each part's strides are checked against the file's chain once the part went out; with
     /// `hashingAlongside`, another worker hashes the file meanwhile and the upload fails (`.corruptBlob`) unless it
     /// hashes to that digest. The first failing part (or a digest mismatch) stops the handing out of further parts;
     /// parts already in flight finish. A failed verification is the error reported, else the lowest failed part's.
     private func uploadParts(
         key: String, uploadID: String, path: String, size: Int64, partSize: Int64, count: Int,
-        hashingAlongside expected: SHA256Digest? = nil
+        checking check: (chain: SHA256Chain, expected: SHA256Digest)? = nil, hashingAlongside expected: SHA256Digest? = nil
     ) throws -> [String] {
         let full = objectKey(key)
         let verificationFailed = Atomic<Bool>(false)
@@ -142,8 +172,26 @@ extension S3Client {
                 }
                 let offset = Int64(index) * partSize
                 let length = min(partSize, size - offset)
-                return try uploadPart(objectKey: full, uploadID: uploadID, number: index + 1,
-                                      body: .file(path: path, offset: offset, length: length))
+                let etag = try uploadPart(objectKey: full, uploadID: uploadID, number: index + 1,
+                                          body: .file(path: path, offset: offset, length: length))
+                if let check {
+                    let stride = check.chain.stride
+                    let strides = Int(offset / stride)..<Int((offset + length + stride - 1) / stride)
+                    let passed: Bool
+                    do {
+                        passed = try check.chain.verify(fileAt: path, size: size, expected: check.expected, strides: strides, workers: 1)
+                    } catch {
+                        verificationFailed.store(true, ordering: .releasing)
+                        throw unhashable(path, error)
+                    }
+                    guard passed else {
+                        verificationFailed.store(true, ordering: .releasing)
+                        throw ObjectStoreError(
+                            .corruptBlob, "bytes \(offset)..<\(offset + length) of \(path) no longer hash as they did when the file was hashed",
+                            hint: "the file changed after it was hashed; the upload was aborted")
+                    }
+                }
+                return etag
             }
         }
         guard let expected else { return try send() }
@@ -161,21 +209,6 @@ extension S3Client {
             }
         }, send)
         return etags
-    }
-
-    /// Checks, once every part went out, that the file still hashes to `expected`: from its chain on every core,
-    /// and when the chain refuses it, in one stream (wrong states refuse a good file; the one stream decides and
-    /// names what the file hashes to).
-    private func verifySent(path: String, size: Int64, expected: SHA256Digest, chain: SHA256Chain, key: String) throws {
-        do {
-            if try chain.verify(fileAt: path, size: size, expected: expected, workers: ParallelMap.activeCores) { return }
-            let actual = try SHA256Digest.ofFile(at: URL(fileURLWithPath: path))
-            guard actual == expected else { throw mismatch(path, actual: actual, expected: expected, key: objectKey(key)) }
-        } catch let error as ObjectStoreError {
-            throw error
-        } catch {
-            throw unhashable(path, error)
-        }
     }
 
     private func unhashable(_ path: String, _ error: any Error) -> ObjectStoreError {
