@@ -14,3 +14,25 @@ measure() {
     end=$(date +%s%N)
     awk -v ns=$((end - start)) '{ printf "%.3f %.0f\n", ns / 1e9, $1 / 1024 }' "$MEASURE_DIR/time"
 }
+
+# Which machine: runs on different hosts of one kind differ by their CPU more than by anything measured here, so
+# the model and one pure-CPU rate (SHA-256 on one stream, what register's and the merges' digests run at) go with
+# the figures. Prints one line.
+machine_line() {
+    local rate
+    rate=$(openssl speed -evp sha256 -bytes 16384 -seconds 2 2>/dev/null | awk '/^sha256/ { printf "%.2f", $2 / 1e6 }' || true)
+    echo "$(nproc) × $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); SHA-256 on one stream ${rate:-?} GB/s (\`openssl speed -evp sha256 -bytes 16384\`)"
+}
+
+# The machine's time since boot from /proc/stat, all cores: "busy idle stolen" in clock ticks. Two readings give
+# the share the hypervisor took from this machine between them (other tenants on the same cores).
+cpu_ticks() {
+    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6, $9 }' /proc/stat
+}
+
+# "busy X %, idle Y %, stolen Z %" between two cpu_ticks readings.
+cpu_share() {
+    awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2]; st = y[3] - x[3]
+        total = busy + idle + st; if (total <= 0) total = 1
+        printf "busy %.1f %%, idle %.1f %%, stolen by the hypervisor %.1f %%", 100 * busy / total, 100 * idle / total, 100 * st / total }'
+}

@@ -22,6 +22,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=../bench/lib.sh
+source bench/lib.sh   # machine_line
 LAYERS=${LAYERS:-8}
 RUNS=${RUNS:-10}
 METHODS=${METHODS:-"linear cat ties magnitude_prune dare_linear dare_ties"}
@@ -33,11 +35,7 @@ rm -f "$OUT"/*.json "$OUT"/*.jsonl "$OUT"/*.txt
 command -v hyperfine >/dev/null || { echo "hyperfine is needed (apt-get install hyperfine)" >&2; exit 1; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "load average at start: $(load)" | tee "$OUT/load-start.txt"
-# Which machine: runs on different hosts of one kind differ by their CPU more than by anything measured here, so
-# the model and one pure-CPU rate (SHA-256 on one stream, what register's and the merges' digests run at) go with
-# the figures.
-sha_rate=$(openssl speed -evp sha256 -bytes 16384 -seconds 2 2>/dev/null | awk '/^sha256/ { printf "%.2f", $2 / 1e6 }' || true)
-echo "$(nproc) × $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); SHA-256 on one stream ${sha_rate:-?} GB/s (\`openssl speed -evp sha256 -bytes 16384\`)" | tee "$OUT/machine.txt"
+machine_line | tee "$OUT/machine.txt"
 
 if [ -n "${BIN:-}" ]; then  # BIN=DIR: quiver and QuiverBench already built there
     echo "using $BIN"

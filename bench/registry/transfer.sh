@@ -64,6 +64,8 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 RESULTS="$WORK/results"
 : > "$RESULTS"
+MACHINE=$(machine_line)
+TICKS=$(cpu_ticks)
 for size in $SIZES; do
     dir="$WORK/adapter-$size"
     python3 scripts/make-big-adapter.py "$dir" "$(python3 -c "print($size / 1024)")" >/dev/null
@@ -104,7 +106,8 @@ for size in $SIZES; do
 done
 
 {
-    echo "Run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end;"
+    echo "Run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end;"
+    echo "machine: $MACHINE; during the run $(cpu_share "$TICKS" "$(cpu_ticks)");"
     echo "SeaweedFS and PostgreSQL on loopback; median of $ROUNDS rounds; MiB/s of the adapter's bytes; peak RSS in MiB."
     echo
     echo "| size | raw put: curl / aws (MiB/s) | register (MiB/s) | register ÷ raw | re-register (s) | raw get: curl / aws (MiB/s) | pull (MiB/s) | pull ÷ raw | peak RSS register / pull |"
