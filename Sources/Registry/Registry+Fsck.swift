@@ -70,13 +70,17 @@ extension Registry {
                         _ = try blobs.get(digest: digest, range: nil) { _ in }
                         continue
                     }
-                    // The chaining states taken from the bytes as they stream in, in order; kept only once the
-                    // read has verified those bytes against the digest.
+                    // The digest and the chaining states in one pass over the bytes as they stream in (a ranged
+                    // read, which the store does not hash itself); the states are kept only once the bytes are
+                    // seen to hash to the digest.
                     var failure: (any Error)?
-                    let (_, chain) = SHA256Chain.digest(size: blob.size) { feed in
-                        do { _ = try blobs.get(digest: digest, range: nil) { feed($0) } } catch { failure = error }
+                    let (actual, chain) = SHA256Chain.digest(size: blob.size) { feed in
+                        do { _ = try blobs.get(digest: digest, range: 0..<blob.size) { feed($0) } } catch { failure = error }
                     }
                     if let failure { throw failure }
+                    guard actual == digest else {
+                        throw ObjectStoreError(.corruptBlob, "blob sha256/\(digest.hex) at \(blobs.location) hashes to \(actual.hex)")
+                    }
                     if let chain {
                         try catalog.transaction { try $0.blobs.record(digest, size: blob.size, chain: chain) }
                         repaired.append("sha256:\(blob.hexDigest) (\(who)): recorded its chaining states; pulls verify its ranges as they arrive")
