@@ -43,7 +43,7 @@ public struct DBCommand: ParsableCommand {
             let applied = try catalog.migrate()
             if let role = resolvedAppRole {
                 try catalog.grantAppRole(role)
-                print("granted the application's privileges to \(role) (audit events: SELECT, INSERT only)")
+                print(GrantAppRole.granted(role))
             }
             if applied.isEmpty {
                 print("catalog is up to date (\(Migration.embedded.count) migration(s))")
@@ -81,11 +81,16 @@ public struct DBCommand: ParsableCommand {
 
         public func validate() throws { try Self.check(role) }
 
+        /// What both commands print once the grants are applied.
+        static func granted(_ role: String) -> String {
+            "granted the application's privileges to \(role) (audit events: SELECT, INSERT only)"
+        }
+
         public func run() throws {
             let catalog = try RegistryConfiguration(databaseURL: databaseURL).openCatalog(maxConnections: 1, migrate: false)
             defer { catalog.pool.close() }
             try catalog.grantAppRole(role)
-            print("granted the application's privileges to \(role) (audit events: SELECT, INSERT only)")
+            print(Self.granted(role))
         }
     }
 }
