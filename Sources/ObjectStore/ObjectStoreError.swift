@@ -53,7 +53,8 @@ public struct ObjectStoreError: NamedError, Equatable {
         }
     }
 
-    static func corrupt(_ digest: SHA256Digest, actual: SHA256Digest, at location: String) -> ObjectStoreError {
+    /// A stored blob whose bytes hash to `actual`, not to the digest it is stored under.
+    public static func corrupt(_ digest: SHA256Digest, actual: SHA256Digest, at location: String) -> ObjectStoreError {
         ObjectStoreError(
             .corruptBlob,
             "blob sha256/\(digest.hex) at \(location) hashes to \(actual.hex)",

@@ -78,9 +78,7 @@ extension Registry {
                         do { _ = try blobs.get(digest: digest, range: 0..<blob.size) { feed($0) } } catch { failure = error }
                     }
                     if let failure { throw failure }
-                    guard actual == digest else {
-                        throw ObjectStoreError(.corruptBlob, "blob sha256/\(digest.hex) at \(blobs.location) hashes to \(actual.hex)")
-                    }
+                    guard actual == digest else { throw ObjectStoreError.corrupt(digest, actual: actual, at: blobs.location) }
                     if let chain {
                         try catalog.transaction { try $0.blobs.record(digest, size: blob.size, chain: chain) }
                         repaired.append("sha256:\(blob.hexDigest) (\(who)): recorded its chaining states; pulls verify its ranges as they arrive")

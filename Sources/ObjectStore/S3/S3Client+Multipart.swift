@@ -23,27 +23,31 @@ extension S3Client {
     ///   stream, which catches a change only if it comes before that worker reads the bytes.
     func putObjectMultipart(key: String, path: String, size: Int64, expected: SHA256Digest, chain: SHA256Chain? = nil) throws {
         if let chain, chain.fits(fileSize: size), let (partSize, count) = try partLayout(size: size, of: path, strideOf: chain) {
-            let check = (chain: chain, expected: expected)
             do {
                 try withMultipartUpload(key: key) { uploadID in
-                    try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize, count: count, checking: check)
+                    try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize, count: count,
+                                    expected: expected, checking: .eachPart(chain))
                 }
                 return
             } catch let error as ObjectStoreError where error.kind == .corruptBlob {
-                let actual: SHA256Digest
-                do {
-                    actual = try SHA256Digest.ofFile(at: URL(fileURLWithPath: path))
-                } catch {
-                    throw unhashable(path, error)
-                }
+                let actual = try oneStreamDigest(of: path)
                 guard actual == expected else { throw mismatch(path, actual: actual, expected: expected, key: objectKey(key)) }
             }
         }
         let (partSize, count) = try partLayout(size: size, of: path)
         try withMultipartUpload(key: key) { uploadID in
-            try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize,
-                            count: count, hashingAlongside: expected)
+            try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize, count: count,
+                            expected: expected, checking: .alongside)
         }
+    }
+
+    /// How ``uploadParts(key:uploadID:path:size:partSize:count:expected:checking:)`` checks that the file it sends
+    /// hashes to its digest.
+    private enum PartCheck {
+        /// Each part's strides against the file's chain, by the worker that sent the part, once it went out.
+        case eachPart(SHA256Chain)
+        /// The whole file in one stream, by another worker while the parts go out.
+        case alongside
     }
 
     /// Uploads exactly `size` bytes read from `source` as a multipart upload whose parts are read one after the
@@ -153,14 +157,13 @@ extension S3Client {
         }
     }
 
-    /// Uploads the parts on `settings.uploadConcurrency` workers and returns the ETags in part order. With
-    /// `checking`, each part's strides are checked against the file's chain once the part went out; with
-    /// `hashingAlongside`, another worker hashes the file meanwhile and the upload fails (`.corruptBlob`) unless it
-    /// hashes to that digest. The first failing part (or a digest mismatch) stops the handing out of further parts;
-    /// parts already in flight finish. A failed verification is the error reported, else the lowest failed part's.
+    /// Uploads the parts on `settings.uploadConcurrency` workers and returns the ETags in part order; the upload
+    /// fails (`.corruptBlob`) unless the file checks out against `expected` as `checking` says (``PartCheck``). The
+    /// first failing part (or a digest mismatch) stops the handing out of further parts; parts already in flight
+    /// finish. A failed verification is the error reported, else the lowest failed part's.
     private func uploadParts(
         key: String, uploadID: String, path: String, size: Int64, partSize: Int64, count: Int,
-        checking check: (chain: SHA256Chain, expected: SHA256Digest)? = nil, hashingAlongside expected: SHA256Digest? = nil
+        expected: SHA256Digest, checking: PartCheck
     ) throws -> [String] {
         let full = objectKey(key)
         let verificationFailed = Atomic<Bool>(false)
@@ -174,12 +177,12 @@ extension S3Client {
                 let length = min(partSize, size - offset)
                 let etag = try uploadPart(objectKey: full, uploadID: uploadID, number: index + 1,
                                           body: .file(path: path, offset: offset, length: length))
-                if let check {
-                    let stride = check.chain.stride
+                if case .eachPart(let chain) = checking {
+                    let stride = chain.stride
                     let strides = Int(offset / stride)..<Int((offset + length + stride - 1) / stride)
                     let passed: Bool
                     do {
-                        passed = try check.chain.verify(fileAt: path, size: size, expected: check.expected, strides: strides, workers: 1)
+                        passed = try chain.verify(fileAt: path, size: size, expected: expected, strides: strides, workers: 1)
                     } catch {
                         verificationFailed.store(true, ordering: .releasing)
                         throw unhashable(path, error)
@@ -194,14 +197,14 @@ extension S3Client {
                 return etag
             }
         }
-        guard let expected else { return try send() }
+        guard case .alongside = checking else { return try send() }
         let (_, etags) = try ParallelMap.both({ [self] in
             let actual: SHA256Digest
             do {
-                actual = try SHA256Digest.ofFile(at: URL(fileURLWithPath: path))
+                actual = try oneStreamDigest(of: path)
             } catch {
                 verificationFailed.store(true, ordering: .releasing)
-                throw unhashable(path, error)
+                throw error
             }
             guard actual == expected else {
                 verificationFailed.store(true, ordering: .releasing)
@@ -209,6 +212,15 @@ extension S3Client {
             }
         }, send)
         return etags
+    }
+
+    /// The file's digest in one stream; `.io` when it cannot be read.
+    private func oneStreamDigest(of path: String) throws -> SHA256Digest {
+        do {
+            return try SHA256Digest.ofFile(at: URL(fileURLWithPath: path))
+        } catch {
+            throw unhashable(path, error)
+        }
     }
 
     private func unhashable(_ path: String, _ error: any Error) -> ObjectStoreError {
