@@ -8,6 +8,16 @@ import Postgres
 /// `lineage_parts` (what audits read) only SELECT and INSERT (no UPDATE, DELETE or TRUNCATE; ALTER needs ownership),
 /// and on `schema_migrations` only SELECT (it can see that the schema is current, not change it).
 public enum AppRole {
+    /// The application role's privileges, in words, for the commands' help.
+    public static let privilegesSummary = "read and write the registry, but only SELECT and INSERT on the audit trail"
+    /// What the application role may not do to the audit trail, in words, for the commands' help.
+    public static let auditRestrictions = "cannot UPDATE, DELETE, TRUNCATE or ALTER audit events, nor apply migrations"
+
+    /// The line a command prints once ``grant(to:on:)`` granted `role` its privileges.
+    public static func grantedSummary(_ role: String) -> String {
+        "granted the application's privileges to \(role) (audit events: SELECT, INSERT only)"
+    }
+
     /// Checks that `role` is a plain identifier (lower-case letters, digits, `_`, at most 63 bytes), so it can be
     /// written into GRANT statements, which take no bind parameters.
     public static func validate(_ role: String) throws {

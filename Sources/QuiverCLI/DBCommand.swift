@@ -43,7 +43,7 @@ public struct DBCommand: ParsableCommand {
             let applied = try catalog.migrate()
             if let role = resolvedAppRole {
                 try catalog.grantAppRole(role)
-                print(GrantAppRole.granted(role))
+                print(AppRole.grantedSummary(role))
             }
             if applied.isEmpty {
                 print("catalog is up to date (\(Migration.embedded.count) migration(s))")
@@ -59,10 +59,10 @@ public struct DBCommand: ParsableCommand {
     public struct GrantAppRole: ParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "grant-app-role",
-            abstract: "Grant ROLE the application's privileges: read and write the registry, but only SELECT and INSERT on the audit trail.",
+            abstract: "Grant ROLE the application's privileges: \(AppRole.privilegesSummary).",
             discussion: """
                 Run as the database owner (the role that runs 'db migrate'), after migrating. The server and workers then
-                connect as ROLE, which cannot UPDATE, DELETE, TRUNCATE or ALTER audit events, nor apply migrations.
+                connect as ROLE, which \(AppRole.auditRestrictions).
                 ROLE must exist, own nothing and not be a superuser. 'db migrate --app-role ROLE' (or QUIVER_APP_ROLE)
                 re-applies the grants after every migration, so new tables are covered.
                 """)
@@ -81,16 +81,11 @@ public struct DBCommand: ParsableCommand {
 
         public func validate() throws { try Self.check(role) }
 
-        /// What both commands print once the grants are applied.
-        static func granted(_ role: String) -> String {
-            "granted the application's privileges to \(role) (audit events: SELECT, INSERT only)"
-        }
-
         public func run() throws {
             let catalog = try RegistryConfiguration(databaseURL: databaseURL).openCatalog(maxConnections: 1, migrate: false)
             defer { catalog.pool.close() }
             try catalog.grantAppRole(role)
-            print(Self.granted(role))
+            print(AppRole.grantedSummary(role))
         }
     }
 }
