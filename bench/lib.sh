@@ -36,3 +36,31 @@ cpu_share() {
         total = busy + idle + st; if (total <= 0) total = 1
         printf "busy %.1f %%, idle %.1f %%, stolen by the hypervisor %.1f %%", 100 * busy / total, 100 * idle / total, 100 * st / total }'
 }
+
+# Starts a throw-away PostgreSQL and a SeaweedFS of its own under WORK (started empty: a store that grew over
+# earlier runs, its volumes and the disk's writeback, made rates wander from run to run), loads their settings
+# (.services/postgres.env, WORK/s3/s3.env) and exports what quiver and the aws CLI read: the S3 keys, region and
+# endpoint, and QUIVER_ACTOR. On exit, `bench_cleanup` runs first when the caller defined one (a server to stop),
+# then both services stop and WORK is removed.
+start_throwaway_services() {
+    BENCH_WORK=$1
+    export QUIVER_S3_SERVICE_DIR="$BENCH_WORK/s3"
+    mkdir -p "$QUIVER_S3_SERVICE_DIR"
+    trap stop_throwaway_services EXIT
+    bash scripts/services/postgres.sh start >/dev/null
+    bash scripts/services/seaweedfs.sh start >/dev/null
+    # shellcheck disable=SC1091
+    source .services/postgres.env
+    # shellcheck disable=SC1091
+    source "$QUIVER_S3_SERVICE_DIR/s3.env"
+    export AWS_ACCESS_KEY_ID="$QUIVER_TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$QUIVER_TEST_S3_SECRET_KEY"
+    export AWS_REGION="$QUIVER_TEST_S3_REGION" AWS_DEFAULT_REGION="$QUIVER_TEST_S3_REGION" AWS_ENDPOINT_URL_S3="$QUIVER_TEST_S3_ENDPOINT"
+    export QUIVER_ACTOR=bench
+}
+
+stop_throwaway_services() {
+    if declare -F bench_cleanup >/dev/null; then bench_cleanup || true; fi
+    bash scripts/services/seaweedfs.sh stop >/dev/null 2>&1 || true
+    bash scripts/services/postgres.sh stop >/dev/null 2>&1 || true
+    rm -rf "$BENCH_WORK"
+}

@@ -25,26 +25,10 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 python3 -c 'import numpy' 2>/dev/null || { echo "needs numpy for scripts/make-big-adapter.py" >&2; exit 69; }
-WORK=$(mktemp -d)
-export QUIVER_S3_SERVICE_DIR="$WORK/s3"
-mkdir -p "$QUIVER_S3_SERVICE_DIR"
-cleanup() {
-    bash scripts/services/seaweedfs.sh stop >/dev/null 2>&1 || true
-    bash scripts/services/postgres.sh stop >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-bash scripts/services/postgres.sh start >/dev/null
-bash scripts/services/seaweedfs.sh start >/dev/null
-# shellcheck disable=SC1091
-source .services/postgres.env
-# shellcheck disable=SC1091
-source "$QUIVER_S3_SERVICE_DIR/s3.env"
-export AWS_ACCESS_KEY_ID="$QUIVER_TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$QUIVER_TEST_S3_SECRET_KEY"
-export AWS_REGION="$QUIVER_TEST_S3_REGION" AWS_DEFAULT_REGION="$QUIVER_TEST_S3_REGION" AWS_ENDPOINT_URL_S3="$QUIVER_TEST_S3_ENDPOINT"
-export QUIVER_ACTOR=bench
 # shellcheck source=../lib.sh
-source bench/lib.sh   # machine_line, cpu_ticks, cpu_share
+source bench/lib.sh   # start_throwaway_services, machine_line, cpu_ticks, cpu_share
+WORK=$(mktemp -d)
+start_throwaway_services "$WORK"
 CURL_S3=(curl -sf --aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY")
 
 adapter="$WORK/adapter"

@@ -27,35 +27,18 @@ bash scripts/bootstrap.sh >/dev/null
 command -v aws >/dev/null || { echo "needs the aws CLI (pip install awscli)" >&2; exit 69; }
 python3 -c 'import numpy' 2>/dev/null || { echo "needs numpy for scripts/make-big-adapter.py" >&2; exit 69; }
 mkdir -p bench-out
+# shellcheck source=../lib.sh
+source bench/lib.sh   # start_throwaway_services; measure: "seconds peak_rss_mib" of a command
 WORK=$(mktemp -d)
-# A SeaweedFS of its own, started empty and removed at the end: every round stores gigabytes, and a store that grew
-# over earlier runs (volume growth, the disk's writeback) made the rates wander from run to run.
-export QUIVER_S3_SERVICE_DIR="$WORK/s3"
-mkdir -p "$QUIVER_S3_SERVICE_DIR"
-cleanup() {
-    bash scripts/services/seaweedfs.sh stop >/dev/null 2>&1 || true
-    bash scripts/services/postgres.sh stop >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-bash scripts/services/postgres.sh start >/dev/null
-bash scripts/services/seaweedfs.sh start >/dev/null
-# shellcheck disable=SC1091
-source .services/postgres.env
-# shellcheck disable=SC1091
-source "$QUIVER_S3_SERVICE_DIR/s3.env"
+# Every round stores gigabytes: a SeaweedFS of its own, started empty and removed at the end.
+start_throwaway_services "$WORK"
 if [[ -z "${QUIVER:-}" ]]; then  # QUIVER=/path/to/quiver uses that binary instead of building this tree's
     swift build -c release --product quiver --static-swift-stdlib 2>&1 | tail -1
     QUIVER="$PWD/.build/release/quiver"
 fi
-export AWS_ACCESS_KEY_ID="$QUIVER_TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$QUIVER_TEST_S3_SECRET_KEY"
-export AWS_REGION="$QUIVER_TEST_S3_REGION" AWS_DEFAULT_REGION="$QUIVER_TEST_S3_REGION" AWS_ENDPOINT_URL_S3="$QUIVER_TEST_S3_ENDPOINT"
-export QUIVER_ACTOR=bench
 BUCKET="$QUIVER_TEST_S3_BUCKET"
 EMPTY_SHA=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
-# shellcheck source=../lib.sh
-source bench/lib.sh   # measure: "seconds peak_rss_mib" of a command
 MEASURE_DIR="$WORK"
 # A plain libcurl PUT or GET, signed by curl itself (7.88 needs x-amz-content-sha256 given; SWIFT-NOTES §3.2).
 CURL_S3=(curl -sf --aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY")

@@ -13,27 +13,15 @@ SIZE_MIB=1024
 [[ "${1:-}" == "--size-mib" ]] && SIZE_MIB="$2"
 bash scripts/bootstrap.sh >/dev/null
 mkdir -p bench-out
-WORK=$(mktemp -d)
 SERVER_PID=""
-cleanup() {
-    [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null || true
-    bash scripts/services/seaweedfs.sh stop >/dev/null 2>&1 || true
-    bash scripts/services/postgres.sh stop >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-bash scripts/services/postgres.sh start >/dev/null
-bash scripts/services/seaweedfs.sh start >/dev/null
-# shellcheck disable=SC1091
-source .services/postgres.env
-# shellcheck disable=SC1091
-source .services/s3.env
+bench_cleanup() { [[ -z "$SERVER_PID" ]] || kill "$SERVER_PID" 2>/dev/null; }
+# shellcheck source=../lib.sh
+source bench/lib.sh   # start_throwaway_services
+WORK=$(mktemp -d)
+start_throwaway_services "$WORK"
 swift build -c release --product quiver --static-swift-stdlib 2>&1 | tail -1
 QUIVER="$PWD/.build/release/quiver"
 export QUIVER_DATABASE_URL="$QUIVER_TEST_DATABASE_URL"
-export AWS_ACCESS_KEY_ID="$QUIVER_TEST_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$QUIVER_TEST_S3_SECRET_KEY"
-export AWS_REGION="$QUIVER_TEST_S3_REGION" AWS_ENDPOINT_URL_S3="$QUIVER_TEST_S3_ENDPOINT"
-export QUIVER_ACTOR=bench
 
 FILE="$WORK/blob.bin"
 head -c "$((SIZE_MIB << 20))" /dev/urandom > "$FILE"
