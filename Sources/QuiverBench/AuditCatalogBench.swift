@@ -20,6 +20,7 @@ struct AuditCatalog: ParsableCommand {
     @Option(help: "How to seed: 'sql' (set-based INSERT … SELECT generate_series, for 100k–1M versions) or 'stores' (the registry's row-at-a-time write path).")
     var seeder = "sql"
     @Option(help: "Time only the operations whose label starts with this (for profiling one of them).") var only: String?
+    @Flag(help: "Also print each operation's deciles (p10 … p90), to see the spread below the p99.") var deciles = false
 
     func run() throws {
         let catalog = try Catalog.open(url: databaseURL, maxConnections: 2)
@@ -61,6 +62,9 @@ struct AuditCatalog: ParsableCommand {
         let digest = target.weightsDigest.hex
         let check = try registry.audit(digest)
         print("audit of \(check.subject.label) by weights sha256: depth \(check.lineage.nodes.map(\.depth).max() ?? 0), \(check.lineage.nodes.count) versions, \(check.roots.count) roots, \(check.merges.count) merges, \(check.aliasHistory.count) alias moves")
+        let row = try catalog.pool.query(LineageStore.auditQuery(.digest(target.weightsDigest))).single()
+        let sizes = try (0..<row.columns.count).map { try row.cell(at: $0).withUTF8 { $0.count } ?? 0 }
+        print("audit statement's row: \(sizes.reduce(0, +)) bytes of text (by column: \(sizes.map(String.init).joined(separator: ", ")))")
         let filter = VersionFilter(baseModel: "bench/base", rank: 16, tags: ["team": "team-7"], kind: .merged)
         let listed = try registry.list(filter, limit: 50)
         let fan = try registry.lineage(of: .version(name: "fan", number: 1), direction: .descendants)
@@ -90,6 +94,11 @@ struct AuditCatalog: ParsableCommand {
             // What else the machine did meanwhile: time stolen by the hypervisor is time neither process ran.
             print("\n" + after.since(before).summary)
         }
+        // How PostgreSQL planned the prepared statements on this connection: a custom plan is a fresh plan per
+        // execution (its planning time paid every time), a generic plan is made once and reused.
+        let plans = try catalog.pool.query("SELECT generic_plans, custom_plans, right(regexp_replace(statement, '\\s+', ' ', 'g'), 160) FROM pg_prepared_statements ORDER BY generic_plans + custom_plans DESC LIMIT 8")
+        print("\nprepared statements on this connection (generic plans, custom plans, statement):")
+        for row in plans { print("  \(try row.decode(Int.self, at: 0)) \(try row.decode(Int.self, at: 1)) \(try row.decode(String.self, at: 2))") }
 
         for (title, query) in [("audit", LineageStore.auditQuery(.digest(target.weightsDigest))),
                                ("lineage --down", LineageStore.partsGraphQuery(start: fan.start, direction: .descendants))] {
@@ -113,6 +122,9 @@ struct AuditCatalog: ParsableCommand {
         times.sort()
         func percentile(_ p: Double) -> Double { times[min(times.count - 1, Int((p * Double(times.count)).rounded(.up)) - 1)] }
         print(String(format: "| %@ | %.2f | %.2f | %.2f | %.2f |", label, percentile(0.5), percentile(0.99), times[0], times[times.count - 1]))
+        if deciles {
+            print("  deciles: " + (1...9).map { String(format: "%.2f", percentile(Double($0) / 10)) }.joined(separator: " "))
+        }
     }
 
     /// Groups of 100 versions of one adapter each, written through the catalog's stores (the registry's own write
