@@ -97,7 +97,7 @@ struct AuditCatalog: ParsableCommand {
         // How PostgreSQL planned the prepared statements on this connection: a custom plan is a fresh plan per
         // execution (its planning time paid every time), a generic plan is made once and reused.
         let plans = try catalog.pool.query("SELECT generic_plans, custom_plans, right(regexp_replace(statement, '\\s+', ' ', 'g'), 160) FROM pg_prepared_statements ORDER BY generic_plans + custom_plans DESC LIMIT 8")
-        print("\nprepared statements on this connection (generic plans, custom plans, statement):")
+        print("\nprepared statements on this connection (generic plans, custom plans, the statement's last 160 characters):")
         for row in plans { print("  \(try row.decode(Int.self, at: 0)) \(try row.decode(Int.self, at: 1)) \(try row.decode(String.self, at: 2))") }
 
         for (title, query) in [("audit", LineageStore.auditQuery(.digest(target.weightsDigest))),
