@@ -167,6 +167,16 @@ extension S3Client {
     ) throws -> [String] {
         let full = objectKey(key)
         let verificationFailed = Atomic<Bool>(false)
+        // Runs a check of the file; should it fail (the file does not hash as it should, or cannot be read), no
+        // further parts are handed out, and its error is rethrown.
+        @Sendable func stoppingTheUploadOnFailure(_ check: () throws -> Void) throws {
+            do {
+                try check()
+            } catch {
+                verificationFailed.store(true, ordering: .releasing)
+                throw error
+            }
+        }
         let send: @Sendable () throws -> [String] = { [self] in
             try ParallelMap.run(count: count, workers: settings.uploadConcurrency) { index in
                 // The file does not hash to its digest: send no more parts (the upload is aborted).
@@ -180,18 +190,18 @@ extension S3Client {
                 if case .eachPart(let chain) = checking {
                     let stride = chain.stride
                     let strides = Int(offset / stride)..<Int((offset + length + stride - 1) / stride)
-                    let passed: Bool
-                    do {
-                        passed = try chain.verify(fileAt: path, size: size, expected: expected, strides: strides, workers: 1)
-                    } catch {
-                        verificationFailed.store(true, ordering: .releasing)
-                        throw unhashable(path, error)
-                    }
-                    guard passed else {
-                        verificationFailed.store(true, ordering: .releasing)
-                        throw ObjectStoreError(
-                            .corruptBlob, "bytes \(offset)..<\(offset + length) of \(path) no longer hash as they did when the file was hashed",
-                            hint: "the file changed after it was hashed; the upload was aborted")
+                    try stoppingTheUploadOnFailure {
+                        let passed: Bool
+                        do {
+                            passed = try chain.verify(fileAt: path, size: size, expected: expected, strides: strides, workers: 1)
+                        } catch {
+                            throw unhashable(path, error)
+                        }
+                        guard passed else {
+                            throw ObjectStoreError(
+                                .corruptBlob, "bytes \(offset)..<\(offset + length) of \(path) no longer hash as they did when the file was hashed",
+                                hint: "the file changed after it was hashed; the upload was aborted")
+                        }
                     }
                 }
                 return etag
@@ -199,16 +209,9 @@ extension S3Client {
         }
         guard case .alongside = checking else { return try send() }
         let (_, etags) = try ParallelMap.both({ [self] in
-            let actual: SHA256Digest
-            do {
-                actual = try oneStreamDigest(of: path)
-            } catch {
-                verificationFailed.store(true, ordering: .releasing)
-                throw error
-            }
-            guard actual == expected else {
-                verificationFailed.store(true, ordering: .releasing)
-                throw mismatch(path, actual: actual, expected: expected, key: full)
+            try stoppingTheUploadOnFailure {
+                let actual = try oneStreamDigest(of: path)
+                guard actual == expected else { throw mismatch(path, actual: actual, expected: expected, key: full) }
             }
         }, send)
         return etags
