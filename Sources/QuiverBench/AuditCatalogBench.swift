@@ -62,8 +62,9 @@ struct AuditCatalog: ParsableCommand {
         let digest = target.weightsDigest.hex
         let check = try registry.audit(digest)
         print("audit of \(check.subject.label) by weights sha256: depth \(check.lineage.nodes.map(\.depth).max() ?? 0), \(check.lineage.nodes.count) versions, \(check.roots.count) roots, \(check.merges.count) merges, \(check.aliasHistory.count) alias moves")
-        let row = try catalog.pool.query(LineageStore.auditQuery(.digest(target.weightsDigest))).single()
-        let sizes = try (0..<row.columns.count).map { try row.cell(at: $0).withUTF8 { $0.count } ?? 0 }
+        // The statement's row, read once: its size here, its decoding timed below.
+        let auditRow = try catalog.pool.query(LineageStore.auditQuery(.digest(target.weightsDigest))).single()
+        let sizes = try (0..<auditRow.columns.count).map { try auditRow.cell(at: $0).withUTF8 { $0.count } ?? 0 }
         print("audit statement's row: \(sizes.reduce(0, +)) bytes of text (by column: \(sizes.map(String.init).joined(separator: ", ")))")
         let filter = VersionFilter(baseModel: "bench/base", rank: 16, tags: ["team": "team-7"], kind: .merged)
         let listed = try registry.list(filter, limit: 50)
@@ -79,7 +80,6 @@ struct AuditCatalog: ParsableCommand {
         // audit takes only when the stored lineage parts are incomplete: the reference resolved, then a recursive
         // walk of the lineage edges with everything read along it (the audit before migration 0008).
         try time("  of which: the audit statement, undecoded") { _ = try catalog.pool.query(LineageStore.auditQuery(.digest(target.weightsDigest))) }
-        let auditRow = try catalog.pool.query(LineageStore.auditQuery(.digest(target.weightsDigest))).single()
         try time("  of which: its row decoded (no round trip)") { _ = try LineageStore.decodeStoredAudit(auditRow) }
         try time("the long way: resolve, then walk the edges (decoded)") {
             _ = try catalog.read { session in try session.lineage.audit(subjectID: try session.versions.matching(digest: target.weightsDigest)[0].id) }
