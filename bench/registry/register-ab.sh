@@ -26,20 +26,20 @@ while [[ $# -gt 0 ]]; do
 done
 python3 -c 'import numpy' 2>/dev/null || { echo "needs numpy for scripts/make-big-adapter.py" >&2; exit 69; }
 # shellcheck source=../lib.sh
-source bench/lib.sh   # start_throwaway_services, machine_line, cpu_ticks, cpu_share
+source bench/lib.sh   # start_throwaway_services, measure, machine_line, cpu_ticks, cpu_share
 WORK=$(mktemp -d)
 start_throwaway_services "$WORK"
 CURL_S3=(curl -sf --aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY")
 
 adapter="$WORK/adapter"
 python3 scripts/make-big-adapter.py "$adapter" "$(python3 -c "print($SIZE / 1024)")" >/dev/null
-seconds() { local start end; start=$(date +%s%N); "$@" >/dev/null; end=$(date +%s%N); awk -v ns=$((end - start)) 'BEGIN { printf "%.3f\n", ns / 1e9 }'; }
+MEASURE_DIR="$WORK"
+seconds() { local s _; read -r s _ < <(measure "$@"); echo "$s"; }   # measure (bench/lib.sh) syncs first
 RESULTS="$WORK/results"
 : > "$RESULTS"
 MACHINE=$(machine_line)
 TICKS=$(cpu_ticks)
 for run in $(seq 1 "$RUNS"); do
-    sync
     echo "raw $(seconds "${CURL_S3[@]}" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$adapter/adapter_model.safetensors" \
         "$QUIVER_TEST_S3_ENDPOINT/$QUIVER_TEST_S3_BUCKET/raw/$run")" >> "$RESULTS"
     for side in before after; do
@@ -48,7 +48,6 @@ for run in $(seq 1 "$RUNS"); do
         psql "$QUIVER_TEST_DATABASE_URL" -XqAt -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
         export QUIVER_DATABASE_URL="${QUIVER_TEST_DATABASE_URL%/*}/$db" QUIVER_BLOB_STORE="s3://$QUIVER_TEST_S3_BUCKET/$side-$run"
         "$binary" db migrate >/dev/null
-        sync
         echo "$side $(seconds "$binary" register "$adapter" --name ab)" >> "$RESULTS"
     done
 done
