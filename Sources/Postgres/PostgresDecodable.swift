@@ -12,6 +12,7 @@ public struct PostgresCell: Sendable, Hashable {
     /// The cell's column in `buffer`.
     let columnIndex: Int
 
+    @usableFromInline
     init(buffer: ResultBuffer, span: CellSpan, column: Int) {
         self.buffer = buffer
         self.span = span
@@ -123,6 +124,7 @@ func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
         if bytes.elementsEqual("Infinity".utf8) { return .infinity }
         if bytes.elementsEqual("-Infinity".utf8) { return -.infinity }
     }
+    if let value = exactDecimal(bytes) { return value }
     // strtod skips leading white space, which Double(String) refuses; a NUL inside would end the text early.
     guard first > 0x20, !bytes.contains(0) else { return nil }
     // strtod reads the decimal point of the C locale's numeric category, which this process never changes; should
@@ -139,6 +141,39 @@ func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
         guard let end, end == base + bytes.count else { return nil }
         return value
     }
+}
+
+/// `[-]digits[.digits]` with at most 15 significant digits and at most 22 after the point, the usual text of a
+/// weight or a density, as the double nearest to it without strtod; nil for any other text. The digits make an
+/// integer below 10^15, exact as a double, and so is 10^k for k ≤ 22; IEEE division rounds their quotient
+/// correctly, so the result is the nearest double to the decimal, as strtod's (Clinger's fast path).
+func exactDecimal(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
+    var index = 0
+    let negative = bytes.first == UInt8(ascii: "-")
+    if negative { index = 1 }
+    var mantissa: UInt64 = 0
+    var digits = 0, significant = 0, fraction = 0
+    var point = false
+    while index < bytes.count {
+        let byte = bytes[index]
+        index += 1
+        if byte == UInt8(ascii: "."), !point {
+            point = true
+            continue
+        }
+        let digit = byte &- UInt8(ascii: "0")
+        guard digit < 10 else { return nil }
+        digits += 1
+        if point { fraction += 1 }
+        if mantissa != 0 || digit != 0 { significant += 1 }
+        mantissa = mantissa &* 10 &+ UInt64(digit)
+    }
+    // Digits on at least one side of the point, and a point not last ("1." is strtod's, but never the server's).
+    guard digits > 0, significant <= 15, fraction <= 22, bytes.last != UInt8(ascii: ".") else { return nil }
+    let powers: [Double] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+                            1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
+    let magnitude = Double(mantissa) / powers[fraction]
+    return negative ? -magnitude : magnitude
 }
 
 /// A Swift type that a column value can be decoded into. Optional types accept NULL; the others reject it.

@@ -134,6 +134,7 @@ struct JSONTextReader {
     }
 
     /// After an item: true at `]` (consumed), false at `,` (consumed).
+    @inline(__always)
     private mutating func separatorOrEnd() throws(PostgresError) -> Bool {
         skipSpace()
         switch peek() {
@@ -220,7 +221,7 @@ struct JSONTextReader {
     }
 
     /// The index of the first quote, backslash or control character at or after `from` (the end when none):
-    /// eight bytes at a time while none of them is one.
+    /// eight bytes at a time, then byte by byte for the last few.
     private static func special(in bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
         var index = from
         if let base = UnsafeRawPointer(bytes.baseAddress) {
@@ -229,8 +230,9 @@ struct JSONTextReader {
                 let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
                 // A byte is zero in `x` exactly when (x - 1) & ~x sets its high bit; below 0x20, when (x - 0x20) & ~x does.
                 let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
-                let found = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
-                if found & highs != 0 { break }
+                let found = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)) & highs
+                // A borrow can mark a byte above a found one, never below it: the lowest mark is the first found.
+                if found != 0 { return index + found.trailingZeroBitCount / 8 }
                 index += 8
             }
         }
@@ -260,16 +262,19 @@ struct JSONTextReader {
         return value
     }
 
+    @inline(__always)
     private func peek() -> UInt8? {
         index < bytes.count ? bytes[index] : nil
     }
 
+    @inline(__always)
     private mutating func expect(_ byte: UInt8) throws(PostgresError) {
         skipSpace()
         guard peek() == byte else { throw failure("expected '\(Character(Unicode.Scalar(byte)))'") }
         index += 1
     }
 
+    @inline(__always)
     private mutating func skipSpace() {
         while index < bytes.count {
             switch bytes[index] {
@@ -279,6 +284,7 @@ struct JSONTextReader {
         }
     }
 
+    @inline(never)
     private func failure(_ what: String) -> PostgresError {
         PostgresError(.decoding, message: "not the JSON expected (nested rows, or an object of strings): \(what) at byte \(index)")
     }

@@ -45,13 +45,14 @@ public struct PostgresRows: Sendable, RandomAccessCollection {
 
 /// A result's cells and columns, immutable once made. Rows and cells hold this one reference instead of the
 /// arrays themselves: reading a cell retains one object, not four.
+@usableFromInline
 final class ResultBuffer: Sendable {
-    let columns: [String]
+    @usableFromInline let columns: [String]
     let columnTypes: [UInt32]
     /// Every cell's text, one after another.
     let text: [UInt8]
     /// Every row's cells, row after row (`columns.count` each): spans of `text`.
-    let spans: [CellSpan]
+    @usableFromInline let spans: [CellSpan]
 
     init(columns: [String], columnTypes: [UInt32], text: [UInt8], spans: [CellSpan]) {
         self.columns = columns
@@ -63,14 +64,15 @@ final class ResultBuffer: Sendable {
 
 /// One result row: values in text form, decoded on demand into typed Swift values.
 public struct PostgresRow: Sendable {
-    let buffer: ResultBuffer
+    @usableFromInline let buffer: ResultBuffer
     /// The index of the row's first cell among the result's spans.
-    let first: Int
+    @usableFromInline let first: Int
 
     /// Column names in result order.
     public var columns: [String] { buffer.columns }
 
-    /// The cell at a column index.
+    /// The cell at a column index (inlinable: the decoders of the stores read thousands of cells per result).
+    @inlinable
     public func cell(at index: Int) throws(PostgresError) -> PostgresCell {
         let width = buffer.columns.count
         guard index >= 0, index < width else {
@@ -115,9 +117,10 @@ public struct PostgresRow: Sendable {
 }
 
 /// Where one cell's text is in its result's buffer; a negative count is SQL NULL.
+@usableFromInline
 struct CellSpan: Sendable {
-    var start: Int
-    var count: Int
+    @usableFromInline var start: Int
+    @usableFromInline var count: Int
 
     static let null = CellSpan(start: 0, count: -1)
 }

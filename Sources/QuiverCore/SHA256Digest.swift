@@ -9,14 +9,7 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible, Codable
     /// Wraps a hex string; returns nil unless it is exactly 64 hex characters (upper case is folded).
     public init?(hex: String) {
         func isLowerHex(_ text: String) -> Bool {
-            var text = text
-            return text.withUTF8 { bytes in
-                guard bytes.count == 64 else { return false }
-                // Every byte looked at, no early exit: the loop vectorizes.
-                var invalid: UInt8 = 0
-                for byte in bytes { invalid |= (byte &- 48 < 10 || byte &- 97 < 6) ? 0 : 1 }
-                return invalid == 0
-            }
+            text.utf8.withContiguousStorageIfAvailable(Self.isLowerHex) ?? Array(text.utf8).withUnsafeBufferPointer(Self.isLowerHex)
         }
         // Digests are nearly always read in lower case already: then the text is kept as it is, without a copy.
         if isLowerHex(hex) {
@@ -26,6 +19,22 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible, Codable
         let lower = hex.lowercased()
         guard isLowerHex(lower) else { return nil }
         self.hex = lower
+    }
+
+    /// True when `bytes` are 64 of `0-9a-f`: eight bytes at a time, each checked to lie in one of the two ranges
+    /// (every byte below 0x80 first, so that adding at most 0x50 to one never carries into the next).
+    static func isLowerHex(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.count == 64, let base = UnsafeRawPointer(bytes.baseAddress) else { return false }
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        var valid = highs
+        for offset in stride(from: 0, to: 64, by: 8) {
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            // The high bit of each byte of `x &+ (0x80 - c)` is set exactly when the byte is at least c.
+            func atLeast(_ c: UInt64) -> UInt64 { (word &+ ones &* (0x80 - c)) & highs }
+            let digit = atLeast(0x30) & ~atLeast(0x3A), letter = atLeast(0x61) & ~atLeast(0x67)
+            valid &= (digit | letter) & ~word
+        }
+        return valid == highs
     }
 
     init(_ digest: SHA256.Digest) {

@@ -21,4 +21,23 @@ import Testing
         #expect(SHA256Digest(hex: "abc") == nil)
         #expect(SHA256Digest(hex: String(repeating: "g", count: 64)) == nil)
     }
+
+    /// Every ASCII character, and a few beyond, at every position of an otherwise valid digest: accepted exactly
+    /// when it is a hex digit (the check reads eight bytes at a time, so each lands at every offset of a word).
+    @Test func hexValidationOfEveryCharacterAtEveryPosition() {
+        let valid = Array("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+        let others: [Character] = ["é", "\u{80}", "\u{FF}", "中"]
+        for position in 0..<64 {
+            for character in (0..<128).map({ Character(Unicode.Scalar(UInt8($0))) }) + others {
+                var text = valid
+                text[position] = character
+                let digest = SHA256Digest(hex: String(text))
+                if character.isHexDigit, character.isASCII {
+                    #expect(digest?.hex == String(text).lowercased(), "\(character) at \(position)")
+                } else {
+                    #expect(digest == nil, "\(character.unicodeScalars.first!.value) at \(position)")
+                }
+            }
+        }
+    }
 }
