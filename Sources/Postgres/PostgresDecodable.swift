@@ -100,6 +100,16 @@ func parseInteger<T: FixedWidthInteger & SignedInteger>(_ bytes: UnsafeBufferPoi
         index = 1
     }
     guard index < bytes.count else { return nil }
+    if bytes.count - index <= 18 {
+        // Below 10^18, the digits fit an Int64 without checking each step; then whether they fit T.
+        var magnitude: Int64 = 0
+        for position in index..<bytes.count {
+            let digit = bytes[position] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            magnitude = magnitude &* 10 &+ Int64(digit)
+        }
+        return T(exactly: negative ? -magnitude : magnitude)
+    }
     var value: T = 0
     while index < bytes.count {
         let digit = bytes[index] &- UInt8(ascii: "0")

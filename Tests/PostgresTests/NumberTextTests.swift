@@ -42,3 +42,38 @@ struct NumberTextTests {
         #expect(parsed(text) == nil)
     }
 }
+
+@Suite("Integer text")
+struct IntegerTextTests {
+    private func parsed<T: FixedWidthInteger & SignedInteger>(_ text: String, as type: T.Type) -> T? {
+        var text = text
+        return text.withUTF8 { parseInteger($0, as: T.self) }
+    }
+
+    /// Every length of digits from 1 to 21 (the short path takes up to 18), signed and not, at the edges of Int32
+    /// and Int64 and at random: what `T(String)` reads, nil where it refuses.
+    @Test func integersReadAsTheStandardLibraryReadsThem() {
+        var generator = SystemRandomNumberGenerator()
+        var texts = ["0", "-0", "+0", "+7", "2147483647", "2147483648", "-2147483648", "-2147483649",
+                     "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+                     "999999999999999999", "1000000000000000000", "000000000000000000000000042"]
+        for length in 1...21 {
+            for _ in 0..<200 {
+                var text = String((0..<length).map { _ in Character(String(Int.random(in: 0...9, using: &generator))) })
+                if Bool.random(using: &generator) { text = "-" + text }
+                texts.append(text)
+            }
+        }
+        for text in texts {
+            #expect(parsed(text, as: Int64.self) == Int64(text), "\(text)")
+            #expect(parsed(text, as: Int32.self) == Int32(text), "\(text)")
+            #expect(parsed(text, as: Int.self) == Int(text), "\(text)")
+        }
+    }
+
+    @Test(arguments: ["", "-", "+", "1.0", "1e3", " 1", "1 ", "--1", "0x1", "12a", "١٢"])
+    func anythingElseIsRefused(text: String) {
+        #expect(parsed(text, as: Int64.self) == nil)
+        #expect(parsed(text, as: Int32.self) == nil)
+    }
+}
