@@ -90,7 +90,7 @@ public final class PostgresConnection: Sendable {
     /// Runs one statement with its parameters and returns all its rows.
     ///
     /// The statement is prepared on this connection the first time its text (with its parameter types) is seen
-    /// and executed by name afterwards (`PQprepare` once, then `PQexecPrepared`), so the server parses and plans it
+    /// and executed by name afterwards (`PQprepare` once, then `PQsendQueryPrepared`), so the server parses and plans it
     /// once per connection instead of on every call. A statement whose plan a schema change invalidated (SQLSTATE
     /// 0A000, "cached plan must not change result type") is prepared again and, outside a transaction, run again.
     @discardableResult
@@ -129,21 +129,24 @@ public final class PostgresConnection: Sendable {
         }
     }
 
-    /// Parses, plans and executes a statement in one call (`PQexecParams`, the unnamed statement).
+    /// Parses, plans and executes a statement in one call (`PQsendQueryParams`, the unnamed statement).
     private static func execute(unnamed query: SQLQuery, conn: OpaquePointer) throws(PostgresError) -> PostgresRows {
         try withParameters(query.binds) { values, lengths, formats throws(PostgresError) in
             var types = query.binds.map { $0.typeOID }
-            let result = PQexecParams(conn, query.sql, Int32(query.binds.count), &types, values, lengths, formats, 0)
-            return try consume(result, conn: conn, sql: query.sql)
+            let sent = PQsendQueryParams(conn, query.sql, Int32(query.binds.count), &types, values, lengths, formats, 0) == 1
+            return try consume(sent ? ReplyWait.result(of: conn) : nil, conn: conn, sql: query.sql)
         }
     }
 
-    /// Executes a prepared statement with its parameters (`PQexecPrepared`).
+    /// Executes a prepared statement with its parameters (`PQsendQueryPrepared`, then its result as ``ReplyWait``
+    /// waits for it: what `PQexecPrepared` does, with the wait chosen for the process).
     private static func execute(prepared name: String, binds: [PostgresBind], conn: OpaquePointer, sql: String) throws(PostgresError) -> PostgresRows {
         try withParameters(binds) { values, lengths, formats throws(PostgresError) in
-            try consume(PQexecPrepared(conn, name, Int32(binds.count), values, lengths, formats, 0), conn: conn, sql: sql)
+            let sent = PQsendQueryPrepared(conn, name, Int32(binds.count), values, lengths, formats, 0) == 1
+            return try consume(sent ? ReplyWait.result(of: conn) : nil, conn: conn, sql: sql)
         }
     }
+
 
     /// The parameters as libpq takes them: NUL-terminated buffers, lengths and formats.
     private static func withParameters(
