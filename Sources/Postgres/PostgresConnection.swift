@@ -147,7 +147,6 @@ public final class PostgresConnection: Sendable {
         }
     }
 
-
     /// The parameters as libpq takes them: NUL-terminated buffers, lengths and formats.
     private static func withParameters(
         _ binds: [PostgresBind],

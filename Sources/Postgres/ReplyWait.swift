@@ -9,11 +9,14 @@ import Synchronization
 /// measured on these 2-core machines, an audit's p50 fell from 1.01–1.07 to 0.82–1.02 ms and its p99 from
 /// 1.53–1.67 to 1.38–1.44 ms with a spin of up to 2 ms (`QuiverBench audit-catalog`, three alternating pairs; it
 /// times the audit both ways in each run). The price is the CPU the waiting thread burns (in those runs 78 % of
-/// both cores busy, against 50 %), so the
-/// spin is for a process that runs one command and waits for each answer in turn (the CLI), not for a server
-/// answering many requests at once, and at most one thread of the process spins at a time: any other waits
-/// asleep, as it would without the spin.
+/// both cores busy, against 50 %), so the spin is for a process that runs one command and waits for each answer
+/// in turn (the CLI), not for a server answering many requests at once, and at most one thread of the process
+/// spins at a time: any other waits asleep, as it would without the spin.
 public enum ReplyWait {
+    /// The limit for a process that runs one command (the CLI, and the benchmark that times it): longer than the
+    /// catalog's usual statements take (an audit's is about 0.4 ms), short enough that a slow one wastes little.
+    public static let oneShotCommandLimit: Duration = .milliseconds(2)
+
     /// Up to how long, in nanoseconds, a waiting thread polls before it sleeps; 0 sleeps at once.
     private static let spinNanoseconds = Atomic<UInt64>(0)
     /// True while a thread is spinning: the one thread allowed to.

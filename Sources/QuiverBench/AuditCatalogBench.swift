@@ -71,9 +71,9 @@ struct AuditCatalog: ParsableCommand {
         let fan = try registry.lineage(of: .version(name: "fan", number: 1), direction: .descendants)
         print("list (base model, rank, tag, kind; limit 50): \(listed.count) versions; lineage --down of fan@1: \(fan.nodes.count) versions, \(fan.edges.count) edges, depth \(fan.nodes.map(\.depth).max() ?? 0)")
 
-        // Replies awaited as the CLI awaits them (polling up to 2 ms, then asleep); the audit is also timed as
+        // Replies awaited as the CLI awaits them (polling for a while, then asleep); the audit is also timed as
         // `quiver serve` waits, asleep at once.
-        ReplyWait.spin(upTo: .milliseconds(2))
+        ReplyWait.spin(upTo: ReplyWait.oneShotCommandLimit)
         print("\nin process, one pooled connection, statements prepared once per connection, replies awaited as the CLI awaits them (polled for up to \(ReplyWait.spinLimit), then asleep); \(runs) timed runs after 5 warm-up runs (ms):")
         print("| operation | p50 | p99 | min | max |")
         print("|---|---:|---:|---:|---:|")
@@ -81,7 +81,7 @@ struct AuditCatalog: ParsableCommand {
         try time("audit <weights sha256> (depth 50)") { _ = try registry.audit(digest) }
         ReplyWait.spin(upTo: .zero)
         try time("  the same, replies awaited asleep (as quiver serve waits)") { _ = try registry.audit(digest) }
-        ReplyWait.spin(upTo: .milliseconds(2))
+        ReplyWait.spin(upTo: ReplyWait.oneShotCommandLimit)
         // The statement alone (sent, executed, its text received; nothing decoded); then the long way, which an
         // audit takes only when the stored lineage parts are incomplete: the reference resolved, then a recursive
         // walk of the lineage edges with everything read along it (the audit before migration 0008).

@@ -19,10 +19,6 @@ public enum QuiverProgram {
         exit(status)
     }
 
-    /// How long a command polls for each of PostgreSQL's replies before it sleeps: longer than the catalog's
-    /// usual statements take (an audit's is about 0.4 ms), short enough that a slow one wastes little.
-    public static let replySpin: Duration = .milliseconds(2)
-
     /// Parses and runs `arguments` (without the program name), printing any failure; returns the exit status.
     public static func run(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment) -> Int32 {
         let redaction = SecretRedaction(environment: environment, arguments: arguments)
@@ -36,7 +32,7 @@ public enum QuiverProgram {
         // keeps glibc's defaults and a thread's sleep while PostgreSQL answers (see ReplyWait).
         if !(command is ServeCommand) {
             AllocatorTuning.keepFreedMemoryForReuse()
-            ReplyWait.spin(upTo: Self.replySpin)
+            ReplyWait.spin(upTo: ReplyWait.oneShotCommandLimit)
         }
         do {
             try command.run()

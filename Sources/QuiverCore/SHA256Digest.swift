@@ -21,8 +21,9 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible, Codable
         self.hex = lower
     }
 
-    /// True when `bytes` are 64 of `0-9a-f`: eight bytes at a time, each checked to lie in one of the two ranges
-    /// (every byte below 0x80 first, so that adding at most 0x50 to one never carries into the next).
+    /// True when `bytes` are 64 of `0-9a-f`: eight bytes at a time, each checked to lie in one of the two ranges.
+    /// Adding at most 0x50 to a byte below 0x80 never carries into the next; a byte of 0x80 or more fails on its
+    /// own high bit (`~word`), so what its carry does to the byte above cannot make the word pass.
     static func isLowerHex(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard bytes.count == 64, let base = UnsafeRawPointer(bytes.baseAddress) else { return false }
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
