@@ -67,12 +67,19 @@ extension LoRAAdapter {
     /// as ``requireFiniteWeights()`` names it) and both digests, on two threads: the file digest on one, the
     /// canonical digest with the finite check on the other. About one file-hash of time instead of the three passes
     /// of the check and ``digests()`` one after the other. The digests are kept, as ``digests()`` keeps them.
-    public func requireFiniteWeightsAndDigests() throws {
+    ///
+    /// With `holdingWeights` (a file about to be uploaded), a read lease on the weights file is taken first, where the
+    /// kernel grants one, and kept as ``weightsLease``: only a lease taken before the file is hashed vouches for the
+    /// bytes hashed, so none is taken when a digest is already known.
+    public func requireFiniteWeightsAndDigests(holdingWeights: Bool = false) throws {
         let known = digestCache.withLock { $0 }
         if known.canonical != nil || known.weights != nil {
             try requireFiniteWeights()
             digests()
             return
+        }
+        if holdingWeights, let lease = FileLease.take(path: weights.url.path, expecting: weights.fileIdentity) {
+            leaseCache.withLock { $0 = lease }
         }
         let (file, canonical) = try ParallelMap.both(
             { self.computeWeightsDigest() }, { self.computeCanonicalDigest(checkingFinite: true) })

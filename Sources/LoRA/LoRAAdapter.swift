@@ -26,6 +26,8 @@ public final class LoRAAdapter: Sendable {
     let digestCache = Mutex<(weights: SHA256Digest?, canonical: SHA256Digest?)>((nil, nil))
     /// The weights file's SHA-256 chain, when its digest was computed here (see ``weightsChain``).
     let chainCache = Mutex<SHA256Chain?>(nil)
+    /// A lease on the weights file taken before it was hashed, when asked for (see ``weightsLease``).
+    let leaseCache = Mutex<FileLease?>(nil)
 
     init(
         directory: URL, config: AdapterConfig, configBytes: Data, weights: SafeTensorsFile, modules: [LoRAModuleInfo], savedModuleTensors: [String],
@@ -86,6 +88,20 @@ public final class LoRAAdapter: Sendable {
     /// upload checks each part again with them once it went out, and the catalog keeps them so a download can
     /// verify its ranges in parallel.
     public var weightsChain: SHA256Chain? { chainCache.withLock { $0 } }
+
+    /// A read lease on the weights file taken just before its digests were computed
+    /// (``requireFiniteWeightsAndDigests(holdingWeights:)``), where the kernel grants one (``FileLease``). While it is
+    /// intact nobody has opened the file for writing since it was hashed, so an upload sends the bytes hashed
+    /// without reading them again to check. Released with ``releaseWeightsLease()`` or with the adapter.
+    public var weightsLease: FileLease? { leaseCache.withLock { $0 } }
+
+    /// Gives up ``weightsLease``, if any (writers of the file no longer wait on it even for a poll).
+    public func releaseWeightsLease() {
+        leaseCache.withLock { lease in
+            lease?.release()
+            lease = nil
+        }
+    }
 
     /// The adapter's identity independent of file formatting; see ``canonicalDigestDefinition``. Computed on first
     /// use (it hashes every tensor's bytes).

@@ -21,9 +21,10 @@ public protocol BlobStore: Sendable {
     func put(fileAt url: URL, digest: SHA256Digest?) throws -> PutResult
 
     /// The same, given the file's SHA-256 chain recorded when `digest` was computed: a store that re-reads the file
-    /// to check it checks its strides on every core (``SHA256Chain/verify(fileAt:size:expected:workers:)``). Stores
-    /// that do not re-read it ignore the chain.
-    func put(fileAt url: URL, digest: SHA256Digest?, chain: SHA256Chain?) throws -> PutResult
+    /// to check it checks its strides on every core (``SHA256Chain/verify(fileAt:size:expected:workers:)``). With a
+    /// `lease` on the file taken before it was hashed (``FileLease``), a store need not re-read it while the lease
+    /// stands. Stores that do not re-read the file ignore both.
+    func put(fileAt url: URL, digest: SHA256Digest?, chain: SHA256Chain?, lease: FileLease?) throws -> PutResult
 
     /// Stores bytes already in memory (small blobs: configs, manifests).
     func put(data: Data) throws -> PutResult
@@ -179,8 +180,13 @@ extension BlobStore {
     /// Stores the file, computing its digest first.
     public func put(fileAt url: URL) throws -> PutResult { try put(fileAt: url, digest: nil) }
 
-    public func put(fileAt url: URL, digest: SHA256Digest?, chain: SHA256Chain?) throws -> PutResult {
+    public func put(fileAt url: URL, digest: SHA256Digest?, chain: SHA256Chain?, lease: FileLease?) throws -> PutResult {
         try put(fileAt: url, digest: digest)
+    }
+
+    /// ``put(fileAt:digest:chain:lease:)`` without a lease.
+    public func put(fileAt url: URL, digest: SHA256Digest?, chain: SHA256Chain?) throws -> PutResult {
+        try put(fileAt: url, digest: digest, chain: chain, lease: nil)
     }
 
     /// Streams the blob into `fileURL`, verified, knowing nothing of it beforehand (see ``get(digest:known:to:)``).

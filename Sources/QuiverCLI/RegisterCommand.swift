@@ -29,7 +29,8 @@ public struct RegisterCommand: ParsableCommand, JSONOutputCommand {
         // server starting): neither waits for the other. A refusal of the adapter is reported before a failure to open.
         let (name, directory) = (self.name, URL(fileURLWithPath: self.directory))
         let (validated, opened) = ParallelMap.alongside(
-            { try Registry.validateForRegistration(directory: directory, name: name, tags: tags) }, { try options.service() })
+            { try Registry.validateForRegistration(directory: directory, name: name, tags: tags, holdingWeights: true) },
+            { try options.service() })
         let adapter = try validated.get()
         let outcome = try opened.get().register(validated: adapter, name: name, tags: tags, baseRevision: baseRevision)
         if json { return try printJSON(outcome) }

@@ -14,14 +14,21 @@ extension Registry {
     /// version; concurrent registrations of the same content create exactly one. A crash before the commit leaves
     /// only unreferenced blobs, which `gc` removes after the grace period.
     public func register(validated adapter: LoRAAdapter, name: String, tags: [String: String] = [:], baseRevision: String? = nil) throws -> RegisterOutcome {
-        try store(adapter: adapter, name: name, kind: .trained, tags: tags, baseRevision: baseRevision) { _, _ in }
+        defer { adapter.releaseWeightsLease() }
+        return try store(adapter: adapter, name: name, kind: .trained, tags: tags, baseRevision: baseRevision) { _, _ in }
     }
 
     /// Everything `register` checks before it stores anything: the name, the tags, the PEFT directory
     /// (`LoRAAdapter.load`: config, tensors, pairing), the base model's name, and that every weight is finite
     /// (checked while the canonical digest is computed, beside the file digest on another thread). Returns the
     /// loaded adapter, both digests known. A remote client runs exactly this before it uploads a byte.
-    public static func validateForRegistration(directory: URL, name: String, tags: [String: String]) throws -> LoRAAdapter {
+    ///
+    /// With `holdingWeights` (the files are about to be uploaded from this directory), a read lease on the weights
+    /// file is taken before it is hashed, where the kernel grants one (``LoRAAdapter/weightsLease``): the upload then
+    /// need not read the file again to check the bytes it sends.
+    public static func validateForRegistration(
+        directory: URL, name: String, tags: [String: String], holdingWeights: Bool = false
+    ) throws -> LoRAAdapter {
         try AdapterRef.validateName(name)
         try TagRules.validate(tags)
         let adapter = try LoRAAdapter.load(directory: directory)
@@ -31,7 +38,7 @@ extension Registry {
                 reason: "base_model_name_or_path '\(TerminalText.escape(String(base.prefix(80))))' is longer than 512 characters or holds control characters",
                 hint: "set base_model_name_or_path to the base model's name (e.g. meta-llama/Llama-2-7b-hf)")
         }
-        try adapter.requireFiniteWeightsAndDigests()
+        try adapter.requireFiniteWeightsAndDigests(holdingWeights: holdingWeights)
         return adapter
     }
 
@@ -56,7 +63,7 @@ extension Registry {
             let weightsURL = adapter.directory.appendingPathComponent(LoRAAdapter.weightsFileName)
             let (config, weights) = try ParallelMap.both(
                 { try blobs.put(data: adapter.configBytes) },
-                { try blobs.put(fileAt: weightsURL, digest: adapter.weightsDigest, chain: adapter.weightsChain) })
+                { try blobs.put(fileAt: weightsURL, digest: adapter.weightsDigest, chain: adapter.weightsChain, lease: adapter.weightsLease) })
             return try catalog.transaction(on: connection) { tx in
                 try tx.locks.lockContent(canonical.hex)
                 if let existing = try tx.versions.version(canonicalDigest: canonical) {
@@ -111,7 +118,8 @@ extension Registry {
         }
         if adapter.weightsDigest == version.weightsDigest, try !blobs.exists(digest: version.weightsDigest) {
             missing.append((.weights, version.weightsDigest, {
-                _ = try self.blobs.put(fileAt: weightsURL, digest: version.weightsDigest, chain: adapter.weightsChain)
+                _ = try self.blobs.put(fileAt: weightsURL, digest: version.weightsDigest, chain: adapter.weightsChain,
+                                       lease: adapter.weightsLease)
             }))
         }
         guard !missing.isEmpty else { return }

@@ -106,7 +106,7 @@ extension RegistryService {
     /// Validates the PEFT directory (``Registry/validateForRegistration(directory:name:tags:)``), stores its two
     /// files and records a `trained` version of `name`; identical content returns the existing version.
     public func register(directory: URL, name: String, tags: [String: String] = [:], baseRevision: String? = nil) throws -> RegisterOutcome {
-        let adapter = try Registry.validateForRegistration(directory: directory, name: name, tags: tags)
+        let adapter = try Registry.validateForRegistration(directory: directory, name: name, tags: tags, holdingWeights: true)
         return try register(validated: adapter, name: name, tags: tags, baseRevision: baseRevision)
     }
 

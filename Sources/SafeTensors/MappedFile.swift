@@ -1,3 +1,4 @@
+import QuiverCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -13,6 +14,8 @@ import Darwin
 final class MappedFile: @unchecked Sendable {
     let base: UnsafeRawPointer?
     let count: Int
+    /// The device and inode of the mapped file (the path may name another file later).
+    let identity: FileIdentity
 
     /// Maps `path`; errors name the file and the failing system call.
     init(path: String, name: String) throws(SafeTensorsError) {
@@ -30,6 +33,7 @@ final class MappedFile: @unchecked Sendable {
             throw SafeTensorsError(.fileUnreadable, file: name, "\(path) is not a regular file")
         }
         let size = Int(status.st_size)
+        identity = FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
         if size == 0 {
             // mmap refuses length 0; an empty file has no mapping (and is then refused as too small).
             base = nil

@@ -1,4 +1,5 @@
 import Foundation
+import QuiverCore
 
 /// A memory-mapped, validated safetensors file. Tensors are views into the mapping, so opening a multi-gigabyte
 /// file reads only its header; tensor bytes are paged in when a tensor is used.
@@ -30,6 +31,9 @@ public final class SafeTensorsFile: Sendable {
 
     /// The size of the file in bytes.
     public var fileSize: Int { mapping.count }
+
+    /// The device and inode of the file mapped (a lease on the path must be on this file: ``FileLease``).
+    public var fileIdentity: FileIdentity { mapping.identity }
 
     /// The entry of the tensor named `name`, if any.
     public func info(_ name: String) -> TensorInfo? {

@@ -4,19 +4,23 @@ import Synchronization
 
 /// A TCP proxy on loopback in front of an S3 endpoint that cuts the first `cuts` responses to a ranged GET after
 /// `after` bytes (the connection is closed mid-body, as a dropped connection would), and forwards everything else
-/// unchanged: for testing that a part retried half-way still yields the right bytes and digest.
+/// unchanged: for testing that a part retried half-way still yields the right bytes and digest. `onRequest` sees the
+/// start of every piece of every request (as text, the request's head included) before it is forwarded, so a test
+/// can act at a known point of an upload.
 final class CuttingProxy: @unchecked Sendable {
     let port: Int
     private let target: (host: String, port: Int)
     private let after: Int
     private let listener: Int32
     private let cutsLeft: Atomic<Int>
+    private let onRequest: (@Sendable (String) -> Void)?
     let cutsMade = Atomic<Int>(0)
 
-    init(endpoint: String, cuts: Int, after: Int) throws {
+    init(endpoint: String, cuts: Int, after: Int, onRequest: (@Sendable (String) -> Void)? = nil) throws {
         guard let url = URL(string: endpoint), let host = url.host, let port = url.port else { throw POSIXError(.EINVAL) }
         target = (host, port)
         self.after = after
+        self.onRequest = onRequest
         cutsLeft = Atomic(cuts)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
@@ -49,10 +53,17 @@ final class CuttingProxy: @unchecked Sendable {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             guard connected == 0 else { Glibc.close(client); Glibc.close(upstream); continue }
+            // Pieces are forwarded as they come: Nagle's algorithm would hold each one's tail for the peer's delayed
+            // ACK (tens of milliseconds a piece).
+            var on: Int32 = 1
+            for socket in [client, upstream] {
+                _ = setsockopt(socket, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+            }
             // Requests flow unchanged; whether this connection's response is cut is decided by the first request.
             let ranged = Atomic<Bool>(false)
             Thread { [self] in pump(from: client, to: upstream) { request in
                 if request.range(of: "\r\nrange: bytes=", options: .caseInsensitive) != nil { ranged.store(true, ordering: .relaxed) }
+                self.onRequest?(request)
             } }.start()
             Thread { [self] in
                 var cap: Int?  // decided when the first response bytes arrive
@@ -75,7 +86,9 @@ final class CuttingProxy: @unchecked Sendable {
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress, $0.count, 0) }
             guard n > 0 else { return }
-            if let inspect { inspect(String(decoding: buffer[0..<n], as: UTF8.self)) }
+            // A request's head comes at the start of what is read (curl sends the next request only after the
+            // previous response); a body's bytes need no look (decoding megabytes as text would slow the pump).
+            if let inspect { inspect(String(decoding: buffer[0..<min(n, 2 << 10)], as: UTF8.self)) }
             var count = n
             if let limit {
                 let cap = limit(sent + n)

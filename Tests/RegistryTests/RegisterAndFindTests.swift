@@ -108,6 +108,58 @@ struct RegisterAndFindTests {
         }
     }
 
+    /// The read leases the kernel lists on the file at `url` (`/proc/locks`).
+    static func leases(on url: URL) throws -> Int {
+        let inode = try #require(try FileManager.default.attributesOfItem(atPath: url.path)[.systemFileNumber] as? Int)
+        return try String(contentsOfFile: "/proc/locks", encoding: .utf8).split(separator: "\n").filter { line in
+            let fields = line.split(separator: " ")
+            return fields.contains("LEASE") && fields.contains { $0.hasSuffix(":\(inode)") }
+        }.count
+    }
+
+    @Test("registering from a directory leases the weights before they are hashed and lets go once they are stored; a file written to in between is refused and nothing is recorded")
+    func theWeightsAreLeasedFromHashingToStoring() throws {
+        try RegistryFixture.with { f in
+            let scratch = try Fixtures.temporaryDirectory("leased-adapter")
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let large = try LargeAdapter.write(in: scratch)
+            let weightsURL = large.appendingPathComponent("adapter_model.safetensors")
+            #expect(try Registry.validateForRegistration(directory: large, name: "leased", tags: [:]).weightsLease == nil,
+                    "no lease unless asked for")
+
+            let adapter = try Registry.validateForRegistration(directory: large, name: "leased", tags: [:], holdingWeights: true)
+            let lease = try #require(adapter.weightsLease, "a lease on a file of the temporary directory")
+            #expect(lease.isIntact)
+            #expect(try Self.leases(on: weightsURL) == 1)
+            let version = try f.registry.register(validated: adapter, name: "leased").version
+            #expect(adapter.weightsLease == nil && !lease.isIntact)
+            #expect(try Self.leases(on: weightsURL) == 0)
+            #expect(try f.s3.getData(digest: version.weightsDigest) == Data(contentsOf: weightsURL))
+
+            // Hashed and leased, then written to before the upload: the lease is broken, the parts are checked,
+            // the register refused; no version, no blob.
+            let copy = scratch.appendingPathComponent("copy")
+            try FileManager.default.copyItem(at: large, to: copy)
+            let copyWeights = copy.appendingPathComponent("adapter_model.safetensors")
+            var bytes = try Data(contentsOf: copyWeights)
+            bytes[bytes.count - 8] ^= 0x01  // other content than the version above (a finite float still)
+            try bytes.write(to: copyWeights)
+            bytes[bytes.count - 4] ^= 0x01  // and the change after hashing: only the digest tells
+            let changing = try Registry.validateForRegistration(directory: copy, name: "changed", tags: [:], holdingWeights: true)
+            #expect(changing.weightsLease?.isIntact == true)
+            let handle = try FileHandle(forWritingTo: copyWeights)
+            try handle.seek(toOffset: UInt64(bytes.count - 4))
+            try handle.write(contentsOf: bytes.suffix(4))
+            try handle.close()
+            #expect(changing.weightsLease?.isIntact == false)
+            let error = #expect(throws: ObjectStoreError.self) { try f.registry.register(validated: changing, name: "changed") }
+            #expect(error?.kind == .corruptBlob)
+            #expect(try f.count("SELECT count(*) FROM adapters WHERE name = 'changed'") == 0)
+            #expect(try !f.s3.exists(digest: changing.weightsDigest))
+            #expect(try Self.leases(on: copyWeights) == 0)
+        }
+    }
+
     @Test func sixteenConcurrentRegistrationsCreateOneVersion() throws {
         try RegistryFixture.with { f in
             let results = Mutex16()

@@ -1,6 +1,7 @@
 #ifndef QUIVER_CFILESYNC_H
 #define QUIVER_CFILESYNC_H
-// sync_file_range(2) and fallocate(2) are GNU extensions the Swift Glibc module does not export.
+// File calls the Swift Glibc module does not export (GNU extensions): sync_file_range(2), fallocate(2), and
+// leases (fcntl F_SETLEASE) with the file system's type (fstatfs).
 
 /// Starts writing back the dirty pages of [offset, offset + length) of `fd` without waiting for them (Linux's
 /// sync_file_range with SYNC_FILE_RANGE_WRITE), so a later fsync has little left to wait for. Returns 0, or -1
@@ -11,5 +12,20 @@ int quiver_start_writeback(int fd, long long offset, long long length);
 /// reading as zeros). Returns 0, or the errno (EOPNOTSUPP where the file system or the platform cannot; it never
 /// falls back to writing zeros, as posix_fallocate does).
 int quiver_allocate(int fd, long long length);
+
+/// Takes a read lease on `fd` (opened read-only), its break signalled with SIGURG (ignored unless asked for) to no
+/// process: Linux's fcntl F_SETSIG, F_SETLEASE F_RDLCK, then F_SETOWN 0. Returns 0, or the errno (EAGAIN: the
+/// file is open for writing somewhere; EACCES: not the caller's file; EINVAL: leases unsupported there). Elsewhere
+/// ENOTSUP.
+int quiver_lease_take(int fd);
+
+/// Whether `fd`'s read lease still stands: 1 when F_GETLEASE says F_RDLCK (no break begun), else 0.
+int quiver_lease_holds(int fd);
+
+/// Gives `fd`'s lease up (F_SETLEASE F_UNLCK).
+void quiver_lease_release(int fd);
+
+/// The `statfs` magic number of the file system `fd` is on, or -1 with errno set.
+long long quiver_file_system_type(int fd);
 
 #endif

@@ -9,8 +9,9 @@ public struct HTTPRequest {
         case data(Data)
         /// `length` bytes of the file at `path` starting at `offset`, read with pread while sending. With `expected`,
         /// the bytes are hashed as they go out and the transfer is aborted before its last byte when they do not hash
-        /// to it, so the server never receives a complete object under the wrong content address.
-        case file(path: String, offset: Int64, length: Int64, expected: SHA256Digest? = nil)
+        /// to it, so the server never receives a complete object under the wrong content address. With `identity`, the
+        /// file opened must be that one (a path renamed over since is refused, `.corruptBlob`).
+        case file(path: String, offset: Int64, length: Int64, expected: SHA256Digest? = nil, identity: FileIdentity? = nil)
         /// A stream pulled through the reader as curl sends (hashed and checked the same way as a file with
         /// `expected`). It cannot be read twice: once any byte was taken, the request cannot be retried.
         case source(VerifiedSourceReader)
@@ -19,7 +20,7 @@ public struct HTTPRequest {
             switch self {
             case .none: return 0
             case .data(let data): return Int64(data.count)
-            case .file(_, _, let length, _): return length
+            case .file(_, _, let length, _, _): return length
             case .source(let reader): return reader.size
             }
         }
@@ -127,10 +128,16 @@ public enum HTTPTransfer {
         let context = TransferContext(body: request.body, sink: sink)
         context.progress = progress
         switch request.body {
-        case .file(let path, let offset, let length, let expected):
+        case .file(let path, let offset, let length, let expected, let identity):
             context.fd = open(path, O_RDONLY | O_CLOEXEC)
             if context.fd < 0 {
                 let error = ObjectStoreError.io("cannot open", path, errno: errno)
+                return .failure(TransportFailure(code: CURLE_READ_ERROR, message: error.reason, localError: error))
+            }
+            if let identity, FileIdentity(descriptor: context.fd) != identity {
+                close(context.fd)
+                let error = ObjectStoreError(.corruptBlob, "\(path) is no longer the file that was hashed (it was replaced)",
+                                             hint: "do not move or replace files while storing them; the upload was aborted")
                 return .failure(TransportFailure(code: CURLE_READ_ERROR, message: error.reason, localError: error))
             }
             if let expected {
@@ -315,7 +322,7 @@ private let readCallback: curl_read_callback = { buffer, size, count, userdata i
                 return Int(CURL_READFUNC_ABORT)
             }
         }
-        guard case .file(let path, let offset, let length, _) = context.requestBody else { return Int(CURL_READFUNC_ABORT) }
+        guard case .file(let path, let offset, let length, _, _) = context.requestBody else { return Int(CURL_READFUNC_ABORT) }
         let want = Int(min(Int64(capacity), length - context.sent))
         guard want > 0 else { return 0 }
         let n = pread(context.fd, buffer, want, off_t(offset + context.sent))

@@ -18,13 +18,13 @@ public final class S3BlobStore: BlobStore {
     public var location: String { client.settings.displayURL }
 
     public func put(fileAt url: URL, digest: SHA256Digest?) throws -> PutResult {
-        try put(fileAt: url, digest: digest, chain: nil)
+        try put(fileAt: url, digest: digest, chain: nil, lease: nil)
     }
 
-    /// See ``BlobStore/put(fileAt:digest:chain:)``: a multipart upload checks each part's bytes against the chain as
-    /// they go out when one is given with the digest, else hashes the file again while they go out
-    /// (``S3Client/putObjectMultipart(key:path:size:expected:chain:)``).
-    public func put(fileAt url: URL, digest: SHA256Digest?, chain: SHA256Chain?) throws -> PutResult {
+    /// See ``BlobStore/put(fileAt:digest:chain:lease:)``: a multipart upload checks each part's bytes against the
+    /// chain as they go out when one is given with the digest, unless the lease given with them stands, else hashes
+    /// the file again while they go out (``S3Client/putObjectMultipart(key:path:size:expected:chain:lease:)``).
+    public func put(fileAt url: URL, digest: SHA256Digest?, chain: SHA256Chain?, lease: FileLease?) throws -> PutResult {
         let path = url.path
         var info = stat()
         guard stat(path, &info) == 0 else { throw ObjectStoreError.io("cannot stat", path, errno: errno) }
@@ -38,7 +38,7 @@ public final class S3BlobStore: BlobStore {
         let key = BlobKey.key(for: digest)
         if size > client.settings.multipartThreshold {
             try client.putObjectMultipart(key: key, path: path, size: size, expected: digest,
-                                          chain: declared == nil ? nil : chain)
+                                          chain: declared == nil ? nil : chain, lease: declared == nil ? nil : lease)
         } else {
             // The payload hash is the blob's digest: AWS rejects a body that differs from what we claim. Other servers
             // (SeaweedFS) neither check it nor drop a body cut short, and store what arrived, so a digest passed in is

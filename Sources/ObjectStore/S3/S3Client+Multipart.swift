@@ -21,12 +21,21 @@ extension S3Client {
     ///   that still does (wrong states refuse a good file, never pass a bad one) is uploaded again the way below;
     /// - without one (a machine without the SHA extensions), by another worker while the parts go out, in one
     ///   stream, which catches a change only if it comes before that worker reads the bytes.
-    func putObjectMultipart(key: String, path: String, size: Int64, expected: SHA256Digest, chain: SHA256Chain? = nil) throws {
+    ///
+    /// With a `lease` on the file taken before `expected` and `chain` were computed (``FileLease``) and still intact
+    /// when the upload starts, the parts are not read again to check: each is sent from the leased file (device and
+    /// inode compared when it is opened) and, after the last, the upload is completed if the lease still stands, as
+    /// nobody can have opened the file for writing since it was hashed. A lease broken on the way (a writer came)
+    /// has every part checked against the chain as above, on all the workers at once, before anything is completed.
+    func putObjectMultipart(
+        key: String, path: String, size: Int64, expected: SHA256Digest, chain: SHA256Chain? = nil, lease: FileLease? = nil
+    ) throws {
         if let chain, chain.fits(fileSize: size), let (partSize, count) = try partLayout(size: size, of: path, strideOf: chain) {
+            let checking: PartCheck = if let lease, lease.isIntact { .leased(lease, chain) } else { .eachPart(chain) }
             do {
                 try withMultipartUpload(key: key) { uploadID in
                     try uploadParts(key: key, uploadID: uploadID, path: path, size: size, partSize: partSize, count: count,
-                                    expected: expected, checking: .eachPart(chain))
+                                    expected: expected, checking: checking)
                 }
                 return
             } catch let error as ObjectStoreError where error.kind == .corruptBlob {
@@ -48,6 +57,9 @@ extension S3Client {
         case eachPart(SHA256Chain)
         /// The whole file in one stream, by another worker while the parts go out.
         case alongside
+        /// None while the lease on the file stands (it was taken before the file was hashed); every part against the
+        /// chain, after the last went out, if it broke on the way.
+        case leased(FileLease, SHA256Chain)
     }
 
     /// Uploads exactly `size` bytes read from `source` as a multipart upload whose parts are read one after the
@@ -185,8 +197,9 @@ extension S3Client {
                 }
                 let offset = Int64(index) * partSize
                 let length = min(partSize, size - offset)
+                let identity: FileIdentity? = if case .leased(let lease, _) = checking { lease.identity } else { nil }
                 let etag = try uploadPart(objectKey: full, uploadID: uploadID, number: index + 1,
-                                          body: .file(path: path, offset: offset, length: length))
+                                          body: .file(path: path, offset: offset, length: length, identity: identity))
                 if case .eachPart(let chain) = checking {
                     let stride = chain.stride
                     let strides = Int(offset / stride)..<Int((offset + length + stride - 1) / stride)
@@ -206,6 +219,22 @@ extension S3Client {
                 }
                 return etag
             }
+        }
+        if case .leased(let lease, let chain) = checking {
+            let etags = try send()
+            if lease.isIntact { return etags }
+            // A writer opened the file while the parts went out: the bytes sent must still be the file's, every one.
+            let passed: Bool
+            do {
+                passed = try chain.verify(fileAt: path, size: size, expected: expected, workers: settings.uploadConcurrency)
+            } catch {
+                throw unhashable(path, error)
+            }
+            guard passed else {
+                throw ObjectStoreError(.corruptBlob, "\(path) no longer hashes as it did when it was hashed: it was written to while it was being uploaded",
+                                       hint: "the file changed after it was hashed; the upload was aborted")
+            }
+            return etags
         }
         guard case .alongside = checking else { return try send() }
         let (_, etags) = try ParallelMap.both({ [self] in

@@ -1,0 +1,192 @@
+import Foundation
+import Glibc
+import ObjectStore
+import QuiverCore
+import QuiverTesting
+import Synchronization
+import Testing
+
+/// Multipart uploads from a file held by a read lease (``FileLease``) taken before it was hashed, against the real
+/// SeaweedFS: the parts are sent without being read again while the lease stands, and a writer who comes through
+/// during the upload (the proxy in front of the server lets the test act just as part 2 starts) has every part
+/// checked before anything is completed.
+@Suite("Leased uploads")
+struct LeasedUploadTests {
+    static let size = (11 << 20) + 321
+
+    /// Parts of 5 MiB, one at a time (so part 2 starts only once part 1 went out), under a fresh prefix.
+    static func settings(_ server: TestS3) throws -> S3Settings {
+        var settings = try Stores.s3Settings(server)
+        settings.multipartThreshold = 5 << 20
+        settings.partSize = 5 << 20
+        settings.uploadConcurrency = 1
+        return settings
+    }
+
+    /// A store with `settings` that goes through `proxy`, and one that goes straight to the server.
+    static func stores(_ settings: S3Settings, through proxy: CuttingProxy) throws -> (proxied: S3BlobStore, direct: S3BlobStore) {
+        var proxied = settings
+        proxied.endpoint = try #require(URL(string: proxy.endpoint))
+        return (S3BlobStore(settings: proxied), S3BlobStore(settings: settings))
+    }
+
+    /// A file of `size` random bytes, leased and then hashed (the order that lets the lease vouch for the digest),
+    /// with a chain at a 1 MiB stride: the 5 MiB parts stay three.
+    static func leasedFile(in directory: URL, seed: UInt64) throws -> (path: String, bytes: Data, digest: SHA256Digest, chain: SHA256Chain, lease: FileLease) {
+        let url = directory.appendingPathComponent("adapter_model.safetensors")
+        var generator = ByteGenerator(seed: seed)
+        _ = try generator.writeFile(at: url, size: size)
+        let lease = try #require(FileLease.take(path: url.path), "a read lease on a file of the temporary directory")
+        let bytes = try Data(contentsOf: url)
+        let (digest, chain) = SHA256Chain.digest(size: Int64(size), stride: 1 << 20) { feed in bytes.withUnsafeBytes { feed($0) } }
+        return (url.path, bytes, digest, try #require(chain), lease)
+    }
+
+    /// Something the proxy does once, at the first request that calls for it.
+    final class Once: Sendable {
+        private let done = Atomic<Bool>(false)
+        /// True the first time only.
+        func claim() -> Bool { !done.exchange(true, ordering: .relaxed) }
+        var happened: Bool { done.load(ordering: .relaxed) }
+    }
+
+    /// Opens the file for writing (through the lease: the open waits until the holder lets go), flips the byte at
+    /// `position` if given, and closes it.
+    static func write(_ path: String, flipping position: Int?) {
+        var byte: UInt8 = 0
+        if let position {  // read first: opening to read leaves the lease alone
+            let reader = open(path, O_RDONLY | O_CLOEXEC)
+            _ = pread(reader, &byte, 1, off_t(position))
+            close(reader)
+        }
+        let writer = open(path, O_WRONLY | O_CLOEXEC)
+        guard writer >= 0 else { return }
+        if let position {
+            byte ^= 0x40
+            _ = pwrite(writer, &byte, 1, off_t(position))
+        }
+        close(writer)
+    }
+
+    @Test("with the lease intact the parts go out unread and the blob is stored as hashed; the lease still stands")
+    func intactLease() async throws {
+        try #require(SHA256Chain.available, "needs the SHA extensions")
+        let store = S3BlobStore(settings: try Self.settings(try TestS3.require()))
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = try Self.leasedFile(in: directory, seed: 91)
+        let put = try await BlockingExecutor.shared.run {
+            try store.put(fileAt: URL(fileURLWithPath: file.path), digest: file.digest, chain: file.chain, lease: file.lease)
+        }
+        #expect(put == PutResult(digest: file.digest, size: Int64(Self.size), alreadyPresent: false))
+        #expect(try await store.getData(digest: file.digest) == file.bytes)
+        #expect(file.lease.isIntact, "nobody wrote: the upload must not have broken the lease")
+        try await store.delete(digest: file.digest)
+    }
+
+    @Test("a writer who changes a byte while the parts go out, in a part already sent or one not yet sent, aborts the upload and leaves nothing", arguments: [17, size - 5])
+    func writerDuringUpload(position: Int) async throws {
+        try #require(SHA256Chain.available, "needs the SHA extensions")
+        let server = try TestS3.require()
+        let settings = try Self.settings(server)
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = try Self.leasedFile(in: directory, seed: 92)
+        let acted = Once()
+        let proxy = try CuttingProxy(endpoint: server.endpoint, cuts: 0, after: 0) { request in
+            guard request.contains("partNumber=2&"), acted.claim() else { return }
+            Self.write(file.path, flipping: position)
+        }
+        defer { proxy.close() }
+        let (store, direct) = try Self.stores(settings, through: proxy)
+        let error = await #expect(throws: ObjectStoreError.self) {
+            try await BlockingExecutor.shared.run {
+                try store.put(fileAt: URL(fileURLWithPath: file.path), digest: file.digest, chain: file.chain, lease: file.lease)
+            }
+        }
+        #expect(acted.happened, "the writer should have come through as part 2 started")
+        #expect(error?.kind == .corruptBlob)
+        let changed = try Data(contentsOf: URL(fileURLWithPath: file.path))
+        #expect(changed != file.bytes)
+        #expect(error?.reason.contains(SHA256Digest.of(changed).hex) == true, "the message names what the file hashes to")
+        #expect(!file.lease.isIntact)
+        #expect(try await direct.head(digest: file.digest) == nil)
+        #expect(try await BlockingExecutor.shared.run { try direct.pendingUploads() }.isEmpty)
+    }
+
+    @Test("a writer who opens the file while the parts go out but changes nothing breaks the lease; every part then checks out and the blob is stored")
+    func writerChangingNothing() async throws {
+        try #require(SHA256Chain.available, "needs the SHA extensions")
+        let server = try TestS3.require()
+        let settings = try Self.settings(server)
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = try Self.leasedFile(in: directory, seed: 93)
+        let acted = Once()
+        let proxy = try CuttingProxy(endpoint: server.endpoint, cuts: 0, after: 0) { request in
+            guard request.contains("partNumber=2&"), acted.claim() else { return }
+            Self.write(file.path, flipping: nil)
+        }
+        defer { proxy.close() }
+        let (store, direct) = try Self.stores(settings, through: proxy)
+        let put = try await BlockingExecutor.shared.run {
+            try store.put(fileAt: URL(fileURLWithPath: file.path), digest: file.digest, chain: file.chain, lease: file.lease)
+        }
+        #expect(acted.happened)
+        #expect(!file.lease.isIntact)
+        #expect(put == PutResult(digest: file.digest, size: Int64(Self.size), alreadyPresent: false))
+        #expect(try await direct.getData(digest: file.digest) == file.bytes)
+        try await direct.delete(digest: file.digest)
+    }
+
+    @Test("a lease broken before the upload starts (the file changed after it was hashed) has each part checked: refused, nothing left")
+    func brokenBeforeTheUpload() async throws {
+        try #require(SHA256Chain.available, "needs the SHA extensions")
+        let store = S3BlobStore(settings: try Self.settings(try TestS3.require()))
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = try Self.leasedFile(in: directory, seed: 94)
+        Self.write(file.path, flipping: (6 << 20) + 3)
+        #expect(!file.lease.isIntact)
+        let error = await #expect(throws: ObjectStoreError.self) {
+            try await BlockingExecutor.shared.run {
+                try store.put(fileAt: URL(fileURLWithPath: file.path), digest: file.digest, chain: file.chain, lease: file.lease)
+            }
+        }
+        #expect(error?.kind == .corruptBlob)
+        #expect(try await store.head(digest: file.digest) == nil)
+        #expect(try await BlockingExecutor.shared.run { try store.pendingUploads() }.isEmpty)
+    }
+
+    @Test("a path renamed over by another file during the upload is not read in the leased file's place")
+    func renamedOver() async throws {
+        try #require(SHA256Chain.available, "needs the SHA extensions")
+        let server = try TestS3.require()
+        let settings = try Self.settings(server)
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = try Self.leasedFile(in: directory, seed: 95)
+        // Another file of the same size, renamed over the path as part 2 starts: the lease (on the first file)
+        // stays intact, but the parts must not be read from the newcomer.
+        let replacement = directory.appendingPathComponent("replacement")
+        var generator = ByteGenerator(seed: 96)
+        let other = try generator.writeFile(at: replacement, size: Self.size)
+        let acted = Once()
+        let proxy = try CuttingProxy(endpoint: server.endpoint, cuts: 0, after: 0) { request in
+            guard request.contains("partNumber=2&"), acted.claim() else { return }
+            _ = rename(replacement.path, file.path)
+        }
+        defer { proxy.close() }
+        let (store, direct) = try Self.stores(settings, through: proxy)
+        let error = await #expect(throws: ObjectStoreError.self) {
+            try await BlockingExecutor.shared.run {
+                try store.put(fileAt: URL(fileURLWithPath: file.path), digest: file.digest, chain: file.chain, lease: file.lease)
+            }
+        }
+        #expect(acted.happened)
+        #expect(error?.kind == .corruptBlob)
+        #expect(error?.reason.contains(other.hex) == true, "the message names what the file at the path hashes to")
+        #expect(try await direct.head(digest: file.digest) == nil)
+        #expect(try await BlockingExecutor.shared.run { try direct.pendingUploads() }.isEmpty)
+    }
+}
