@@ -42,31 +42,11 @@ extension LoRAAdapter {
         hasher.update(config.canonicalJSON())
         hasher.update(Array("\n".utf8))
         let sorted = weights.tensors.sorted { $0.name.unicodeScalars.lexicographicallyPrecedes($1.name.unicodeScalars) }
-        // The pages of small tensors are released in batches of consecutive file ranges up to 32 MiB (tensors
-        // stored in name order come one after the other), not tensor by tensor: each release interrupts the
-        // thread hashing the file beside this one. A tensor of 32 MiB or more releases its own, chunk by chunk.
-        let batch = 32 << 20
-        var unreleased = 0..<0
         for tensor in sorted {
             let shape = tensor.shape.map(String.init).joined(separator: ",")
             hasher.update(Array("\(tensor.name)\n\(tensor.dtype.rawValue)\n\(shape)\n\(tensor.byteCount)\n".utf8))
-            let range = weights.fileRange(of: tensor)
-            let large = range.count >= batch
-            if !unreleased.isEmpty, large || range.lowerBound < unreleased.upperBound || range.lowerBound > unreleased.upperBound + 4096 {
-                weights.releasePages(in: unreleased)
-                unreleased = 0..<0
-            }
-            defer {
-                if !large {
-                    unreleased = unreleased.isEmpty ? range : unreleased.lowerBound..<range.upperBound
-                    if unreleased.count >= batch {
-                        weights.releasePages(in: unreleased)
-                        unreleased = 0..<0
-                    }
-                }
-            }
             // Windows and pieces start at multiples of 256 KiB from the tensor's start: whole elements.
-            weights.streamBytes(range, releasing: large) { window in
+            weights.streamBytes(weights.fileRange(of: tensor)) { window in
                 if !checkingFinite {
                     hasher.update(window)
                     return
@@ -80,7 +60,6 @@ extension LoRAAdapter {
                 }
             }
         }
-        weights.releasePages(in: unreleased)
         return (hasher.finalize(), nonFinite)
     }
 

@@ -56,25 +56,16 @@ public final class SafeTensorsFile: Sendable {
 
     /// Feeds the bytes of `range` (file offsets) to `body` in chunks, releasing each chunk's pages afterwards so
     /// hashing a multi-gigabyte file does not grow resident memory by the file's size.
-    /// With `releasing` false the pages stay mapped: a caller reading many small ranges in file order releases
-    /// them in large batches itself (``releasePages(in:)``), since every release interrupts the process's other
-    /// threads to flush their TLBs.
-    public func streamBytes(_ range: Range<Int>, chunkSize: Int = 32 << 20, releasing: Bool = true, _ body: (UnsafeRawBufferPointer) -> Void) {
+    public func streamBytes(_ range: Range<Int>, chunkSize: Int = 32 << 20, _ body: (UnsafeRawBufferPointer) -> Void) {
         let all = mapping.bytes
         let clamped = range.clamped(to: 0..<all.count)
         var start = clamped.lowerBound
         while start < clamped.upperBound {
             let end = min(start + max(chunkSize, 1), clamped.upperBound)
             body(UnsafeRawBufferPointer(rebasing: all[start..<end]))
-            if releasing { mapping.releasePages(start..<end) }
+            mapping.releasePages(start..<end)
             start = end
         }
-    }
-
-    /// Drops this process's resident pages of the file offsets in `range` (bytes already read), as
-    /// ``streamBytes(_:chunkSize:releasing:_:)`` does after each chunk.
-    public func releasePages(in range: Range<Int>) {
-        mapping.releasePages(range.clamped(to: 0..<mapping.count))
     }
 
     /// Drops this process's resident pages of tensor `name` (e.g. after copying its values out), so reading
