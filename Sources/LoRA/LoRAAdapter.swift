@@ -85,8 +85,8 @@ public final class LoRAAdapter: Sendable {
     /// The weights file's chaining states every ``SHA256Chain/defaultStride`` bytes, recorded when the file's
     /// digest was computed here (alone, as registration computes it, or together with the canonical digest, as for a
     /// merge's output); nil otherwise, for files of one stride or less, and without the SHA extensions. A multipart
-    /// upload checks each part again with them once it went out, and the catalog keeps them so a download can
-    /// verify its ranges in parallel.
+    /// upload checks each part again with them once it went out (unless ``weightsLease`` vouches for the file), and
+    /// the catalog keeps them so a download can verify its ranges in parallel.
     public var weightsChain: SHA256Chain? { chainCache.withLock { $0 } }
 
     /// A read lease on the weights file taken just before its digests were computed
