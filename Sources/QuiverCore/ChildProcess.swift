@@ -1,3 +1,4 @@
+import CFileSync
 import Foundation
 
 #if canImport(Glibc)
@@ -34,6 +35,11 @@ public enum ChildProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // Nothing else this process has open reaches the child: a descriptor another thread opened without
+        // O_CLOEXEC (Foundation's FileHandle, say) would otherwise stay open in a long-lived child such as the
+        // embedded PostgreSQL server, holding a file open for writing that the process has long closed (and so
+        // refusing it a lease, `FileLease`).
+        _ = quiver_spawn_close_from(&actions, 3)
 
         let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]

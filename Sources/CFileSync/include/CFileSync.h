@@ -1,7 +1,8 @@
 #ifndef QUIVER_CFILESYNC_H
 #define QUIVER_CFILESYNC_H
-// File calls the Swift Glibc module does not export (GNU extensions): sync_file_range(2), fallocate(2), and
-// leases (fcntl F_SETLEASE) with the file system's type (fstatfs).
+// File calls the Swift Glibc module does not export (GNU extensions): sync_file_range(2), fallocate(2), leases
+// (fcntl F_SETLEASE) with the file system's type (fstatfs), and closing descriptors in a spawned child.
+#include <spawn.h>
 
 /// Starts writing back the dirty pages of [offset, offset + length) of `fd` without waiting for them (Linux's
 /// sync_file_range with SYNC_FILE_RANGE_WRITE), so a later fsync has little left to wait for. Returns 0, or -1
@@ -27,5 +28,9 @@ void quiver_lease_release(int fd);
 
 /// The `statfs` magic number of the file system `fd` is on, or -1 with errno set.
 long long quiver_file_system_type(int fd);
+
+/// Adds to `actions` the closing of every descriptor from `from` up in the child (glibc's
+/// posix_spawn_file_actions_addclosefrom_np, 2.34 and later). Returns 0, or the errno (ENOSYS where it is missing).
+int quiver_spawn_close_from(posix_spawn_file_actions_t *actions, int from);
 
 #endif
