@@ -27,9 +27,11 @@ public struct RegisterCommand: ParsableCommand, JSONOutputCommand {
         let tags = try OptionParsing.tags(tags)
         // The adapter is validated and hashed while the registry opens (a database connection, perhaps the embedded
         // server starting): neither waits for the other. A refusal of the adapter is reported before a failure to open.
-        let (name, directory) = (self.name, URL(fileURLWithPath: self.directory))
+        // The lease on the weights is for a local registry, which uploads them itself (`uploadsLocalFiles`): the
+        // service is still opening, so the mode is read from the options.
+        let (name, directory, local) = (self.name, URL(fileURLWithPath: self.directory), options.remoteServer == nil)
         let (validated, opened) = ParallelMap.alongside(
-            { try Registry.validateForRegistration(directory: directory, name: name, tags: tags, holdingWeights: true) },
+            { try Registry.validateForRegistration(directory: directory, name: name, tags: tags, holdingWeights: local) },
             { try options.service() })
         let adapter = try validated.get()
         let outcome = try opened.get().register(validated: adapter, name: name, tags: tags, baseRevision: baseRevision)

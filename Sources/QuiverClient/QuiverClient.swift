@@ -23,6 +23,9 @@ public final class QuiverClient: RegistryService {
 
     public var summary: String { "server \(settings.server.absoluteString), acting as the token's name" }
 
+    /// The files go to the server over HTTP, hashed as they are sent; no lease is used.
+    public var uploadsLocalFiles: Bool { false }
+
     // MARK: - Versions
 
     public func list(_ filter: VersionFilter, limit: Int) throws -> [AdapterVersion] {

@@ -16,11 +16,16 @@ public struct FileIdentity: Sendable, Hashable {
         self.inode = inode
     }
 
+    /// The identity of the file `status` describes.
+    public init(_ status: stat) {
+        self.init(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+    }
+
     /// The identity of the file open as `descriptor`; nil when `fstat` fails.
     public init?(descriptor: Int32) {
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { return nil }
-        self.init(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+        self.init(status)
     }
 }
 
@@ -89,13 +94,13 @@ public final class FileLease: Sendable {
         var status = stat()
         guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG,
               localFileSystems.contains(quiver_file_system_type(descriptor)),
-              let found = FileIdentity(descriptor: descriptor), identity == nil || identity == found,
+              identity == nil || identity == FileIdentity(status),
               quiver_lease_take(descriptor) == 0
         else {
             close(descriptor)
             return nil
         }
-        let lease = FileLease(descriptor: descriptor, identity: found)
+        let lease = FileLease(descriptor: descriptor, identity: FileIdentity(status))
         lease.startWatcher()
         return lease
     }

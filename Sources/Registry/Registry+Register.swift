@@ -159,6 +159,8 @@ extension Registry {
                     "the blob store has no \(file) sha256:\(digest.hex)", hint: "upload it first (PUT /v1/blobs/\(digest.hex))")
             }
         }
-        return try register(directory: scratch, name: name, tags: tags, baseRevision: baseRevision)
+        // The blobs are in the store already: nothing is uploaded, so no lease on the scratch copy.
+        let adapter = try Self.validateForRegistration(directory: scratch, name: name, tags: tags)
+        return try register(validated: adapter, name: name, tags: tags, baseRevision: baseRevision)
     }
 }

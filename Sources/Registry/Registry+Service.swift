@@ -8,6 +8,8 @@ import QuiverCore
 extension Registry: RegistryService {
     public var summary: String { "catalog ready, blobs in \(blobs.location), acting as \(actor)" }
 
+    public var uploadsLocalFiles: Bool { true }
+
     public func show(_ ref: AdapterRef) throws -> VersionDetail {
         try detail(of: try resolve(ref))
     }

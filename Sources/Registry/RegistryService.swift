@@ -15,6 +15,11 @@ public protocol RegistryService: Sendable {
     /// Where the registry is and who acts, for a narrating command (`quiver demo`'s first line).
     var summary: String { get }
 
+    /// Whether ``register(validated:name:tags:baseRevision:)`` reads the adapter's files from this machine's disk
+    /// into the blob store itself: then a lease on the weights taken before they are hashed spares the upload from
+    /// reading them again (``Registry/validateForRegistration(directory:name:tags:holdingWeights:)``).
+    var uploadsLocalFiles: Bool { get }
+
     /// Stores the two files of an adapter that ``Registry/validateForRegistration(directory:name:tags:)`` returned
     /// and records a `trained` version of `name`; identical content returns the existing version.
     func register(validated adapter: LoRAAdapter, name: String, tags: [String: String], baseRevision: String?) throws -> RegisterOutcome
@@ -106,7 +111,7 @@ extension RegistryService {
     /// Validates the PEFT directory (``Registry/validateForRegistration(directory:name:tags:)``), stores its two
     /// files and records a `trained` version of `name`; identical content returns the existing version.
     public func register(directory: URL, name: String, tags: [String: String] = [:], baseRevision: String? = nil) throws -> RegisterOutcome {
-        let adapter = try Registry.validateForRegistration(directory: directory, name: name, tags: tags, holdingWeights: true)
+        let adapter = try Registry.validateForRegistration(directory: directory, name: name, tags: tags, holdingWeights: uploadsLocalFiles)
         return try register(validated: adapter, name: name, tags: tags, baseRevision: baseRevision)
     }
 

@@ -33,7 +33,7 @@ final class MappedFile: @unchecked Sendable {
             throw SafeTensorsError(.fileUnreadable, file: name, "\(path) is not a regular file")
         }
         let size = Int(status.st_size)
-        identity = FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
+        identity = FileIdentity(status)
         if size == 0 {
             // mmap refuses length 0; an empty file has no mapping (and is then refused as too small).
             base = nil
