@@ -23,23 +23,30 @@ struct LeasedUploadTests {
         return settings
     }
 
-    /// A store with `settings` that goes through `proxy`, and one that goes straight to the server.
-    static func stores(_ settings: S3Settings, through proxy: CuttingProxy) throws -> (proxied: S3BlobStore, direct: S3BlobStore) {
-        var proxied = settings
-        proxied.endpoint = try #require(URL(string: proxy.endpoint))
-        return (S3BlobStore(settings: proxied), S3BlobStore(settings: settings))
+    /// A file leased, then hashed: the order that lets the lease vouch for the digest.
+    struct LeasedFile {
+        let path: String
+        let bytes: Data
+        let digest: SHA256Digest
+        let chain: SHA256Chain
+        let lease: FileLease
+
+        /// Stores the file with its digest, chain and lease (what register hands the store).
+        func put(into store: S3BlobStore) throws -> PutResult {
+            try store.put(fileAt: URL(fileURLWithPath: path), digest: digest, chain: chain, lease: lease)
+        }
     }
 
-    /// A file of `size` random bytes, leased and then hashed (the order that lets the lease vouch for the digest),
-    /// with a chain at a 1 MiB stride: the 5 MiB parts stay three.
-    static func leasedFile(in directory: URL, seed: UInt64) throws -> (path: String, bytes: Data, digest: SHA256Digest, chain: SHA256Chain, lease: FileLease) {
+    /// A file of `size` random bytes, leased and then hashed, with a chain at a 1 MiB stride: the 5 MiB parts stay
+    /// three.
+    static func leasedFile(in directory: URL, seed: UInt64) throws -> LeasedFile {
         let url = directory.appendingPathComponent("adapter_model.safetensors")
         var generator = ByteGenerator(seed: seed)
         _ = try generator.writeFile(at: url, size: size)
         let lease = try #require(FileLease.take(path: url.path), "a read lease on a file of the temporary directory")
         let bytes = try Data(contentsOf: url)
         let (digest, chain) = SHA256Chain.digest(size: Int64(size), stride: 1 << 20) { feed in bytes.withUnsafeBytes { feed($0) } }
-        return (url.path, bytes, digest, try #require(chain), lease)
+        return LeasedFile(path: url.path, bytes: bytes, digest: digest, chain: try #require(chain), lease: lease)
     }
 
     /// Something the proxy does once, at the first request that calls for it.
@@ -48,6 +55,31 @@ struct LeasedUploadTests {
         /// True the first time only.
         func claim() -> Bool { !done.exchange(true, ordering: .relaxed) }
         var happened: Bool { done.load(ordering: .relaxed) }
+    }
+
+    /// Puts `file` (under ``settings(_:)``) through a proxy that runs `atPart2` once, just as part 2's request starts
+    /// (part 1 has gone out, part 3 has not). Returns the put's outcome, whether `atPart2` ran, and a store with the
+    /// same settings that goes straight to the server, to look at what was left.
+    static func put(
+        _ file: LeasedFile, server: TestS3, atPart2: @escaping @Sendable () -> Void
+    ) async throws -> (outcome: Result<PutResult, any Error>, acted: Bool, direct: S3BlobStore) {
+        let settings = try Self.settings(server)
+        let acted = Once()
+        let proxy = try CuttingProxy(endpoint: server.endpoint, cuts: 0, after: 0) { request in
+            guard request.contains("partNumber=2&"), acted.claim() else { return }
+            atPart2()
+        }
+        defer { proxy.close() }
+        var proxied = settings
+        proxied.endpoint = try #require(URL(string: proxy.endpoint))
+        let store = S3BlobStore(settings: proxied)
+        let outcome: Result<PutResult, any Error>
+        do {
+            outcome = .success(try await BlockingExecutor.shared.run { try file.put(into: store) })
+        } catch {
+            outcome = .failure(error)
+        }
+        return (outcome, acted.happened, S3BlobStore(settings: settings))
     }
 
     /// Opens the file for writing (through the lease: the open waits until the holder lets go), flips the byte at
@@ -75,9 +107,7 @@ struct LeasedUploadTests {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = try Self.leasedFile(in: directory, seed: 91)
-        let put = try await BlockingExecutor.shared.run {
-            try store.put(fileAt: URL(fileURLWithPath: file.path), digest: file.digest, chain: file.chain, lease: file.lease)
-        }
+        let put = try await BlockingExecutor.shared.run { try file.put(into: store) }
         #expect(put == PutResult(digest: file.digest, size: Int64(Self.size), alreadyPresent: false))
         #expect(try await store.getData(digest: file.digest) == file.bytes)
         #expect(file.lease.isIntact, "nobody wrote: the upload must not have broken the lease")
@@ -88,23 +118,14 @@ struct LeasedUploadTests {
     func writerDuringUpload(position: Int) async throws {
         try #require(SHA256Chain.available, "needs the SHA extensions")
         let server = try TestS3.require()
-        let settings = try Self.settings(server)
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = try Self.leasedFile(in: directory, seed: 92)
-        let acted = Once()
-        let proxy = try CuttingProxy(endpoint: server.endpoint, cuts: 0, after: 0) { request in
-            guard request.contains("partNumber=2&"), acted.claim() else { return }
+        let (outcome, acted, direct) = try await Self.put(file, server: server) {
             Self.write(file.path, flipping: position)
         }
-        defer { proxy.close() }
-        let (store, direct) = try Self.stores(settings, through: proxy)
-        let error = await #expect(throws: ObjectStoreError.self) {
-            try await BlockingExecutor.shared.run {
-                try store.put(fileAt: URL(fileURLWithPath: file.path), digest: file.digest, chain: file.chain, lease: file.lease)
-            }
-        }
-        #expect(acted.happened, "the writer should have come through as part 2 started")
+        let error = #expect(throws: ObjectStoreError.self) { try outcome.get() }
+        #expect(acted, "the writer should have come through as part 2 started")
         #expect(error?.kind == .corruptBlob)
         let changed = try Data(contentsOf: URL(fileURLWithPath: file.path))
         #expect(changed != file.bytes)
@@ -118,21 +139,14 @@ struct LeasedUploadTests {
     func writerChangingNothing() async throws {
         try #require(SHA256Chain.available, "needs the SHA extensions")
         let server = try TestS3.require()
-        let settings = try Self.settings(server)
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = try Self.leasedFile(in: directory, seed: 93)
-        let acted = Once()
-        let proxy = try CuttingProxy(endpoint: server.endpoint, cuts: 0, after: 0) { request in
-            guard request.contains("partNumber=2&"), acted.claim() else { return }
+        let (outcome, acted, direct) = try await Self.put(file, server: server) {
             Self.write(file.path, flipping: nil)
         }
-        defer { proxy.close() }
-        let (store, direct) = try Self.stores(settings, through: proxy)
-        let put = try await BlockingExecutor.shared.run {
-            try store.put(fileAt: URL(fileURLWithPath: file.path), digest: file.digest, chain: file.chain, lease: file.lease)
-        }
-        #expect(acted.happened)
+        let put = try outcome.get()
+        #expect(acted)
         #expect(!file.lease.isIntact)
         #expect(put == PutResult(digest: file.digest, size: Int64(Self.size), alreadyPresent: false))
         #expect(try await direct.getData(digest: file.digest) == file.bytes)
@@ -149,9 +163,7 @@ struct LeasedUploadTests {
         Self.write(file.path, flipping: (6 << 20) + 3)
         #expect(!file.lease.isIntact)
         let error = await #expect(throws: ObjectStoreError.self) {
-            try await BlockingExecutor.shared.run {
-                try store.put(fileAt: URL(fileURLWithPath: file.path), digest: file.digest, chain: file.chain, lease: file.lease)
-            }
+            try await BlockingExecutor.shared.run { try file.put(into: store) }
         }
         #expect(error?.kind == .corruptBlob)
         #expect(try await store.head(digest: file.digest) == nil)
@@ -162,7 +174,6 @@ struct LeasedUploadTests {
     func renamedOver() async throws {
         try #require(SHA256Chain.available, "needs the SHA extensions")
         let server = try TestS3.require()
-        let settings = try Self.settings(server)
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = try Self.leasedFile(in: directory, seed: 95)
@@ -171,19 +182,11 @@ struct LeasedUploadTests {
         let replacement = directory.appendingPathComponent("replacement")
         var generator = ByteGenerator(seed: 96)
         let other = try generator.writeFile(at: replacement, size: Self.size)
-        let acted = Once()
-        let proxy = try CuttingProxy(endpoint: server.endpoint, cuts: 0, after: 0) { request in
-            guard request.contains("partNumber=2&"), acted.claim() else { return }
+        let (outcome, acted, direct) = try await Self.put(file, server: server) {
             _ = rename(replacement.path, file.path)
         }
-        defer { proxy.close() }
-        let (store, direct) = try Self.stores(settings, through: proxy)
-        let error = await #expect(throws: ObjectStoreError.self) {
-            try await BlockingExecutor.shared.run {
-                try store.put(fileAt: URL(fileURLWithPath: file.path), digest: file.digest, chain: file.chain, lease: file.lease)
-            }
-        }
-        #expect(acted.happened)
+        let error = #expect(throws: ObjectStoreError.self) { try outcome.get() }
+        #expect(acted)
         #expect(error?.kind == .corruptBlob)
         #expect(error?.reason.contains(other.hex) == true, "the message names what the file at the path hashes to")
         #expect(try await direct.head(digest: file.digest) == nil)
