@@ -74,10 +74,16 @@ public struct SHA256Chain: Sendable, Equatable {
     }
 
     /// A checker for the bytes of a file of `fileSize` bytes from `offset` (a multiple of the stride, inside the
-    /// file), which must hash to `expected` as a whole. Requires ``fits(fileSize:)``.
-    public func segment(from offset: Int64, fileSize: Int64, expected: SHA256Digest) -> SHA256ChainSegment {
+    /// file) to `end` (a later boundary, or the file's end), which must hash to `expected` as a whole; with
+    /// `readBack`, it checks the piece's strides two at a time (``SHA256ChainSegment``). Requires
+    /// ``fits(fileSize:)``.
+    public func segment(from offset: Int64, to end: Int64? = nil, fileSize: Int64, expected: SHA256Digest,
+                        readBack: SHA256ChainReadBack? = nil) -> SHA256ChainSegment
+    {
+        let end = end ?? fileSize
         precondition(offset % stride == 0 && offset >= 0 && offset < fileSize && fits(fileSize: fileSize))
-        return SHA256ChainSegment(chain: self, start: offset, fileSize: fileSize, expected: expected)
+        precondition(end > offset && end <= fileSize && (end == fileSize || end % stride == 0))
+        return SHA256ChainSegment(chain: self, start: offset, end: end, fileSize: fileSize, expected: expected, readBack: readBack)
     }
 
     /// The digest of `size` bytes fed by `stream` (in order, in any pieces) and its chain at `stride`, in one pass of
@@ -115,61 +121,155 @@ public struct SHA256Chain: Sendable, Equatable {
 }
 
 /// Checks one piece of a file against its ``SHA256Chain``: fed the piece's bytes in order from its start, it
-/// hashes them from the start's recorded state and compares the state at every boundary it crosses, and the
-/// digest at the file's end. One per thread; ``reset()`` starts the piece over (a retried transfer).
+/// hashes each stride from its recorded start state and compares the state at the stride's end (the digest, for the
+/// file's last stride). One per thread; ``reset()`` starts the piece over (a retried transfer).
+///
+/// Given a way to read the file back (``SHA256ChainReadBack``), it checks the piece's strides two at a time: the
+/// first of each pair is not hashed as it arrives; while the second arrives, each of its pieces is hashed
+/// interleaved on one core (``quiver_sha256_blocks_x2``) with the same span of the first, read back from the file.
+/// Interleaved, the two cost little more than one. A piece with an odd number of strides checks its last one
+/// alone, as it arrives.
 public struct SHA256ChainSegment {
     private let chain: SHA256Chain
     private let start: Int64
+    private let end: Int64
     private let fileSize: Int64
     private let expected: SHA256Digest
-    private var stream: SHA256Stream
+    private let readBack: SHA256ChainReadBack?
+    /// Where the bytes fed so far end.
     private var position: Int64
-    private var boundaries: SHA256ChainBoundaries
+    /// The stride arriving: hashed as it arrives (alone, or as the second of a pair).
+    private var stream = SHA256Stream()
+    /// The first stride of the pair whose second is arriving, read back from the file.
+    private var partner = SHA256Stream()
+    /// Every stride before this offset arrived at its recorded state.
+    private var checked: Int64
     private var mismatch = false
 
-    init(chain: SHA256Chain, start: Int64, fileSize: Int64, expected: SHA256Digest) {
+    init(chain: SHA256Chain, start: Int64, end: Int64, fileSize: Int64, expected: SHA256Digest, readBack: SHA256ChainReadBack?) {
         self.chain = chain
         self.start = start
+        self.end = end
         self.fileSize = fileSize
         self.expected = expected
-        stream = SHA256Stream(state: chain.state(atBoundary: Int(start / chain.stride)), length: UInt64(start))
+        self.readBack = readBack
         position = start
-        boundaries = SHA256ChainBoundaries(stride: chain.stride, fileSize: fileSize, from: start)
+        checked = start
     }
 
     /// Back to the piece's start.
     public mutating func reset() {
-        self = SHA256ChainSegment(chain: chain, start: start, fileSize: fileSize, expected: expected)
+        self = SHA256ChainSegment(chain: chain, start: start, end: end, fileSize: fileSize, expected: expected, readBack: readBack)
     }
 
-    /// The next bytes of the piece.
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    private enum Role { case alone, first, second }
+
+    /// Stride `index`'s part: the first of a pair when the piece holds the next stride too and the file can be read
+    /// back, the second when it follows such a first, else alone.
+    private func role(of index: Int) -> Role {
+        guard readBack != nil else { return .alone }
+        let startIndex = Int(start / chain.stride)
+        if (index - startIndex) % 2 == 1 { return .second }
+        return (Int64(index) + 1) * chain.stride < min(end, fileSize) ? .first : .alone
+    }
+
+    /// The next bytes of the piece. Throws only what reading the file back throws.
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) throws {
+        let stride = chain.stride
         var rest = bytes
         while !rest.isEmpty {
-            let end = boundaries.limit(position + Int64(rest.count))
-            let head = Int(end - position)
-            stream.update(UnsafeRawBufferPointer(rebasing: rest[..<head]))
+            let index = Int(position / stride)
+            let strideStart = Int64(index) * stride
+            let strideEnd = min(strideStart + stride, fileSize)
+            let head = Int(min(Int64(rest.count), strideEnd - position))
+            let piece = UnsafeRawBufferPointer(rebasing: rest[..<head])
+            let role = role(of: index)
+            if position == strideStart, role != .first {
+                stream = SHA256Stream(state: chain.state(atBoundary: index), length: UInt64(strideStart))
+                if role == .second {
+                    partner = SHA256Stream(state: chain.state(atBoundary: index - 1), length: UInt64(strideStart - stride))
+                }
+            }
+            switch role {
+            case .first: break
+            case .alone: stream.update(piece)
+            case .second: try hashWithPartner(piece, at: position - strideStart, partnerStart: strideStart - stride)
+            }
+            position += Int64(head)
             rest = UnsafeRawBufferPointer(rebasing: rest[head...])
-            position = end
-            if boundaries.reached(position), stream.state != chain.state(atBoundary: Int(position / chain.stride)) {
-                mismatch = true
+            if position == strideEnd, role != .first {
+                if role == .second {
+                    // The file's last stride can be shorter than its partner: the partner's rest comes alone.
+                    let length = strideEnd - strideStart
+                    if length < stride { try hashPartnerAlone(from: strideStart - stride + length, to: strideStart) }
+                    if partner.state != chain.state(atBoundary: index) { mismatch = true }
+                }
+                let arrived = strideEnd == fileSize
+                    ? stream.finalize() == expected : stream.state == chain.state(atBoundary: index + 1)
+                if !arrived { mismatch = true }
+                if !mismatch { checked = strideEnd }
             }
         }
     }
 
+    /// Hashes `piece` (at `offset` in its stride) beside the same span of the partner stride, read back.
+    private mutating func hashWithPartner(_ piece: UnsafeRawBufferPointer, at offset: Int64, partnerStart: Int64) throws {
+        guard let readBack else { return }
+        var done = 0
+        while done < piece.count {
+            let count = min(readBack.capacity, piece.count - done)
+            let partnerBytes = try readBack.read(at: partnerStart + offset + Int64(done), count: count)
+            SHA256Stream.updateTogether(&partner, partnerBytes, &stream, UnsafeRawBufferPointer(rebasing: piece[done..<(done + count)]))
+            done += count
+        }
+    }
+
+    /// Hashes the partner stride's bytes from `from` to `to`, read back, alone.
+    private mutating func hashPartnerAlone(from: Int64, to: Int64) throws {
+        guard let readBack else { return }
+        var at = from
+        while at < to {
+            let count = Int(min(Int64(readBack.capacity), to - at))
+            partner.update(try readBack.read(at: at, count: count))
+            at += Int64(count)
+        }
+    }
+
     /// Whether the bytes fed so far are the piece up to `end` (a boundary, or the file's end) and passed: every
-    /// boundary on the way matched its state, and at the file's end the whole file's digest.
+    /// stride on the way arrived at its recorded state, and the file's last at the whole file's digest.
     public func passed(through end: Int64) -> Bool {
-        guard !mismatch, position == end, end > start else { return false }
-        if end == fileSize { return stream.finalize() == expected }
-        return end % chain.stride == 0  // its state was compared when the boundary was reached
+        !mismatch && position == end && checked == end && end > start
+    }
+}
+
+/// How a ``SHA256ChainSegment`` reads back bytes it was fed earlier (from the file they were written to), into a
+/// buffer of its own: 256 KiB, which stays in the L2 cache between the read and the hash.
+public final class SHA256ChainReadBack {
+    /// Fills the buffer with the file's bytes at the offset, or throws.
+    public typealias Read = (_ offset: Int64, _ into: UnsafeMutableRawBufferPointer) throws -> Void
+
+    private let readInto: Read
+    private let buffer: UnsafeMutableRawBufferPointer
+    var capacity: Int { buffer.count }
+
+    public init(capacity: Int = 256 << 10, _ read: @escaping Read) {
+        readInto = read
+        buffer = .allocate(byteCount: max(capacity, 64), alignment: 64)
+    }
+
+    deinit { buffer.deallocate() }
+
+    func read(at offset: Int64, count: Int) throws -> UnsafeRawBufferPointer {
+        let target = UnsafeMutableRawBufferPointer(rebasing: buffer[..<count])
+        try readInto(offset, target)
+        return UnsafeRawBufferPointer(target)
     }
 }
 
 /// Where a chain's states sit in a file (every `stride` bytes, strictly inside it), walked in order by a hasher fed
 /// pieces: where a piece must stop so the hasher's state can be taken there, and whether it stopped at one. The one
 /// walk behind recording a chain (``SHA256Chain/digest(size:stride:_:)``, and the one pass of both a weights file's
-/// digests), and checking it (``SHA256ChainSegment``).
+/// digests).
 public struct SHA256ChainBoundaries {
     public let stride: Int64
     public let fileSize: Int64

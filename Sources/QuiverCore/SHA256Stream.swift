@@ -73,10 +73,13 @@ extension SHA256Stream {
         self.length = length
     }
 
-    /// Feeds `x` to `a` and `y` to `b`: their whole blocks side by side, interleaved on one core, while both streams
-    /// are at a block boundary; the rest one stream at a time.
+    /// Feeds `x` to `a` and `y` to `b`: each stream first completes its partly filled block from its own bytes, then
+    /// their whole blocks go side by side, interleaved on one core, and the rest one stream at a time. Two streams
+    /// fed pieces of equal lengths stay in step, so every piece after the first runs interleaved, whatever its
+    /// length.
     static func updateTogether(_ a: inout SHA256Stream, _ x: UnsafeRawBufferPointer, _ b: inout SHA256Stream, _ y: UnsafeRawBufferPointer) {
-        var x = x, y = y
+        var x = UnsafeRawBufferPointer(rebasing: x[a.fillBuffer(x)...])
+        var y = UnsafeRawBufferPointer(rebasing: y[b.fillBuffer(y)...])
         if a.buffered == 0, b.buffered == 0, let px = x.baseAddress, let py = y.baseAddress {
             let blocks = min(x.count, y.count) / 64
             if blocks > 0 {

@@ -124,8 +124,11 @@ struct RangedGetTests {
         try await direct.delete(digest: put.digest)
     }
 
-    @Test("other bytes of the same size under the key fail their range's check and leave no file")
-    func checkedRangesRefuseTamperedBytes() async throws {
+    /// The third range holds strides 10 to 14: 10 and 11 are checked as a pair (10 read back from the file while 11
+    /// arrives), 14 alone.
+    @Test("other bytes of the same size under the key fail their range's check and leave no file",
+          arguments: [(10 << 20) + 7, (11 << 20) + 7, (14 << 20) + 7])
+    func checkedRangesRefuseTamperedBytes(position: Int) async throws {
         try #require(SHA256Chain.available, "needs the SHA extensions")
         let store = try Self.store(try TestS3.require(), concurrency: 3)
         let directory = try Fixtures.temporaryDirectory()
@@ -134,7 +137,7 @@ struct RangedGetTests {
         var bytes = generator.data(count: Self.size)
         let put = try await store.put(data: bytes)
         let known = KnownBlob(size: Int64(Self.size), chain: try Self.chain(of: bytes))
-        bytes[(11 << 20) + 7] ^= 0x40
+        bytes[position] ^= 0x40
         let altered = bytes
         try await BlockingExecutor.shared.run { try store.client.putObject(key: BlobKey.key(for: put.digest), data: altered) }
         let destination = directory.appendingPathComponent("out.bin")

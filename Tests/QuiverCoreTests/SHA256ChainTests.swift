@@ -17,23 +17,34 @@ struct SHA256ChainTests {
     }
 
     /// Checks `data` as ranges of `partSize` (a multiple of the stride), each fed in pieces of `piece` bytes;
-    /// returns whether each range passed.
-    func check(_ data: [UInt8], chain: SHA256Chain, expected: SHA256Digest, partSize: Int64, piece: Int = 70_001) -> [Bool] {
+    /// returns whether each range passed. With `file`, the ranges' strides are checked two at a time, the first of
+    /// each pair read back from `file` (what a download wrote), the second hashed as fed.
+    func check(_ data: [UInt8], chain: SHA256Chain, expected: SHA256Digest, partSize: Int64, piece: Int = 70_001,
+               file: [UInt8]? = nil) throws -> [Bool]
+    {
         let size = Int64(data.count)
-        return Swift.stride(from: Int64(0), to: size, by: Int(partSize)).map { start in
+        let readBack = file.map { file in
+            SHA256ChainReadBack { offset, buffer in
+                guard offset >= 0, Int(offset) + buffer.count <= file.count else { throw ReadBackFailure() }
+                file.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<(Int(offset) + buffer.count)])) }
+            }
+        }
+        return try Swift.stride(from: Int64(0), to: size, by: Int(partSize)).map { start in
             let end = min(start + partSize, size)
-            var segment = chain.segment(from: start, fileSize: size, expected: expected)
-            data.withUnsafeBytes { all in
+            var segment = chain.segment(from: start, to: end, fileSize: size, expected: expected, readBack: readBack)
+            try data.withUnsafeBytes { all in
                 var at = Int(start)
                 while at < Int(end) {
                     let next = min(Int(end), at + piece)
-                    segment.update(UnsafeRawBufferPointer(rebasing: all[at..<next]))
+                    try segment.update(UnsafeRawBufferPointer(rebasing: all[at..<next]))
                     at = next
                 }
             }
             return segment.passed(through: end)
         }
     }
+
+    struct ReadBackFailure: Error {}
 
     @Test func recordingKeepsTheDigestAndTakesAStateAtEveryBoundaryInside() throws {
         try #require(SHA256Chain.available, "needs the SHA extensions")
@@ -62,30 +73,61 @@ struct SHA256ChainTests {
         #expect(short.chain == nil)
     }
 
-    @Test(arguments: [(6 << 20) + 999, 4 << 20])
-    func everyRangeOfTheRightBytesPassesInAnyPieces(size: Int) throws {
+    @Test(arguments: [(6 << 20) + 999, 4 << 20], [false, true])
+    func everyRangeOfTheRightBytesPassesInAnyPieces(size: Int, paired: Bool) throws {
         let data = bytes(size, seed: 7)
         let (digest, recorded) = record(data, pieces: [65_536])
         let chain = try #require(recorded)
-        for partSize in [Self.stride, 2 * Self.stride, 4 * Self.stride, 16 * Self.stride] {
-            for piece in [1, 64 * 1024 + 3, size] where piece > 1 || partSize == Self.stride {
-                #expect(check(data, chain: chain, expected: digest, partSize: partSize, piece: piece).allSatisfy { $0 },
-                        "size \(size), part \(partSize), piece \(piece)")
+        for partSize in [Self.stride, 2 * Self.stride, 3 * Self.stride, 4 * Self.stride, 16 * Self.stride] {
+            for piece in [1, 63, 64 * 1024 + 3, size] where piece > 63 || partSize == Self.stride {
+                #expect(try check(data, chain: chain, expected: digest, partSize: partSize, piece: piece, file: paired ? data : nil)
+                    .allSatisfy { $0 }, "size \(size), part \(partSize), piece \(piece)")
             }
         }
     }
 
-    @Test func aChangedByteFailsItsRangeAndOnlyItsRange() throws {
+    @Test(arguments: [false, true])
+    func aChangedByteFailsItsRangeAndOnlyItsRange(paired: Bool) throws {
         let size = (5 << 20) + 100
         let original = bytes(size, seed: 11)
         let (digest, recorded) = record(original, pieces: [1 << 20])
         let chain = try #require(recorded)
-        for position in [0, (1 << 20) - 1, 1 << 20, (3 << 20) + 5, size - 1] {
-            var data = original
-            data[position] ^= 0x01
-            let results = check(data, chain: chain, expected: digest, partSize: 2 * Self.stride)
-            let failed = results.indices.filter { !results[$0] }
-            #expect(failed == [position / (2 << 20)], "byte \(position)")
+        for partSize in [2 * Self.stride, 3 * Self.stride] {
+            for position in [0, (1 << 20) - 1, 1 << 20, (2 << 20) + 9, (3 << 20) + 5, size - 1] {
+                var data = original
+                data[position] ^= 0x01
+                let results = try check(data, chain: chain, expected: digest, partSize: partSize, file: paired ? data : nil)
+                let failed = results.indices.filter { !results[$0] }
+                #expect(failed == [position / Int(partSize)], "byte \(position), part \(partSize)")
+            }
+        }
+    }
+
+    @Test func pairedStridesCheckWhatTheFileHolds() throws {
+        // The first stride of each pair is hashed from the file, not from the bytes fed: a file changed after the
+        // bytes were written fails its range even though the bytes fed were right.
+        let size = (4 << 20) + 4321
+        let data = bytes(size, seed: 37)
+        let (digest, recorded) = record(data, pieces: [1 << 20])
+        let chain = try #require(recorded)
+        for position in [0, (1 << 20) - 1, (2 << 20) + 3] {
+            var file = data
+            file[position] ^= 0x10
+            let results = try check(data, chain: chain, expected: digest, partSize: 2 * Self.stride, file: file)
+            #expect(results.indices.filter { !results[$0] } == [position / (2 << 20)], "byte \(position) of the file")
+        }
+        // The last range pairs a whole stride with the file's short tail: the whole stride's rest, past the tail's
+        // length, is read back too.
+        // Ranges of three strides: the second range pairs stride 3 (read back) with the 4,321-byte stride 4.
+        for position in [(3 << 20) + 10, (4 << 20) - 1] {
+            var file = data
+            file[position] ^= 0x01
+            #expect(try check(data, chain: chain, expected: digest, partSize: 3 * Self.stride, file: file) == [true, false],
+                    "byte \(position) of the file")
+        }
+        // A file that cannot be read back is an error of the read, not a pass or a refusal.
+        #expect(throws: ReadBackFailure.self) {
+            try check(data, chain: chain, expected: digest, partSize: 2 * Self.stride, file: Array(data.prefix(1000)))
         }
     }
 
@@ -98,14 +140,17 @@ struct SHA256ChainTests {
         var states = chain.states
         states[8 + 3] ^= 1  // the state at 2 MiB
         let altered = try #require(SHA256Chain(stride: chain.stride, states: states))
-        #expect(check(data, chain: altered, expected: digest, partSize: Self.stride) == [true, false, false, true, true])
+        #expect(try check(data, chain: altered, expected: digest, partSize: Self.stride) == [true, false, false, true, true])
+        // Checked in pairs, the pair whose first stride ends at the altered state is refused, and the one after it.
+        #expect(try check(data, chain: altered, expected: digest, partSize: 2 * Self.stride, file: data) == [false, false, true])
         // Other bytes for the whole file pass nowhere under the right digest, whatever states they come with: the
         // states of those bytes let every range but the last pass, and the last must end at the digest.
         var other = data
         other[size - 1] ^= 0x80
         let (_, otherChain) = record(other, pieces: [1 << 20])
-        let results = check(other, chain: try #require(otherChain), expected: digest, partSize: Self.stride)
+        let results = try check(other, chain: try #require(otherChain), expected: digest, partSize: Self.stride)
         #expect(results == [true, true, true, true, false])
+        #expect(try check(other, chain: try #require(otherChain), expected: digest, partSize: 2 * Self.stride, file: other) == [true, true, false])
     }
 
     @Test func aRangeMustBeFedToItsEnd() throws {
@@ -113,11 +158,27 @@ struct SHA256ChainTests {
         let (digest, recorded) = record(data, pieces: [1 << 20])
         let chain = try #require(recorded)
         var segment = chain.segment(from: 0, fileSize: Int64(data.count), expected: digest)
-        data.withUnsafeBytes { segment.update(UnsafeRawBufferPointer(rebasing: $0[0..<((1 << 20) - 1)])) }
+        try data.withUnsafeBytes { try segment.update(UnsafeRawBufferPointer(rebasing: $0[0..<((1 << 20) - 1)])) }
         #expect(!segment.passed(through: 1 << 20), "one byte short of the boundary")
         segment.reset()
-        data.withUnsafeBytes { segment.update(UnsafeRawBufferPointer(rebasing: $0[0..<(1 << 20)])) }
+        try data.withUnsafeBytes { try segment.update(UnsafeRawBufferPointer(rebasing: $0[0..<(1 << 20)])) }
         #expect(segment.passed(through: 1 << 20), "after a reset the range starts over")
+
+        // Checked in pairs, a range retried half-way through its second stride starts over and passes.
+        var file = data
+        let readBack = SHA256ChainReadBack { offset, buffer in
+            file.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[Int(offset)..<(Int(offset) + buffer.count)])) }
+        }
+        var paired = chain.segment(from: 0, to: 2 << 20, fileSize: Int64(data.count), expected: digest, readBack: readBack)
+        try data.withUnsafeBytes { try paired.update(UnsafeRawBufferPointer(rebasing: $0[0..<((1 << 20) + 4097)])) }
+        #expect(!paired.passed(through: 2 << 20), "half the second stride")
+        paired.reset()
+        try data.withUnsafeBytes { try paired.update(UnsafeRawBufferPointer(rebasing: $0[0..<(2 << 20)])) }
+        #expect(paired.passed(through: 2 << 20), "after a reset the pair starts over")
+        file[5] ^= 1
+        paired.reset()
+        try data.withUnsafeBytes { try paired.update(UnsafeRawBufferPointer(rebasing: $0[0..<(2 << 20)])) }
+        #expect(!paired.passed(through: 2 << 20), "the first stride is what the file holds")
     }
 
     @Test func theEncodingRoundTripsAndRefusesOtherShapes() throws {

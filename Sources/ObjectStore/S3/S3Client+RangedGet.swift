@@ -8,16 +8,20 @@ extension S3Client {
     /// `expected`; returns the byte count.
     ///
     /// With the blob's `chain` (``SHA256Chain``) each range starts at a recorded state (the part size is rounded up
-    /// to whole strides) and is hashed by its own worker from curl's buffer as it arrives, checked at every boundary
-    /// and, for the last range, against the digest: nothing is read back, and nothing is left to hash once the last
-    /// byte is in. When a range does not arrive at its recorded state (wrong bytes, or wrong states), the written
-    /// file is hashed in one stream to decide.
+    /// to whole strides) and is hashed by its own worker as it arrives, checked at every boundary and, for the last
+    /// range, against the digest. The strides go two at a time on one core: while the second of a pair arrives, its
+    /// bytes are hashed as they are written beside the first's, read back from the file (the SHA-256 rounds of two
+    /// streams interleave, so both cost less than two; on two cores shared with a local S3 server the hashing was
+    /// what kept the download from the raw rate). Nothing is left to hash once the last byte is in.
+    /// When a range does not arrive at its recorded state (wrong bytes, or wrong states), the written file is
+    /// hashed in one stream to decide.
     ///
     /// Without a chain another worker hashes the file as its written prefix grows, following the lowest part still
-    /// arriving byte by byte rather than waiting for whole parts (parts finish in batches, and the last batch would
+    /// arriving 256 KiB at a time rather than waiting for whole parts (parts finish in batches, and the last batch would
     /// all be hashed after the download), reading back from the page cache while the network is busy, so
     /// verification adds only the tail. A retried part rewrites the same bytes of the same range, so what was hashed
-    /// stays valid; anything else fails the digest. Memory stays at curl's buffers plus one read buffer.
+    /// stays valid; anything else fails the digest. Memory stays at curl's buffers, 256 KiB per range to gather
+    /// curl's pieces and 256 KiB to read back.
     ///
     /// Any failed part, an object of another size (`.corruptBlob`, from the first answer's Content-Range) or a
     /// digest mismatch (`.corruptBlob`) fails the whole read and removes the file.
@@ -84,7 +88,11 @@ extension S3Client {
         let passed: Bool
         do {
             passed = try fetchRanges(target, partSize: partSize, state: state) { offset in
-                chain.segment(from: offset, fileSize: target.size, expected: target.digest)
+                // A range's strides are checked two at a time, the first read back from the file while the second
+                // arrives (its bytes are what the file holds; a file changed under the download fails its range).
+                let (fd, path, size) = (target.fd, target.path, target.size)
+                return chain.segment(from: offset, to: min(offset + partSize, size), fileSize: size, expected: target.digest,
+                                     readBack: SHA256ChainReadBack { try Self.readBack(fd: fd, path: path, at: $0, into: $1) })
             }
         } catch {
             throw state.firstError ?? error
@@ -163,6 +171,21 @@ extension S3Client {
         return sink.segment?.passed(through: range.upperBound) ?? true
     }
 
+    /// Fills `buffer` with the file's bytes at `offset` (written earlier by the same range).
+    private static func readBack(fd: Int32, path: String, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws {
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + Int64(done)))
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else {
+                throw n < 0 ? ObjectStoreError.io("cannot read back", path, errno: errno)
+                    : ObjectStoreError(.io, "\(path) shrank while it was being downloaded",
+                                       hint: "do not modify a file while a blob is being written to it")
+            }
+            done += n
+        }
+    }
+
     /// The file's digest, read back in one stream (a checked download whose ranges did not all pass).
     private static func hashFile(fd: Int32, path: String, size: Int64) throws -> SHA256Digest {
         let state = RangeProgress(count: 1)
@@ -211,6 +234,11 @@ private struct RangeTarget: Sendable {
 }
 
 /// Writes one range of a download at its offset in the shared file; a retry rewrites the range from its start.
+///
+/// curl hands the body over in pieces of at most 16 KiB (`CURL_MAX_WRITE_SIZE`, whatever its receive buffer), and
+/// each `pwrite` of the shared file takes the inode's lock and a page-cache folio of its own size: the pieces are
+/// gathered into 256 KiB and written, hashed and read back for their pair in that unit. Four writers of 200 MiB
+/// in 16 KiB writes took 110–134 ms of CPU, in 256 KiB writes 53–59 ms (ext4, kernel 6.18; docs/benchmarks.md).
 private final class PositionalFileSink: ResponseSink {
     private let fd: Int32
     private let path: String
@@ -218,11 +246,19 @@ private final class PositionalFileSink: ResponseSink {
     private let range: Range<Int64>
     private let state: RangeProgress
     private let check: (_ status: Int, _ contentRange: String) throws -> Void
+    /// Bytes of the range received, written or not.
     private(set) var count: Int64 = 0
+    /// Bytes of the range from its start written to the file (and hashed).
+    private var written: Int64 = 0
     /// Bytes of the range from its start whose disk write was started.
     private var flushed: Int64 = 0
-    /// Hashes the range as it arrives, from its recorded start state (checked downloads).
+    /// Received bytes not yet written, the range's from `written` on.
+    private let staging: UnsafeMutableRawBufferPointer
+    private var staged = 0
+    /// Hashes the range as it is written, from its recorded start state (checked downloads).
     private(set) var segment: SHA256ChainSegment?
+
+    static let stagingSize = 256 << 10
 
     init(fd: Int32, path: String, part: Int, range: Range<Int64>, state: RangeProgress, segment: SHA256ChainSegment?,
          check: @escaping (_ status: Int, _ contentRange: String) throws -> Void)
@@ -234,13 +270,18 @@ private final class PositionalFileSink: ResponseSink {
         self.state = state
         self.segment = segment
         self.check = check
+        staging = .allocate(byteCount: Self.stagingSize, alignment: 64)
     }
+
+    deinit { staging.deallocate() }
 
     static let writebackStep: Int64 = 2 << 20
 
     func reset() {
         count = 0
+        written = 0
         flushed = 0
+        staged = 0
         segment?.reset()
     }
 
@@ -252,31 +293,47 @@ private final class PositionalFileSink: ResponseSink {
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         // Another part failed: stop this transfer now instead of finishing a download that will be thrown away.
         if state.hasFailed { throw ObjectStoreError(.io, "download abandoned after another part failed") }
-        guard count + Int64(bytes.count) <= Int64(range.count), let base = bytes.baseAddress else {
+        guard count + Int64(bytes.count) <= Int64(range.count), bytes.baseAddress != nil else {
             if bytes.isEmpty { return }
             throw ObjectStoreError(
                 .serverError, "the server sent more than the \(range.count) bytes of range \(range.lowerBound)-\(range.upperBound - 1)",
                 hint: "the server does not honour Range requests; raise the multipart threshold to read in one stream")
         }
+        var taken = 0
+        while taken < bytes.count {
+            let n = min(staging.count - staged, bytes.count - taken)
+            UnsafeMutableRawBufferPointer(rebasing: staging[staged..<(staged + n)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[taken..<(taken + n)]))
+            staged += n
+            taken += n
+            count += Int64(n)
+            if staged == staging.count || count == Int64(range.count) { try writeStaged() }
+        }
+    }
+
+    /// Writes the gathered bytes at their place, hashes them while they are still in the cache, and starts their
+    /// disk write every few MiB.
+    private func writeStaged() throws {
+        guard staged > 0, let base = staging.baseAddress else { return }
         var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, base + done, bytes.count - done, off_t(range.lowerBound + count + Int64(done)))
+        while done < staged {
+            let n = pwrite(fd, base + done, staged - done, off_t(range.lowerBound + written + Int64(done)))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ObjectStoreError.io("cannot write", path, errno: errno)
             }
             done += n
         }
-        // Hashed while the bytes are still in the cache from curl's copy.
-        segment?.update(bytes)
-        count += Int64(bytes.count)
+        try segment?.update(UnsafeRawBufferPointer(rebasing: staging[..<staged]))
+        written += Int64(staged)
+        staged = 0
         // The disk write starts every few MiB, beside the bytes still arriving, and for the range's tail when it is
         // complete: the fsync at the end waits only for the last few MiB, not for the last whole ranges.
-        if count - flushed >= Self.writebackStep || count == Int64(range.count) {
-            FileWriteback.start(fd: fd, offset: range.lowerBound + flushed, length: count - flushed)
-            flushed = count
+        if written - flushed >= Self.writebackStep || written == Int64(range.count) {
+            FileWriteback.start(fd: fd, offset: range.lowerBound + flushed, length: written - flushed)
+            flushed = written
         }
-        state.wrote(part, upTo: count)
+        state.wrote(part, upTo: written)
     }
 }
 
