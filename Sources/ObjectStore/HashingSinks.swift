@@ -2,11 +2,20 @@ import Foundation
 import QuiverCore
 
 /// Writes a download to a file while hashing it, so verification needs no second pass.
+///
+/// curl hands a body over in pieces of at most 16 KiB: they are hashed as they come and gathered into 256 KiB
+/// writes (one `write` per 16 KiB cost a 200 MiB file about 45 % more CPU in the kernel; the ranged download's
+/// sink gathers the same way). The file holds every byte only after ``sync()``.
 final class HashingFileSink: ResponseSink {
     let path: String
     private let fd: Int32
     private(set) var hasher = SHA256Hasher()
+    /// Bytes received.
     private(set) var count: Int64 = 0
+    /// Bytes written to the file; the rest are gathered in `staging`.
+    private var written: Int64 = 0
+    private let staging: UnsafeMutableRawBufferPointer
+    private var staged = 0
     /// Where the disk write was last started (``FileWriteback``): every 8 MiB written starts the next.
     private var writebackStart: Int64 = 0
 
@@ -14,9 +23,13 @@ final class HashingFileSink: ResponseSink {
         self.path = path
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ObjectStoreError.io("cannot create", path, errno: errno) }
+        staging = .allocate(byteCount: 256 << 10, alignment: 64)
     }
 
-    deinit { close(fd) }
+    deinit {
+        close(fd)
+        staging.deallocate()
+    }
 
     func reset() throws {
         guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else {
@@ -24,11 +37,36 @@ final class HashingFileSink: ResponseSink {
         }
         hasher = SHA256Hasher()
         count = 0
+        written = 0
+        staged = 0
         writebackStart = 0
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         hasher.update(bytes)
+        count += Int64(bytes.count)
+        if staged == 0, bytes.count >= staging.count {
+            try writeOut(bytes)
+            return
+        }
+        var taken = 0
+        while taken < bytes.count {
+            let n = min(staging.count - staged, bytes.count - taken)
+            UnsafeMutableRawBufferPointer(rebasing: staging[staged..<(staged + n)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[taken..<(taken + n)]))
+            staged += n
+            taken += n
+            if staged == staging.count { try writeStaged() }
+        }
+    }
+
+    private func writeStaged() throws {
+        guard staged > 0 else { return }
+        try writeOut(UnsafeRawBufferPointer(rebasing: staging[..<staged]))
+        staged = 0
+    }
+
+    private func writeOut(_ bytes: UnsafeRawBufferPointer) throws {
         var done = 0
         while done < bytes.count {
             let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
@@ -38,15 +76,17 @@ final class HashingFileSink: ResponseSink {
             }
             done += n
         }
-        count += Int64(bytes.count)
-        if count - writebackStart >= 8 << 20 {
-            FileWriteback.start(fd: fd, offset: writebackStart, length: count - writebackStart)
-            writebackStart = count
+        written += Int64(bytes.count)
+        if written - writebackStart >= 8 << 20 {
+            FileWriteback.start(fd: fd, offset: writebackStart, length: written - writebackStart)
+            writebackStart = written
         }
     }
 
-    /// Flushes the file to disk (a verified download should survive a crash right after it).
+    /// Writes what is gathered and flushes the file to disk (a verified download should survive a crash right
+    /// after it).
     func sync() throws {
+        try writeStaged()
         guard fsync(fd) == 0 else { throw ObjectStoreError.io("cannot fsync", path, errno: errno) }
     }
 }
