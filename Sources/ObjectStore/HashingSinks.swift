@@ -16,17 +16,20 @@ final class HashingFileSink: ResponseSink {
     private var written: Int64 = 0
     private let staging: UnsafeMutableRawBufferPointer
     private var staged = 0
-    /// Where the disk write was last started (``FileWriteback``): every 8 MiB written starts the next.
+    /// Where the disk write was last started: every 8 MiB written starts the next, on the queue's thread.
     private var writebackStart: Int64 = 0
+    private let writeback: WritebackQueue
 
     init(path: String) throws {
         self.path = path
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ObjectStoreError.io("cannot create", path, errno: errno) }
         staging = .allocate(byteCount: 256 << 10, alignment: 64)
+        writeback = WritebackQueue(fd: fd)
     }
 
     deinit {
+        writeback.finish()
         close(fd)
         staging.deallocate()
     }
@@ -78,7 +81,7 @@ final class HashingFileSink: ResponseSink {
         }
         written += Int64(bytes.count)
         if written - writebackStart >= 8 << 20 {
-            FileWriteback.start(fd: fd, offset: writebackStart, length: written - writebackStart)
+            writeback.submit(offset: writebackStart, length: written - writebackStart)
             writebackStart = written
         }
     }
@@ -87,6 +90,7 @@ final class HashingFileSink: ResponseSink {
     /// after it).
     func sync() throws {
         try writeStaged()
+        writeback.finish()
         guard fsync(fd) == 0 else { throw ObjectStoreError.io("cannot fsync", path, errno: errno) }
     }
 }

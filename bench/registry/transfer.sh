@@ -104,3 +104,4 @@ done
         echo "| $size MiB | $(rate "$cp_") / $(rate "$ap") | $(rate "$reg") | $(python3 -c "print(f'{$rawput / $reg:.0%}')") | $rereg | $(rate "$cg") / $(rate "$ag") | $(rate "$pull") | $(python3 -c "print(f'{$rawget / $pull:.0%}')") | $(pick register 5) / $(pick pull 5) |"
     done < "$WORK/bytes"
 } | tee bench-out/registry-transfer.md
+cp "$RESULTS" bench-out/registry-transfer-rounds.txt  # every round: size round operation seconds peak-RSS-MiB

@@ -31,6 +31,9 @@ extension S3Client {
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ObjectStoreError.io("cannot create", path, errno: errno) }
         defer { close(fd) }
+        // The ranges' disk writes are started on a thread of its own, never on the workers (below the close).
+        let writeback = WritebackQueue(fd: fd)
+        defer { writeback.finish() }
         return try VerifiedRead.toFile(expected, path: path, location: location) {
             // The file's blocks are allocated up front where the file system can (ext4, XFS, tmpfs): the ranges'
             // writes then find their blocks mapped instead of each reserving them under the inode's lock, which the
@@ -44,12 +47,14 @@ extension S3Client {
             if allocated != 0 {
                 guard ftruncate(fd, off_t(size)) == 0 else { throw ObjectStoreError.io("cannot size", path, errno: errno) }
             }
-            let target = RangeTarget(key: key, size: size, fd: fd, path: path, digest: expected, location: location)
+            let target = RangeTarget(key: key, size: size, fd: fd, path: path, digest: expected, location: location,
+                                     writeback: writeback)
             if let chain, chain.fits(fileSize: size) {
                 return (try downloadCheckedRanges(target, chain: chain), size)
             }
             return (try downloadRanges(target), size)
         } commit: {
+            writeback.finish()
             guard fsync(fd) == 0 else { throw ObjectStoreError.io("cannot fsync", path, errno: errno) }
         }
     }
@@ -154,7 +159,7 @@ extension S3Client {
                     hint: "the server does not honour Range requests; raise the multipart threshold to read in one stream")
             }
         }
-        let sink = PositionalFileSink(fd: target.fd, path: target.path, part: part, range: range, state: state,
+        let sink = PositionalFileSink(fd: target.fd, path: target.path, writeback: target.writeback, part: part, range: range, state: state,
                                       segment: segment, check: check)
         let response: HTTPResponse
         do {
@@ -231,6 +236,7 @@ private struct RangeTarget: Sendable {
     let path: String
     let digest: SHA256Digest
     let location: String
+    let writeback: WritebackQueue
 }
 
 /// Writes one range of a download at its offset in the shared file; a retry rewrites the range from its start.
@@ -242,6 +248,7 @@ private struct RangeTarget: Sendable {
 private final class PositionalFileSink: ResponseSink {
     private let fd: Int32
     private let path: String
+    private let writeback: WritebackQueue
     private let part: Int
     private let range: Range<Int64>
     private let state: RangeProgress
@@ -260,11 +267,12 @@ private final class PositionalFileSink: ResponseSink {
 
     static let stagingSize = 256 << 10
 
-    init(fd: Int32, path: String, part: Int, range: Range<Int64>, state: RangeProgress, segment: SHA256ChainSegment?,
-         check: @escaping (_ status: Int, _ contentRange: String) throws -> Void)
+    init(fd: Int32, path: String, writeback: WritebackQueue, part: Int, range: Range<Int64>, state: RangeProgress,
+         segment: SHA256ChainSegment?, check: @escaping (_ status: Int, _ contentRange: String) throws -> Void)
     {
         self.fd = fd
         self.path = path
+        self.writeback = writeback
         self.part = part
         self.range = range
         self.state = state
@@ -328,9 +336,10 @@ private final class PositionalFileSink: ResponseSink {
         written += Int64(staged)
         staged = 0
         // The disk write starts every few MiB, beside the bytes still arriving, and for the range's tail when it is
-        // complete: the fsync at the end waits only for the last few MiB, not for the last whole ranges.
+        // complete: the fsync at the end waits only for the last few MiB, not for the last whole ranges. It is
+        // started on the queue's thread: submitting blocks to a busy disk can take milliseconds.
         if written - flushed >= Self.writebackStep || written == Int64(range.count) {
-            FileWriteback.start(fd: fd, offset: range.lowerBound + flushed, length: written - flushed)
+            writeback.submit(offset: range.lowerBound + flushed, length: written - flushed)
             flushed = written
         }
         state.wrote(part, upTo: written)
