@@ -37,6 +37,15 @@ cpu_share() {
         printf "busy %.1f %%, idle %.1f %%, stolen by the hypervisor %.1f %%", 100 * busy / total, 100 * idle / total, 100 * st / total }'
 }
 
+# Milliseconds the disk under directory $1 has been busy since boot (/proc/diskstats, io_ticks of its device; a
+# partition counts as its own device there). Two readings give the share of a run the disk was busy: writes queued
+# by other tenants of a virtual disk, or by an earlier stage's checkpoints, slow every command that writes.
+disk_ticks() {
+    local device
+    device=$(df --output=source "$1" 2>/dev/null | tail -1)
+    awk -v d="${device##*/}" '$3 == d { print $13; found = 1 } END { if (!found) print 0 }' /proc/diskstats
+}
+
 # Starts a throw-away PostgreSQL and a SeaweedFS of its own under WORK (started empty: a store that grew over
 # earlier runs, its volumes and the disk's writeback, made rates wander from run to run), loads their settings
 # (.services/postgres.env, WORK/s3/s3.env) and exports what quiver and the aws CLI read: the S3 keys, region and

@@ -124,6 +124,10 @@ if [ "${REGISTRY:-1}" = 1 ]; then
         echo "load average after: $(load)" >> "$OUT/audit-$versions.txt"
         psql "$QUIVER_TEST_DATABASE_URL" -XqAt -c "DROP DATABASE $db WITH (FORCE)"
     done
+    # The seeded catalogs leave gigabytes for PostgreSQL's checkpointer to write over the next minutes, into the
+    # transfers' timed commands: a clean shutdown writes them now (the transfers start the server again).
+    bash scripts/services/postgres.sh stop >/dev/null
+    sync
     # Register and pull: the aws CLI and numpy come from PEFT's venv when the machine lacks them.
     if [ -x .venv-peft/bin/python ]; then
         command -v aws >/dev/null || .venv-peft/bin/python -m pip install --quiet awscli

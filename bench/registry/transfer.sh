@@ -49,6 +49,8 @@ RESULTS="$WORK/results"
 : > "$RESULTS"
 MACHINE=$(machine_line)
 TICKS=$(cpu_ticks)
+DISK=$(disk_ticks "$WORK")
+RUN_START=$(date +%s%N)
 for size in $SIZES; do
     dir="$WORK/adapter-$size"
     python3 scripts/make-big-adapter.py "$dir" "$(python3 -c "print($size / 1024)")" >/dev/null
@@ -90,7 +92,7 @@ done
 
 {
     echo "Run $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end;"
-    echo "machine: $MACHINE; during the run $(cpu_share "$TICKS" "$(cpu_ticks)");"
+    echo "machine: $MACHINE; during the run $(cpu_share "$TICKS" "$(cpu_ticks)"), the disk busy $(awk -v a="$DISK" -v b="$(disk_ticks "$WORK")" -v ns=$(( $(date +%s%N) - RUN_START )) 'BEGIN { printf "%.0f %%", 100 * (b - a) / (ns / 1e6) }') of the time;"
     echo "SeaweedFS and PostgreSQL on loopback; median of $ROUNDS rounds; MiB/s of the adapter's bytes; peak RSS in MiB."
     echo
     echo "| size | raw put: curl / aws (MiB/s) | register (MiB/s) | register ÷ raw | re-register (s) | raw get: curl / aws (MiB/s) | pull (MiB/s) | pull ÷ raw | peak RSS register / pull |"
