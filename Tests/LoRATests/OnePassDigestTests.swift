@@ -47,6 +47,11 @@ struct OnePassDigestTests {
             let apart = try LoRAAdapter.load(directory: out)
             #expect(both.canonical == apart.canonicalDigest)
             #expect(both.weights == apart.weightsDigest)
+            // The registration check takes the same digests (one pass, or its two-thread fallback).
+            let checked = try LoRAAdapter.load(directory: out)
+            try checked.requireFiniteWeightsAndDigests()
+            #expect(checked.digests().canonical == apart.canonicalDigest)
+            #expect(checked.digests().weights == apart.weightsDigest)
         }
     }
 
