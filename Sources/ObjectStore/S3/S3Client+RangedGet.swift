@@ -241,9 +241,8 @@ private struct RangeTarget: Sendable {
 
 /// Writes one range of a download at its offset in the shared file; a retry rewrites the range from its start.
 ///
-/// curl hands the body over in pieces of at most 16 KiB (`CURL_MAX_WRITE_SIZE`, whatever its receive buffer), and
-/// each `pwrite` of the shared file takes the inode's lock and a page-cache folio of its own size: the pieces are
-/// gathered into 256 KiB and written, hashed and read back for their pair in that unit. Four writers of 200 MiB
+/// curl's pieces are gathered into 256 KiB (``PieceGatherer``) and written, hashed and read back for their pair in
+/// that unit: each `pwrite` of the shared file takes the inode's lock. Four writers of 200 MiB
 /// in 16 KiB writes took 110–134 ms of CPU, in 256 KiB writes 53–59 ms (ext4, kernel 6.18; docs/benchmarks.md).
 private final class PositionalFileSink: ResponseSink {
     private let fd: Int32
@@ -260,12 +259,9 @@ private final class PositionalFileSink: ResponseSink {
     /// Bytes of the range from its start whose disk write was started.
     private var flushed: Int64 = 0
     /// Received bytes not yet written, the range's from `written` on.
-    private let staging: UnsafeMutableRawBufferPointer
-    private var staged = 0
+    private let pieces = PieceGatherer()
     /// Hashes the range as it is written, from its recorded start state (checked downloads).
     private(set) var segment: SHA256ChainSegment?
-
-    static let stagingSize = 256 << 10
 
     init(fd: Int32, path: String, writeback: WritebackQueue, part: Int, range: Range<Int64>, state: RangeProgress,
          segment: SHA256ChainSegment?, check: @escaping (_ status: Int, _ contentRange: String) throws -> Void)
@@ -278,10 +274,7 @@ private final class PositionalFileSink: ResponseSink {
         self.state = state
         self.segment = segment
         self.check = check
-        staging = .allocate(byteCount: Self.stagingSize, alignment: 64)
     }
-
-    deinit { staging.deallocate() }
 
     static let writebackStep: Int64 = 2 << 20
 
@@ -289,7 +282,7 @@ private final class PositionalFileSink: ResponseSink {
         count = 0
         written = 0
         flushed = 0
-        staged = 0
+        pieces.discard()
         segment?.reset()
     }
 
@@ -307,34 +300,25 @@ private final class PositionalFileSink: ResponseSink {
                 .serverError, "the server sent more than the \(range.count) bytes of range \(range.lowerBound)-\(range.upperBound - 1)",
                 hint: "the server does not honour Range requests; raise the multipart threshold to read in one stream")
         }
-        var taken = 0
-        while taken < bytes.count {
-            let n = min(staging.count - staged, bytes.count - taken)
-            UnsafeMutableRawBufferPointer(rebasing: staging[staged..<(staged + n)])
-                .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[taken..<(taken + n)]))
-            staged += n
-            taken += n
-            count += Int64(n)
-            if staged == staging.count || count == Int64(range.count) { try writeStaged() }
-        }
+        count += Int64(bytes.count)
+        try pieces.add(bytes, flush: writeOut)
+        if count == Int64(range.count) { try pieces.drain(writeOut) }
     }
 
-    /// Writes the gathered bytes at their place, hashes them while they are still in the cache, and starts their
-    /// disk write every few MiB.
-    private func writeStaged() throws {
-        guard staged > 0, let base = staging.baseAddress else { return }
+    /// Writes gathered bytes at their place, hashes them while they are still in the cache, and starts their disk
+    /// write every few MiB.
+    private func writeOut(_ bytes: UnsafeRawBufferPointer) throws {
         var done = 0
-        while done < staged {
-            let n = pwrite(fd, base + done, staged - done, off_t(range.lowerBound + written + Int64(done)))
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(range.lowerBound + written + Int64(done)))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ObjectStoreError.io("cannot write", path, errno: errno)
             }
             done += n
         }
-        try segment?.update(UnsafeRawBufferPointer(rebasing: staging[..<staged]))
-        written += Int64(staged)
-        staged = 0
+        try segment?.update(bytes)
+        written += Int64(bytes.count)
         // The disk write starts every few MiB, beside the bytes still arriving, and for the range's tail when it is
         // complete: the fsync at the end waits only for the last few MiB, not for the last whole ranges. It is
         // started on the queue's thread: submitting blocks to a busy disk can take milliseconds.
