@@ -57,7 +57,9 @@ start_throwaway_services() {
     mkdir -p "$QUIVER_S3_SERVICE_DIR"
     trap stop_throwaway_services EXIT
     bash scripts/services/postgres.sh start >/dev/null
-    bash scripts/services/seaweedfs.sh start >/dev/null
+    # SeaweedFS's own volume size (30 GB, not preallocated), as a deployment runs it: the test suite's 64 MiB
+    # volumes would have a 200 MiB upload cross three volume ends and the master grow new volumes mid-round.
+    QUIVER_SEAWEEDFS_VOLUME_MB="${QUIVER_SEAWEEDFS_VOLUME_MB:-30000}" bash scripts/services/seaweedfs.sh start >/dev/null
     # shellcheck disable=SC1091
     source .services/postgres.env
     # shellcheck disable=SC1091

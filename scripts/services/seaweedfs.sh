@@ -145,9 +145,11 @@ JSON
     # Small volumes (not preallocated) keep disk and memory modest; every bucket is a collection that takes ~7
     # volumes at once, hence a generous count. At 200 volumes (12.5 GiB) the full reliability trials ran out: SeaweedFS
     # answered PUTs with 500 "No writable volumes and no free volumes left" for 30 s during the load trial, which
-    # comes last (blobs gc deletes are not reclaimed until a vacuum). QUIVER_SEAWEEDFS_VOLUMES sets the count.
+    # comes last (blobs gc deletes are not reclaimed until a vacuum). QUIVER_SEAWEEDFS_VOLUMES sets the count,
+    # QUIVER_SEAWEEDFS_VOLUME_MB the size (64 MiB; the benchmarks use SeaweedFS's usual size, where an upload does
+    # not cross a volume's end every 64 MiB).
     local args=(server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$RUN/data"
-        -master.port="$MASTER" -master.port.grpc=$((MASTER + 10000)) -master.volumeSizeLimitMB=64
+        -master.port="$MASTER" -master.port.grpc=$((MASTER + 10000)) -master.volumeSizeLimitMB="${QUIVER_SEAWEEDFS_VOLUME_MB:-64}"
         -volume.port="$VOLUME" -volume.port.grpc=$((VOLUME + 10000)) -volume.max="${QUIVER_SEAWEEDFS_VOLUMES:-1000}"
         -filer -filer.port="$FILER" -filer.port.grpc=$((FILER + 10000))
         -s3 -s3.port="$S3" -s3.port.grpc=$((S3 + 10000)) -s3.config="$RUN/identities.json" "${extra[@]}")
