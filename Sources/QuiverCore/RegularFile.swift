@@ -32,18 +32,14 @@ public enum RegularFile {
             throw FileReadError(.tooLarge, path: path, "it has \(size) bytes, more than the \(limit) allowed")
         }
         var data = Data(count: Int(size))
-        var filled = 0
-        while filled < Int(size) {
-            let got = data.withUnsafeMutableBytes { buffer in
-                Glibc.read(descriptor, buffer.baseAddress! + filled, Int(size) - filled)
-            }
-            if got < 0 && errno == EINTR { continue }
-            guard got > 0 else {
-                throw FileReadError(.unreadable, path: path, got == 0 ? "it shrank while being read" : String(cString: strerror(errno)))
-            }
-            filled += got
+        let filled = data.withUnsafeMutableBytes { buffer in
+            Result { () throws(PositionalReadError) in try PositionalRead.fill(buffer, from: descriptor, at: 0) }
         }
-        return data
+        switch filled {
+        case .failure(let error): throw FileReadError(.unreadable, path: path, error.message)
+        case .success(let count) where count < Int(size): throw FileReadError(.unreadable, path: path, "it shrank while being read")
+        case .success: return data
+        }
     }
 
     /// Checks that `path` is a regular file (not a FIFO, device or socket) without opening it for reading.

@@ -83,13 +83,13 @@ extension SHA256Chain {
     private static func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, count: Int) throws
         -> UnsafeRawBufferPointer
     {
-        var done = 0
-        while done < count {
-            let n = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw n < 0 ? VerificationError.unreadable(String(cString: strerror(errno))) : VerificationError.shrank }
-            done += n
+        let read: Int
+        do throws(PositionalReadError) {
+            read = try PositionalRead.fill(UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]), from: descriptor, at: offset)
+        } catch {
+            throw VerificationError.unreadable(error.message)
         }
+        guard read == count else { throw VerificationError.shrank }
         return UnsafeRawBufferPointer(rebasing: buffer[..<count])
     }
 

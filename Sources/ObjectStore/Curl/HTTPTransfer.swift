@@ -149,13 +149,14 @@ public enum HTTPTransfer {
                     mismatchHint: "the file changed after it was hashed, or the digest passed in is wrong; the upload was aborted",
                     sizeHint: "do not modify files while storing them; the upload was aborted"
                 ) { buffer in
-                    while true {
-                        let n = pread(fd, buffer.baseAddress, buffer.count, off_t(offset + position))
-                        if n < 0, errno == EINTR { continue }
-                        guard n >= 0 else { throw ObjectStoreError.io("cannot read", path, errno: errno) }
-                        position += Int64(n)
-                        return n
+                    let n: Int
+                    do throws(PositionalReadError) {
+                        n = try PositionalRead.fill(buffer, from: fd, at: offset + position)
+                    } catch {
+                        throw ObjectStoreError.io("cannot read", path, errno: error.errno)
                     }
+                    position += Int64(n)
+                    return n
                 }
             }
         case .source(let reader):
@@ -325,11 +326,15 @@ private let readCallback: curl_read_callback = { buffer, size, count, userdata i
         guard case .file(let path, let offset, let length, _, _) = context.requestBody else { return Int(CURL_READFUNC_ABORT) }
         let want = Int(min(Int64(capacity), length - context.sent))
         guard want > 0 else { return 0 }
-        let n = pread(context.fd, buffer, want, off_t(offset + context.sent))
-        if n <= 0 {
-            context.localError = n < 0
-                ? ObjectStoreError.io("cannot read", path, errno: errno)
-                : ObjectStoreError(.io, "\(path) shrank while it was being uploaded", hint: "do not modify files while storing them")
+        let n: Int
+        do throws(PositionalReadError) {
+            n = try PositionalRead.fill(UnsafeMutableRawBufferPointer(start: buffer, count: want), from: context.fd, at: offset + context.sent)
+        } catch {
+            context.localError = ObjectStoreError.io("cannot read", path, errno: error.errno)
+            return Int(CURL_READFUNC_ABORT)
+        }
+        if n == 0 {
+            context.localError = ObjectStoreError(.io, "\(path) shrank while it was being uploaded", hint: "do not modify files while storing them")
             return Int(CURL_READFUNC_ABORT)
         }
         context.sent += Int64(n)

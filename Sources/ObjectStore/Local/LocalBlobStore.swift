@@ -149,16 +149,13 @@ public final class LocalBlobStore: BlobStore {
         // A whole read goes on to the end of the file, so a blob grown behind our back fails its digest check.
         while range != nil ? offset < span.upperBound : true {
             let want = range != nil ? Int(min(Int64(buffer.count), span.upperBound - offset)) : buffer.count
-            let n = pread(source, buffer.baseAddress, want, off_t(offset))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ObjectStoreError.io("cannot read", path(digest), errno: errno)
-            }
+            let n = try readBlob(source, digest, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: offset)
             if n == 0 { break }
             let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
             if range == nil { hasher.update(bytes) }
             try sink(bytes)
             offset += Int64(n)
+            if n < want { break }
         }
         if range == nil {
             let actual = hasher.finalize()
@@ -183,6 +180,15 @@ public final class LocalBlobStore: BlobStore {
         }
     }
 
+    /// The blob's bytes at `offset`, as many as fit in `buffer` (fewer only at the end of the file).
+    private func readBlob(_ source: Int32, _ digest: SHA256Digest, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        do throws(PositionalReadError) {
+            return try PositionalRead.fill(buffer, from: source, at: offset)
+        } catch {
+            throw ObjectStoreError.io("cannot read", path(digest), errno: error.errno)
+        }
+    }
+
     private func openBlob(_ digest: SHA256Digest) throws -> Int32 {
         let fd = open(path(digest), O_RDONLY | O_CLOEXEC)
         if fd < 0 {
@@ -199,18 +205,7 @@ public final class LocalBlobStore: BlobStore {
         defer { close(source) }
         guard !range.isEmpty else { return Data() }
         var data = Data(count: Int(range.count))
-        var filled = 0
-        try data.withUnsafeMutableBytes { raw in
-            while filled < raw.count {
-                let n = pread(source, raw.baseAddress! + filled, raw.count - filled, off_t(range.lowerBound) + off_t(filled))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw ObjectStoreError.io("cannot read", path(digest), errno: errno)
-                }
-                if n == 0 { break }
-                filled += n
-            }
-        }
+        let filled = try data.withUnsafeMutableBytes { try readBlob(source, digest, into: $0, at: range.lowerBound) }
         return data.prefix(filled)
     }
 

@@ -178,16 +178,15 @@ extension S3Client {
 
     /// Fills `buffer` with the file's bytes at `offset` (written earlier by the same range).
     private static func readBack(fd: Int32, path: String, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws {
-        var done = 0
-        while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + Int64(done)))
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else {
-                throw n < 0 ? ObjectStoreError.io("cannot read back", path, errno: errno)
-                    : ObjectStoreError(.io, "\(path) shrank while it was being downloaded",
-                                       hint: "do not modify a file while a blob is being written to it")
-            }
-            done += n
+        let read: Int
+        do throws(PositionalReadError) {
+            read = try PositionalRead.fill(buffer, from: fd, at: offset)
+        } catch {
+            throw ObjectStoreError.io("cannot read back", path, errno: error.errno)
+        }
+        guard read == buffer.count else {
+            throw ObjectStoreError(.io, "\(path) shrank while it was being downloaded",
+                                   hint: "do not modify a file while a blob is being written to it")
         }
     }
 
@@ -213,15 +212,10 @@ extension S3Client {
         while hashed < size {
             guard let end = state.waitForWritten(after: hashed, partSize: partSize, size: size) else { return nil }
             while hashed < end {
-                let n = pread(fd, buffer, Int(min(Int64(bufferSize), end - hashed)), off_t(hashed))
-                if n < 0, errno == EINTR { continue }
-                guard n > 0 else {
-                    throw n < 0 ? ObjectStoreError.io("cannot read back", path, errno: errno)
-                        : ObjectStoreError(.io, "\(path) shrank while it was being downloaded",
-                                           hint: "do not modify a file while a blob is being written to it")
-                }
-                hasher.update(UnsafeRawBufferPointer(start: buffer, count: n))
-                hashed += Int64(n)
+                let piece = UnsafeMutableRawBufferPointer(start: buffer, count: Int(min(Int64(bufferSize), end - hashed)))
+                try readBack(fd: fd, path: path, at: hashed, into: piece)
+                hasher.update(UnsafeRawBufferPointer(piece))
+                hashed += Int64(piece.count)
             }
         }
         return hasher.finalize()
