@@ -48,14 +48,10 @@ final class HashingFileSink: ResponseSink {
     }
 
     private func writeOut(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ObjectStoreError.io("cannot write", path, errno: errno)
-            }
-            done += n
+        do throws(PositionalWriteError) {
+            try PositionalWrite.all(bytes, to: fd)
+        } catch {
+            throw ObjectStoreError.io("cannot write", path, errno: error.errno)
         }
         written += Int64(bytes.count)
         if written - writebackStart >= 8 << 20 {

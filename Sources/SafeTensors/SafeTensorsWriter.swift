@@ -1,4 +1,5 @@
 import Foundation
+import QuiverCore
 
 #if canImport(Glibc)
 import Glibc
@@ -178,8 +179,7 @@ public enum SafeTensorsWriter {
     }
 }
 
-/// `write(2)` of whole buffers to an open descriptor, or `pwrite(2)` at an offset, resuming after short writes and
-/// EINTR.
+/// Whole buffers written to an open descriptor (``PositionalWrite``), a failure named as the writer's.
 struct DescriptorWriter {
     let descriptor: Int32
     let file: String
@@ -188,24 +188,10 @@ struct DescriptorWriter {
     /// Writes all of `bytes` at the descriptor's position, or at `offset` in the file when one is given (then from
     /// any thread, for disjoint ranges).
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int? = nil) throws {
-        guard var next = bytes.baseAddress else { return }
-        var left = bytes.count
-        var position = offset
-        while left > 0 {
-            let written = position.map { pwrite(descriptor, next, left, off_t($0)) } ?? systemWrite(descriptor, next, left)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw SafeTensorsError(.writeFailed, file: file, "writing \(path) failed: \(String(cString: strerror(errno)))")
-            }
-            next += written
-            left -= written
-            position = position.map { $0 + written }
+        do throws(PositionalWriteError) {
+            try PositionalWrite.all(bytes, to: descriptor, at: offset.map(Int64.init))
+        } catch {
+            throw SafeTensorsError(.writeFailed, file: file, "writing \(path) failed: \(error.message)")
         }
     }
 }
-
-#if canImport(Glibc)
-private let systemWrite = Glibc.write
-#elseif canImport(Darwin)
-private let systemWrite = Darwin.write
-#endif

@@ -80,4 +80,31 @@ struct PositionalReadTests {
             #expect(error.message == String(cString: strerror(EBADF)))
         }
     }
+
+    @Test("writes whole buffers at an offset or at the descriptor's position; failures carry errno")
+    func writesWholeBuffers() throws {
+        let directory = try Fixtures.temporaryDirectory("quiver-pwrite")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("out.bin").path
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let head = HashingInputs.bytes(70_001, seed: 3)
+        let tail = HashingInputs.bytes(5_000, seed: 4)
+        try head.withUnsafeBytes { try PositionalWrite.all($0, to: fd) }
+        try tail.withUnsafeBytes { try PositionalWrite.all($0, to: fd, at: 100_000) }
+        try head.withUnsafeBytes { try PositionalWrite.all(UnsafeRawBufferPointer(rebasing: $0[..<10]), to: fd) }
+        let written = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(written.count == 105_000)
+        #expect(Array(written[0..<70_001]) == head)
+        #expect(Array(written[70_001..<70_011]) == Array(head[..<10]), "the position moved on by the first write only")
+        #expect(written[70_011..<100_000].allSatisfy { $0 == 0 })
+        #expect(Array(written[100_000...]) == tail)
+
+        let readOnly = open(path, O_RDONLY | O_CLOEXEC)
+        try #require(readOnly >= 0)
+        defer { close(readOnly) }
+        #expect(throws: PositionalWriteError(errno: EBADF)) { try head.withUnsafeBytes { try PositionalWrite.all($0, to: readOnly, at: 0) } }
+        #expect(throws: PositionalWriteError(errno: EBADF)) { try head.withUnsafeBytes { try PositionalWrite.all($0, to: -1) } }
+    }
 }

@@ -302,14 +302,10 @@ private final class PositionalFileSink: ResponseSink {
     /// Writes gathered bytes at their place, hashes them while they are still in the cache, and starts their disk
     /// write every few MiB.
     private func writeOut(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(range.lowerBound + written + Int64(done)))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ObjectStoreError.io("cannot write", path, errno: errno)
-            }
-            done += n
+        do throws(PositionalWriteError) {
+            try PositionalWrite.all(bytes, to: fd, at: range.lowerBound + written)
+        } catch {
+            throw ObjectStoreError.io("cannot write", path, errno: error.errno)
         }
         try segment?.update(bytes)
         written += Int64(bytes.count)
