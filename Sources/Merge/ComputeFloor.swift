@@ -18,17 +18,24 @@ public enum ComputeFloor {
         return deltas + products + small
     }
 
-    /// This machine's single-threaded sgemm rate (flop/s) on an m×k · k×n product, best of `runs` (OpenBLAS, as
-    /// the merge calls it).
-    public static func sgemmRate(m: Int, n: Int, k: Int, runs: Int = 3) throws -> Double {
+    /// This machine's single-threaded sgemm rate (flop/s) on an m×k · k×n product (OpenBLAS, as the merge calls
+    /// it): the best of at least `runs` products and of every product started within `seconds`. A floor is what the
+    /// machine does at its best: on a shared host a core can run at half its rate for a moment (another tenant on
+    /// the same physical core): three products back to back (half a second) once measured 13.3 GFLOP/s where the
+    /// two runs before had 25.9 and 25.8, and put every *_svd merge below its floor (0.64-0.87×, docs/benchmarks.md,
+    /// seventeenth session). Measuring over a few seconds rides out such a moment.
+    public static func sgemmRate(m: Int, n: Int, k: Int, runs: Int = 3, seconds: Double = 3) throws -> Double {
         try LinearAlgebra.require()
         let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
         var best = Double.infinity
-        for _ in 0..<max(1, runs) {
+        let began = DispatchTime.now().uptimeNanoseconds
+        var done = 0
+        while done < max(1, runs) || Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9 < seconds {
             let start = DispatchTime.now().uptimeNanoseconds
             let c = LinearAlgebra.multiply(a, m, k, b, k, n)
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             precondition(c.count == m * n)
+            done += 1
         }
         return 2 * Double(m) * Double(n) * Double(k) / best
     }
