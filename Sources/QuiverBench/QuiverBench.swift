@@ -215,12 +215,10 @@ struct Floor: ParsableCommand {
         for file in files where remaining > 0 {
             let take = min(remaining, file.fileSize)
             try file.withFileBytes { bytes in
-                var offset = 0
-                while offset < take {
-                    let written = write(descriptor, bytes.baseAddress! + offset, take - offset)
-                    if written < 0 && errno == EINTR { continue }
-                    guard written > 0 else { throw ValidationError("write failed: \(String(cString: strerror(errno)))") }
-                    offset += written
+                do throws(PositionalWriteError) {
+                    try PositionalWrite.all(UnsafeRawBufferPointer(rebasing: bytes[..<take]), to: descriptor)
+                } catch {
+                    throw ValidationError("write failed: \(error.message)")
                 }
             }
             remaining -= take
