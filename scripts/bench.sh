@@ -83,8 +83,14 @@ hyperfine --warmup 2 --runs "$RUNS" --export-json "$OUT/floor.json" \
     -n floor_cat "$BIN/QuiverBench floor --directory $OUT --output-bytes $CAT_BYTES --inputs ${INPUTS[*]}" \
     -n floor2_r16 "$BIN/QuiverBench floor --digests 2 --directory $OUT --output-bytes $R16_BYTES --inputs ${INPUTS[*]}" \
     -n floor2_cat "$BIN/QuiverBench floor --digests 2 --directory $OUT --output-bytes $CAT_BYTES --inputs ${INPUTS[*]}"
+# Each method is timed beside its own floor (and the 2-digest floor), in one hyperfine invocation: the ratio then
+# compares runs seconds apart, not a floor measured minutes earlier on a 2-core host whose speed drifts.
 for method in $METHODS; do
+    bytes=$R16_BYTES
+    [ "$method" = cat ] && bytes=$CAT_BYTES
     hyperfine --warmup 1 --runs "$RUNS" --export-json "$OUT/quiver-$method.json" --prepare "rm -rf $OUT/merged" \
+        -n floor "$BIN/QuiverBench floor --directory $OUT --output-bytes $bytes --inputs ${INPUTS[*]}" \
+        -n floor2 "$BIN/QuiverBench floor --digests 2 --directory $OUT --output-bytes $bytes --inputs ${INPUTS[*]}" \
         -n "$method" "$QUIVER merge-files $(args "$method") --output $OUT/merged ${INPUTS[*]}"
     echo "$method $(load)" >> "$OUT/load-methods.txt"
 done
@@ -156,9 +162,12 @@ if os.path.exists(f"{out}/peft.jsonl"):
 loads = dict(l.split(" ", 1) for l in open(f"{out}/load-methods.txt").read().splitlines())
 rows = []
 for path in sorted(glob.glob(f"{out}/quiver-*.json"), key=os.path.getmtime):
-    for cmd, (med, lo, hi, cpu) in median(path).items():
-        fl = floor["floor_cat" if cmd == "cat" else "floor_r16"]
-        f2 = floor["floor2_cat" if cmd == "cat" else "floor2_r16"]
+    timed = median(path)
+    for cmd, (med, lo, hi, cpu) in timed.items():
+        if cmd in ("floor", "floor2"): continue
+        # The floors timed beside the method (same hyperfine run); else, from an older run, the ones timed first.
+        fl = timed.get("floor") or floor["floor_cat" if cmd == "cat" else "floor_r16"]
+        f2 = timed.get("floor2") or floor["floor2_cat" if cmd == "cat" else "floor2_r16"]
         p = peft.get(cmd)
         rows.append(f"| {cmd} | {med:.3f} ({lo:.3f}–{hi:.3f}) | {cpu:.3f} | {fl[0]:.3f} / {fl[3]:.3f} | {med/fl[0]:.2f}× / {cpu/fl[3]:.2f}× | "
                     + f"{f2[0]:.3f} / {f2[3]:.3f} | {med/f2[0]:.2f}× / {cpu/f2[3]:.2f}× | "
@@ -180,7 +189,8 @@ no `--fsync`), median of {runs} hyperfine runs (min–max in brackets). PEFT: `a
 adapters already in memory (`bench/peft/time_peft.py`, `merge_s`), same files and parameters (weights 1, density
 0.5, seed 7). I/O floor: `QuiverBench floor` — read and SHA-256 every input once (inputs on both cores), write one
 output of the merged size once (rename, no fsync, as merge-files), nothing else ({r16_bytes/1e6:.1f} MB output for the rank-16 methods,
-{cat_bytes/1e6:.1f} MB for cat). "Floor, 2 digests": the same with two SHA-256 digests fed from the one read, which is
+{cat_bytes/1e6:.1f} MB for cat), timed beside each method in the same hyperfine invocation (its {runs} runs, then the
+2-digest floor's, then the method's), so that each ratio compares runs seconds apart. "Floor, 2 digests": the same with two SHA-256 digests fed from the one read, which is
 the least a merge must hash: its output records the canonical AND the file digest of every input (both computed as
 the merge computes them: one read, the two hashers interleaved). Load average (1/5/15 min): {start} at the start, {end} at the end; the last column is
 the load when that method's runs finished. The machine has 2 cores shared with other jobs: under load, wall times
