@@ -78,13 +78,9 @@ rm -rf "$OUT/probe"
 echo "$CAT_BYTES $R16_BYTES" > "$OUT/sizes.txt"
 
 echo "== I/O floor and quiver merge-files (hyperfine, $RUNS runs each; load $(load))"
-hyperfine --warmup 2 --runs "$RUNS" --export-json "$OUT/floor.json" \
-    -n floor_r16 "$BIN/QuiverBench floor --directory $OUT --output-bytes $R16_BYTES --inputs ${INPUTS[*]}" \
-    -n floor_cat "$BIN/QuiverBench floor --directory $OUT --output-bytes $CAT_BYTES --inputs ${INPUTS[*]}" \
-    -n floor2_r16 "$BIN/QuiverBench floor --digests 2 --directory $OUT --output-bytes $R16_BYTES --inputs ${INPUTS[*]}" \
-    -n floor2_cat "$BIN/QuiverBench floor --digests 2 --directory $OUT --output-bytes $CAT_BYTES --inputs ${INPUTS[*]}"
 # Each method is timed beside its own floor (and the 2-digest floor), in one hyperfine invocation: the ratio then
-# compares runs seconds apart, not a floor measured minutes earlier on a 2-core host whose speed drifts.
+# compares runs seconds apart, not a floor measured minutes earlier on a 2-core host whose speed drifts (the floors
+# were once timed here, first, for every method: floor.json, read only from such an older run's files).
 for method in $METHODS; do
     bytes=$R16_BYTES
     [ "$method" = cat ] && bytes=$CAT_BYTES
@@ -153,7 +149,7 @@ out, layers, runs, cat_bytes, r16_bytes, doc = sys.argv[1], int(sys.argv[2]), sy
 def median(name):
     d = json.load(open(name))["results"]
     return {r["command"]: (r["median"], r["min"], r["max"], r["user"] + r["system"]) for r in d}
-floor = median(f"{out}/floor.json")
+floor = median(f"{out}/floor.json") if os.path.exists(f"{out}/floor.json") else {}
 peft, peft_load = {}, {}
 if os.path.exists(f"{out}/peft.jsonl"):
     for line in open(f"{out}/peft.jsonl"):
@@ -165,7 +161,7 @@ for path in sorted(glob.glob(f"{out}/quiver-*.json"), key=os.path.getmtime):
     timed = median(path)
     for cmd, (med, lo, hi, cpu) in timed.items():
         if cmd in ("floor", "floor2"): continue
-        # The floors timed beside the method (same hyperfine run); else, from an older run, the ones timed first.
+        # The floors timed beside the method (same hyperfine run); else, from an older run's files, the ones timed first.
         fl = timed.get("floor") or floor["floor_cat" if cmd == "cat" else "floor_r16"]
         f2 = timed.get("floor2") or floor["floor2_cat" if cmd == "cat" else "floor2_r16"]
         p = peft.get(cmd)
